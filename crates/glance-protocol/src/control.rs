@@ -1,0 +1,264 @@
+//! Control messages: small JSON objects tagged by `type`, sent as kind-1 messages on the direct
+//! stream and as text messages on WebSockets. Unknown fields are ignored (forward
+//! compatibility); unknown `type`s are a protocol error.
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::{MAX_CONTROL_LEN, MAX_KEY_LEN};
+use crate::status::EndReason;
+
+/// Who is speaking on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Visitor,
+    Agent,
+}
+
+/// Why the service refused to start a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartFailReason {
+    /// The group id is not configured on this service.
+    UnknownGroup,
+    /// The visitor token was refused.
+    Unauthorized,
+    /// The key breaks the visitor-id rules.
+    InvalidKey,
+    /// The group already runs its limit of simultaneous sessions.
+    GroupLimit,
+    /// The service could not allocate a random key.
+    NoKeyAvailable,
+}
+
+/// What the visitor shares: the size of the display as first captured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayInfo {
+    pub name: String,
+    pub width: u16,
+    pub height: u16,
+}
+
+/// The visitor's request to start a session (seed 000 StartParams, as the service needs it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartSession {
+    pub group_id: u32,
+    #[serde(default)]
+    pub token: String,
+    /// `None`: the service chooses a random digits-only key.
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub visitor_id: Option<String>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    /// 0: no limit beyond the group's.
+    #[serde(default)]
+    pub max_guests: u32,
+    #[serde(default)]
+    pub persist: bool,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub main_call_id: u64,
+    #[serde(default)]
+    pub presence_start: bool,
+    pub display: DisplayInfo,
+}
+
+/// Every control message. `type` is the snake_case variant name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Control {
+    /// First message of every connection, from the client.
+    Hello {
+        role: Role,
+        min_version: u32,
+        max_version: u32,
+        /// Free text: SDK or browser version and OS.
+        #[serde(default)]
+        client: String,
+    },
+    /// The server's answer to `hello`: the version both now speak.
+    Welcome { version: u32, server: String },
+
+    // ----- visitor -> server -----
+    StartSession(StartSession),
+    /// Pause (true) or resume (false); agents see the paused screen meanwhile.
+    Pause { paused: bool },
+    /// End the session (from the visitor, or from an agent).
+    EndSession,
+
+    // ----- server -> visitor -----
+    SessionStarted {
+        call_id: u64,
+        key: String,
+        ssnid: String,
+    },
+    StartFailed {
+        reason: StartFailReason,
+        message: String,
+    },
+    /// The number of agents in the session changed.
+    GuestCount { count: u32 },
+    /// An agent needs a whole picture: send a key frame (flag REFRESH_ONLY).
+    RefreshRequest,
+
+    // ----- agent -> server -----
+    /// Join the session `key` of `group_id` (the token's group when absent).
+    Join {
+        key: String,
+        token: String,
+        #[serde(default)]
+        group_id: Option<u32>,
+    },
+    /// Leave the session without ending it.
+    Leave,
+
+    // ----- server -> agent -----
+    Joined {
+        call_id: u64,
+        key: String,
+        ssnid: String,
+        group_id: u32,
+        width: u16,
+        height: u16,
+        paused: bool,
+        guests: u32,
+        visitor_version: String,
+        display_name: String,
+    },
+    /// The join was refused; `status` is a seed-001 code (18, 19, 35 ...).
+    JoinFailed { status: u16, reason: String },
+    /// The visitor paused or resumed.
+    Paused { paused: bool },
+
+    // ----- server -> both -----
+    /// The session is over. `reason` is the visitor-side reason; `status` the agent-side
+    /// code (seed 001) and `iserror` its error flag.
+    SessionEnded {
+        reason: EndReason,
+        status: u16,
+        iserror: bool,
+        message: String,
+    },
+    /// Heartbeat; answered by `pong` with the same `t`.
+    Ping { t: u64 },
+    Pong { t: u64 },
+    /// A protocol error; the sender closes the connection after it.
+    Error { code: String, message: String },
+}
+
+/// Why a control message could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("control message of {0} bytes exceeds the limit of {MAX_CONTROL_LEN}")]
+    TooLarge(usize),
+    #[error("malformed control message: {0}")]
+    Malformed(#[from] serde_json::Error),
+}
+
+impl Control {
+    /// Parses one JSON control message, enforcing the size limit first.
+    pub fn from_json(bytes: &[u8]) -> Result<Control, ControlError> {
+        if bytes.len() > MAX_CONTROL_LEN {
+            return Err(ControlError::TooLarge(bytes.len()));
+        }
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    /// Serializes to JSON. Control messages hold only strings and numbers, so this cannot
+    /// fail; the message is a protocol constant if it somehow did.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"type":"error","code":"internal","message":"encode"}"#.into())
+    }
+
+    /// The `type` tag, for logs and error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Control::Hello { .. } => "hello",
+            Control::Welcome { .. } => "welcome",
+            Control::StartSession(_) => "start_session",
+            Control::Pause { .. } => "pause",
+            Control::EndSession => "end_session",
+            Control::SessionStarted { .. } => "session_started",
+            Control::StartFailed { .. } => "start_failed",
+            Control::GuestCount { .. } => "guest_count",
+            Control::RefreshRequest => "refresh_request",
+            Control::Join { .. } => "join",
+            Control::Leave => "leave",
+            Control::Joined { .. } => "joined",
+            Control::JoinFailed { .. } => "join_failed",
+            Control::Paused { .. } => "paused",
+            Control::SessionEnded { .. } => "session_ended",
+            Control::Ping { .. } => "ping",
+            Control::Pong { .. } => "pong",
+            Control::Error { .. } => "error",
+        }
+    }
+}
+
+/// Checks a session key or visitor id against seed 000's rules: 1 to 63 characters, each an
+/// ASCII letter, digit, '-', '_' or '.'. Returns a message naming the problem.
+pub fn validate_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(format!(
+            "is {} characters long; at most {MAX_KEY_LEN} are allowed",
+            key.chars().count()
+        ));
+    }
+    if let Some(c) = key
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "contains {c:?}; only letters, digits, '-', '_' and '.' are allowed"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_tags() {
+        let m = Control::Pause { paused: true };
+        let j = m.to_json();
+        assert_eq!(j, r#"{"type":"pause","paused":true}"#);
+        assert_eq!(Control::from_json(j.as_bytes()).unwrap(), m);
+        let end = Control::EndSession.to_json();
+        assert_eq!(end, r#"{"type":"end_session"}"#);
+    }
+
+    #[test]
+    fn rejects_unknown_type_oversize_and_garbage() {
+        assert!(Control::from_json(br#"{"type":"nope"}"#).is_err());
+        assert!(Control::from_json(b"\xff\xfe").is_err());
+        let big = vec![b' '; MAX_CONTROL_LEN + 1];
+        assert!(matches!(
+            Control::from_json(&big),
+            Err(ControlError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn key_rules() {
+        assert!(validate_key("abc-DEF_1.2").is_ok());
+        assert!(validate_key(&"a".repeat(63)).is_ok());
+        assert!(validate_key(&"a".repeat(64)).is_err());
+        assert!(validate_key("").is_err());
+        assert!(validate_key("has space").is_err());
+        assert!(validate_key("star*").is_err());
+        assert!(validate_key("é").is_err());
+    }
+}

@@ -1,0 +1,617 @@
+//! Frame updates: the binary payload of kind-2 messages, a writer and a reference encoder for
+//! the visitor, and [`Framebuffer`], the reconstruction every agent performs.
+//!
+//! Layout (all integers big-endian):
+//!
+//! ```text
+//! header  u8 flags | u32 seq | u16 width | u16 height | u16 rect_count      (11 bytes)
+//! rect    u16 x | u16 y | u16 w | u16 h | u8 encoding | u32 len | len bytes (13 + len)
+//! ```
+//!
+//! `width`/`height` are the whole display's size. Rects are applied in order. A frame may be
+//! split over several messages with the same `seq`; the last carries [`FLAG_FINAL`].
+
+use std::io::Write;
+
+use flate2::write::ZlibEncoder;
+use flate2::Compression;
+
+use crate::limits::{MAX_BINARY_LEN, MAX_DISPLAY_DIM, MAX_DISPLAY_PIXELS};
+
+/// The update covers the whole display: any agent may apply it, whatever it had before.
+pub const FLAG_KEY: u8 = 1;
+/// A key frame sent only for agents that need one (late joiners, agents that fell behind);
+/// agents already in step skip it.
+pub const FLAG_REFRESH_ONLY: u8 = 2;
+/// The last message of this frame: agents present the picture after it.
+pub const FLAG_FINAL: u8 = 4;
+
+/// Bytes of the update header.
+pub const HEADER_LEN: usize = 11;
+/// Bytes of a rect header.
+pub const RECT_HEADER_LEN: usize = 13;
+
+/// How a rect's pixels are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Encoding {
+    /// 3 bytes R, G, B: the whole rect is that colour.
+    Solid = 0,
+    /// A zlib stream (RFC 1950) of w*h*3 bytes: rows top to bottom, pixels R, G, B.
+    ZlibRgb = 1,
+    /// 4 bytes u16 src_x, u16 src_y: copy w*h pixels from that position of the picture as it
+    /// is when this rect is applied (VNC's CopyRect).
+    Copy = 2,
+}
+
+impl Encoding {
+    pub fn from_byte(b: u8) -> Option<Encoding> {
+        match b {
+            0 => Some(Encoding::Solid),
+            1 => Some(Encoding::ZlibRgb),
+            2 => Some(Encoding::Copy),
+            _ => None,
+        }
+    }
+}
+
+/// A rectangle in display pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rect {
+    pub x: u16,
+    pub y: u16,
+    pub w: u16,
+    pub h: u16,
+}
+
+impl Rect {
+    pub fn new(x: u16, y: u16, w: u16, h: u16) -> Rect {
+        Rect { x, y, w, h }
+    }
+
+    /// Whether the rect lies inside a `width` x `height` display.
+    pub fn fits(&self, width: u16, height: u16) -> bool {
+        self.x as u32 + self.w as u32 <= width as u32
+            && self.y as u32 + self.h as u32 <= height as u32
+    }
+
+    pub fn area(&self) -> usize {
+        self.w as usize * self.h as usize
+    }
+}
+
+/// Why an update was refused. The agent that gets one drops the connection with this reason.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UpdateError {
+    #[error("update truncated at byte {0}")]
+    Truncated(usize),
+    #[error("display size {0}x{1} is out of range")]
+    BadSize(u16, u16),
+    #[error("unknown rect encoding {0}")]
+    UnknownEncoding(u8),
+    #[error("rect {0:?} lies outside the {1}x{2} display")]
+    OutOfBounds(Rect, u16, u16),
+    #[error("rect data of {got} bytes where {want} were expected")]
+    BadLength { got: usize, want: usize },
+    #[error("zlib data is corrupt or has the wrong size")]
+    BadZlib,
+    #[error("trailing bytes after the last rect")]
+    Trailing,
+    #[error("a delta update of {0}x{1} does not match the {2}x{3} picture")]
+    SizeMismatch(u16, u16, u16, u16),
+    #[error("no key frame has been received yet")]
+    NoPicture,
+}
+
+/// One rect of a parsed update, its data still encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RectData<'a> {
+    pub rect: Rect,
+    pub encoding: Encoding,
+    pub data: &'a [u8],
+}
+
+/// A parsed (borrowed) frame update. Parsing checks structure and bounds, not pixels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameUpdate<'a> {
+    pub flags: u8,
+    pub seq: u32,
+    pub width: u16,
+    pub height: u16,
+    pub rects: Vec<RectData<'a>>,
+}
+
+fn be16(b: &[u8], at: usize) -> Result<u16, UpdateError> {
+    b.get(at..at + 2)
+        .map(|s| u16::from_be_bytes([s[0], s[1]]))
+        .ok_or(UpdateError::Truncated(at))
+}
+
+fn be32(b: &[u8], at: usize) -> Result<u32, UpdateError> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or(UpdateError::Truncated(at))
+}
+
+/// Whether `width` x `height` is a display size the protocol accepts.
+pub fn valid_display_size(width: u16, height: u16) -> bool {
+    width > 0
+        && height > 0
+        && width <= MAX_DISPLAY_DIM
+        && height <= MAX_DISPLAY_DIM
+        && (width as u64 * height as u64) <= MAX_DISPLAY_PIXELS
+}
+
+impl<'a> FrameUpdate<'a> {
+    /// Parses and checks the structure of an update payload.
+    pub fn parse(b: &'a [u8]) -> Result<FrameUpdate<'a>, UpdateError> {
+        let flags = *b.first().ok_or(UpdateError::Truncated(0))?;
+        let seq = be32(b, 1)?;
+        let width = be16(b, 5)?;
+        let height = be16(b, 7)?;
+        let count = be16(b, 9)? as usize;
+        if !valid_display_size(width, height) {
+            return Err(UpdateError::BadSize(width, height));
+        }
+        let mut rects = Vec::with_capacity(count.min(4096));
+        let mut at = HEADER_LEN;
+        for _ in 0..count {
+            let rect = Rect::new(be16(b, at)?, be16(b, at + 2)?, be16(b, at + 4)?, be16(b, at + 6)?);
+            let enc_byte = *b.get(at + 8).ok_or(UpdateError::Truncated(at + 8))?;
+            let encoding =
+                Encoding::from_byte(enc_byte).ok_or(UpdateError::UnknownEncoding(enc_byte))?;
+            let len = be32(b, at + 9)? as usize;
+            at += RECT_HEADER_LEN;
+            let data = b
+                .get(at..at.checked_add(len).ok_or(UpdateError::Truncated(at))?)
+                .ok_or(UpdateError::Truncated(at))?;
+            at += len;
+            if !rect.fits(width, height) {
+                return Err(UpdateError::OutOfBounds(rect, width, height));
+            }
+            let want = match encoding {
+                Encoding::Solid => Some(3),
+                Encoding::Copy => Some(4),
+                Encoding::ZlibRgb => None,
+            };
+            if let Some(want) = want {
+                if data.len() != want {
+                    return Err(UpdateError::BadLength {
+                        got: data.len(),
+                        want,
+                    });
+                }
+            }
+            rects.push(RectData {
+                rect,
+                encoding,
+                data,
+            });
+        }
+        if at != b.len() {
+            return Err(UpdateError::Trailing);
+        }
+        Ok(FrameUpdate {
+            flags,
+            seq,
+            width,
+            height,
+            rects,
+        })
+    }
+
+    pub fn is_key(&self) -> bool {
+        self.flags & FLAG_KEY != 0
+    }
+    pub fn is_refresh_only(&self) -> bool {
+        self.flags & FLAG_REFRESH_ONLY != 0
+    }
+    pub fn is_final(&self) -> bool {
+        self.flags & FLAG_FINAL != 0
+    }
+}
+
+/// Reads only the header of an update payload (the server routes on it without parsing rects).
+pub fn peek_header(b: &[u8]) -> Result<(u8, u32, u16, u16), UpdateError> {
+    let flags = *b.first().ok_or(UpdateError::Truncated(0))?;
+    Ok((flags, be32(b, 1)?, be16(b, 5)?, be16(b, 7)?))
+}
+
+/// Builds one update payload rect by rect.
+#[derive(Debug)]
+pub struct UpdateWriter {
+    buf: Vec<u8>,
+    count: u16,
+}
+
+impl UpdateWriter {
+    pub fn new(flags: u8, seq: u32, width: u16, height: u16) -> UpdateWriter {
+        let mut buf = Vec::with_capacity(4096);
+        buf.push(flags);
+        buf.extend_from_slice(&seq.to_be_bytes());
+        buf.extend_from_slice(&width.to_be_bytes());
+        buf.extend_from_slice(&height.to_be_bytes());
+        buf.extend_from_slice(&0u16.to_be_bytes());
+        UpdateWriter { buf, count: 0 }
+    }
+
+    /// Bytes so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Rects so far.
+    pub fn rect_count(&self) -> u16 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Whether a rect with `data_len` bytes still fits into one message.
+    pub fn has_room(&self, data_len: usize) -> bool {
+        self.count < u16::MAX && self.buf.len() + RECT_HEADER_LEN + data_len < MAX_BINARY_LEN - 1
+    }
+
+    pub fn push(&mut self, rect: Rect, encoding: Encoding, data: &[u8]) {
+        for v in [rect.x, rect.y, rect.w, rect.h] {
+            self.buf.extend_from_slice(&v.to_be_bytes());
+        }
+        self.buf.push(encoding as u8);
+        self.buf.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        self.buf.extend_from_slice(data);
+        self.count += 1;
+    }
+
+    pub fn set_flags(&mut self, flags: u8) {
+        self.buf[0] = flags;
+    }
+
+    pub fn flags(&self) -> u8 {
+        self.buf[0]
+    }
+
+    /// The finished payload.
+    pub fn finish(mut self) -> Vec<u8> {
+        let c = self.count.to_be_bytes();
+        self.buf[9] = c[0];
+        self.buf[10] = c[1];
+        self.buf
+    }
+}
+
+/// A borrowed BGRX picture: 4 bytes a pixel (B, G, R, padding), `stride` bytes a row.
+#[derive(Debug, Clone, Copy)]
+pub struct BgrxView<'a> {
+    pub data: &'a [u8],
+    pub stride: usize,
+    pub width: u16,
+    pub height: u16,
+}
+
+impl BgrxView<'_> {
+    fn row(&self, rect: &Rect, y: u16) -> &[u8] {
+        let start = (rect.y + y) as usize * self.stride + rect.x as usize * 4;
+        &self.data[start..start + rect.w as usize * 4]
+    }
+
+    /// The colour of a rect if every pixel has it (padding byte ignored).
+    pub fn solid_color(&self, rect: &Rect) -> Option<[u8; 3]> {
+        let first = self.row(rect, 0);
+        let c = [first[0], first[1], first[2]];
+        for y in 0..rect.h {
+            for px in self.row(rect, y).chunks_exact(4) {
+                if px[..3] != c {
+                    return None;
+                }
+            }
+        }
+        Some([c[2], c[1], c[0]])
+    }
+}
+
+/// The reference lossless encoder: Solid where a rect has one colour, zlib of packed RGB
+/// otherwise. Reuses its buffers between calls.
+#[derive(Debug)]
+pub struct RectEncoder {
+    rgb: Vec<u8>,
+    level: u32,
+}
+
+impl RectEncoder {
+    /// `level` is the zlib level, 1 (fast) to 9.
+    pub fn new(level: u32) -> RectEncoder {
+        RectEncoder {
+            rgb: Vec::new(),
+            level: level.clamp(1, 9),
+        }
+    }
+
+    /// Encodes `rect` of `view` and appends it to `out`.
+    pub fn encode(&mut self, view: &BgrxView<'_>, rect: Rect, out: &mut UpdateWriter) {
+        if let Some(c) = view.solid_color(&rect) {
+            out.push(rect, Encoding::Solid, &c);
+            return;
+        }
+        self.rgb.clear();
+        self.rgb.reserve(rect.area() * 3);
+        for y in 0..rect.h {
+            for px in view.row(&rect, y).chunks_exact(4) {
+                self.rgb.extend_from_slice(&[px[2], px[1], px[0]]);
+            }
+        }
+        let mut z = ZlibEncoder::new(
+            Vec::with_capacity(self.rgb.len() / 4 + 64),
+            Compression::new(self.level),
+        );
+        // Writing into a Vec cannot fail.
+        let data = z
+            .write_all(&self.rgb)
+            .and_then(|_| z.finish())
+            .unwrap_or_default();
+        out.push(rect, Encoding::ZlibRgb, &data);
+    }
+}
+
+/// An agent's picture of the shared display, rebuilt from updates. Pixels are RGBA with alpha
+/// 255, ready for a canvas.
+#[derive(Debug, Clone, Default)]
+pub struct Framebuffer {
+    pub width: u16,
+    pub height: u16,
+    pub rgba: Vec<u8>,
+    /// The `seq` of the last update applied.
+    pub seq: u32,
+    /// Frames completed (updates with FLAG_FINAL applied).
+    pub frames: u64,
+}
+
+impl Framebuffer {
+    pub fn new() -> Framebuffer {
+        Framebuffer::default()
+    }
+
+    /// Whether a picture exists (a key frame has been applied).
+    pub fn has_picture(&self) -> bool {
+        !self.rgba.is_empty()
+    }
+
+    /// Applies an update. On error the picture may be partly updated; the caller drops the
+    /// connection (a well-behaved service never sends a bad update).
+    pub fn apply(&mut self, u: &FrameUpdate<'_>) -> Result<(), UpdateError> {
+        if u.is_key() && (u.width != self.width || u.height != self.height || !self.has_picture())
+        {
+            self.width = u.width;
+            self.height = u.height;
+            self.rgba = vec![255; u.width as usize * u.height as usize * 4];
+        } else if !self.has_picture() {
+            return Err(UpdateError::NoPicture);
+        } else if u.width != self.width || u.height != self.height {
+            return Err(UpdateError::SizeMismatch(
+                u.width,
+                u.height,
+                self.width,
+                self.height,
+            ));
+        }
+        let stride = self.width as usize * 4;
+        for r in &u.rects {
+            let rect = r.rect;
+            match r.encoding {
+                Encoding::Solid => {
+                    let px = [r.data[0], r.data[1], r.data[2], 255];
+                    for y in rect.y..rect.y + rect.h {
+                        let s = y as usize * stride + rect.x as usize * 4;
+                        for p in self.rgba[s..s + rect.w as usize * 4].chunks_exact_mut(4) {
+                            p.copy_from_slice(&px);
+                        }
+                    }
+                }
+                Encoding::ZlibRgb => {
+                    let want = rect.area() * 3;
+                    let rgb = inflate_exact(r.data, want)?;
+                    for y in 0..rect.h as usize {
+                        let s = (rect.y as usize + y) * stride + rect.x as usize * 4;
+                        let src = &rgb[y * rect.w as usize * 3..(y + 1) * rect.w as usize * 3];
+                        for (p, c) in self.rgba[s..s + rect.w as usize * 4]
+                            .chunks_exact_mut(4)
+                            .zip(src.chunks_exact(3))
+                        {
+                            p[0] = c[0];
+                            p[1] = c[1];
+                            p[2] = c[2];
+                            p[3] = 255;
+                        }
+                    }
+                }
+                Encoding::Copy => {
+                    let sx = u16::from_be_bytes([r.data[0], r.data[1]]);
+                    let sy = u16::from_be_bytes([r.data[2], r.data[3]]);
+                    let src = Rect::new(sx, sy, rect.w, rect.h);
+                    if !src.fits(self.width, self.height) {
+                        return Err(UpdateError::OutOfBounds(src, self.width, self.height));
+                    }
+                    let row = rect.w as usize * 4;
+                    let mut tmp = Vec::with_capacity(row * rect.h as usize);
+                    for y in 0..rect.h as usize {
+                        let s = (sy as usize + y) * stride + sx as usize * 4;
+                        tmp.extend_from_slice(&self.rgba[s..s + row]);
+                    }
+                    for y in 0..rect.h as usize {
+                        let d = (rect.y as usize + y) * stride + rect.x as usize * 4;
+                        self.rgba[d..d + row].copy_from_slice(&tmp[y * row..(y + 1) * row]);
+                    }
+                }
+            }
+        }
+        self.seq = u.seq;
+        if u.is_final() {
+            self.frames += 1;
+        }
+        Ok(())
+    }
+
+    /// Whether the picture equals a BGRX picture pixel for pixel (the padding byte ignored).
+    pub fn equals_bgrx(&self, v: &BgrxView<'_>) -> bool {
+        self.first_difference(v).is_none()
+    }
+
+    /// The first pixel (x, y) where the picture differs from `v`, or where the sizes differ
+    /// ((0, 0) then).
+    pub fn first_difference(&self, v: &BgrxView<'_>) -> Option<(u16, u16)> {
+        if v.width != self.width || v.height != self.height || !self.has_picture() {
+            return Some((0, 0));
+        }
+        let stride = self.width as usize * 4;
+        for y in 0..self.height as usize {
+            let ours = &self.rgba[y * stride..(y + 1) * stride];
+            let theirs = &v.data[y * v.stride..y * v.stride + stride];
+            for (x, (a, b)) in ours.chunks_exact(4).zip(theirs.chunks_exact(4)).enumerate() {
+                if a[0] != b[2] || a[1] != b[1] || a[2] != b[0] {
+                    return Some((x as u16, y as u16));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Inflates a zlib stream that must produce exactly `want` bytes, never more.
+pub fn inflate_exact(data: &[u8], want: usize) -> Result<Vec<u8>, UpdateError> {
+    let mut d = flate2::Decompress::new(true);
+    let mut out = vec![0u8; want];
+    let status = d
+        .decompress(data, &mut out, flate2::FlushDecompress::Finish)
+        .map_err(|_| UpdateError::BadZlib)?;
+    if status != flate2::Status::StreamEnd || d.total_out() as usize != want {
+        return Err(UpdateError::BadZlib);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn picture(w: u16, h: u16, f: impl Fn(u16, u16) -> [u8; 3]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                let c = f(x, y);
+                v.extend_from_slice(&[c[2], c[1], c[0], 0x5a]);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn key_frame_then_delta_reconstructs_exactly() {
+        let (w, h) = (37u16, 21u16);
+        let a = picture(w, h, |x, y| [x as u8 * 7, y as u8 * 11, (x ^ y) as u8]);
+        let va = BgrxView {
+            data: &a,
+            stride: w as usize * 4,
+            width: w,
+            height: h,
+        };
+        let mut enc = RectEncoder::new(1);
+        let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL, 1, w, h);
+        enc.encode(&va, Rect::new(0, 0, w, h), &mut wr);
+        let bytes = wr.finish();
+        let mut fb = Framebuffer::new();
+        fb.apply(&FrameUpdate::parse(&bytes).unwrap()).unwrap();
+        assert!(fb.equals_bgrx(&va));
+
+        // delta: a solid block, a copy, and a zlib rect
+        let mut b = a.clone();
+        let vb_stride = w as usize * 4;
+        for y in 2..6 {
+            for x in 3..9 {
+                let i = y * vb_stride + x * 4;
+                b[i..i + 3].copy_from_slice(&[1, 2, 3]);
+            }
+        }
+        let vb = BgrxView {
+            data: &b,
+            stride: vb_stride,
+            width: w,
+            height: h,
+        };
+        let mut wr = UpdateWriter::new(FLAG_FINAL, 2, w, h);
+        enc.encode(&vb, Rect::new(3, 2, 6, 4), &mut wr);
+        let bytes = wr.finish();
+        let u = FrameUpdate::parse(&bytes).unwrap();
+        assert_eq!(u.rects[0].encoding, Encoding::Solid);
+        fb.apply(&u).unwrap();
+        assert!(fb.equals_bgrx(&vb));
+        assert!(!fb.equals_bgrx(&va));
+        assert_eq!(fb.frames, 2);
+    }
+
+    #[test]
+    fn copy_rect_moves_pixels() {
+        let (w, h) = (8u16, 8u16);
+        let a = picture(w, h, |x, y| [x as u8, y as u8, 9]);
+        let va = BgrxView {
+            data: &a,
+            stride: 32,
+            width: w,
+            height: h,
+        };
+        let mut fb = Framebuffer::new();
+        let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL, 1, w, h);
+        RectEncoder::new(1).encode(&va, Rect::new(0, 0, w, h), &mut wr);
+        fb.apply(&FrameUpdate::parse(&wr.finish()).unwrap()).unwrap();
+        // scroll up by 2 rows
+        let mut wr = UpdateWriter::new(FLAG_FINAL, 2, w, h);
+        wr.push(Rect::new(0, 0, w, 6), Encoding::Copy, &[0, 0, 0, 2]);
+        fb.apply(&FrameUpdate::parse(&wr.finish()).unwrap()).unwrap();
+        let want = picture(w, h, |x, y| if y < 6 { [x as u8, y as u8 + 2, 9] } else { [x as u8, y as u8, 9] });
+        assert!(fb.equals_bgrx(&BgrxView {
+            data: &want,
+            stride: 32,
+            width: w,
+            height: h
+        }));
+    }
+
+    #[test]
+    fn malformed_updates_are_refused() {
+        assert!(FrameUpdate::parse(&[]).is_err());
+        let mut wr = UpdateWriter::new(FLAG_KEY, 1, 10, 10);
+        wr.push(Rect::new(5, 5, 6, 1), Encoding::Solid, &[1, 2, 3]);
+        assert!(matches!(
+            FrameUpdate::parse(&wr.finish()),
+            Err(UpdateError::OutOfBounds(..))
+        ));
+        let mut wr = UpdateWriter::new(FLAG_KEY, 1, 10, 10);
+        wr.push(Rect::new(0, 0, 1, 1), Encoding::Solid, &[1, 2]);
+        assert!(FrameUpdate::parse(&wr.finish()).is_err());
+        let mut bytes = UpdateWriter::new(FLAG_KEY, 1, 0, 10).finish();
+        assert_eq!(
+            FrameUpdate::parse(&bytes),
+            Err(UpdateError::BadSize(0, 10))
+        );
+        bytes = UpdateWriter::new(FLAG_KEY, 1, 10, 10).finish();
+        bytes.push(0);
+        assert_eq!(FrameUpdate::parse(&bytes), Err(UpdateError::Trailing));
+        // zlib that inflates to the wrong size
+        let mut wr = UpdateWriter::new(FLAG_KEY, 1, 4, 4);
+        let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
+        z.write_all(&[0u8; 47]).unwrap();
+        wr.push(Rect::new(0, 0, 4, 4), Encoding::ZlibRgb, &z.finish().unwrap());
+        let bytes = wr.finish();
+        let mut fb = Framebuffer::new();
+        assert_eq!(
+            fb.apply(&FrameUpdate::parse(&bytes).unwrap()),
+            Err(UpdateError::BadZlib)
+        );
+        // delta before any key frame
+        let bytes = UpdateWriter::new(0, 1, 4, 4).finish();
+        assert_eq!(
+            Framebuffer::new().apply(&FrameUpdate::parse(&bytes).unwrap()),
+            Err(UpdateError::NoPicture)
+        );
+    }
+}
