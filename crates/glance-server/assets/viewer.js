@@ -1,0 +1,500 @@
+// Glance agent viewer: joins a screen-sharing session over WebSocket and shows the visitor's
+// display on a canvas. Plain modern JavaScript, no build step, no external resources.
+//
+// Wire protocol: docs/PROTOCOL.md. Text messages are JSON control messages; binary messages
+// are a kind byte (2 = frame update) followed by the update. The decoder below rebuilds the
+// picture exactly as the Rust reference (`glance_protocol::update::Framebuffer::apply`) does,
+// and refuses malformed updates the same way (the connection is then closed).
+'use strict';
+
+(() => {
+  // ----- protocol constants ------------------------------------------------------------------
+
+  const PROTOCOL_VERSION = 1;
+  const CLIENT = 'glance-viewer 0.1.0';
+  const KIND_UPDATE = 2;
+  const FLAG_KEY = 1;
+  const FLAG_REFRESH_ONLY = 2;
+  const FLAG_FINAL = 4;
+  const ENC_SOLID = 0;
+  const ENC_ZLIB_RGB = 1;
+  const ENC_COPY = 2;
+  const HEADER_LEN = 11;
+  const RECT_HEADER_LEN = 13;
+  const MAX_CONTROL_LEN = 64 * 1024;
+  const MAX_BINARY_LEN = 4 * 1024 * 1024;
+  const MAX_DISPLAY_DIM = 16384;
+  const MAX_DISPLAY_PIXELS = 7680 * 4320;
+  const KEY_RE = /^[A-Za-z0-9._-]{1,63}$/;
+
+  // Seed-001 status codes of session_ended and join_failed, as the agent should read them.
+  const STATUS_TEXT = {
+    18: 'You are not authorized to join this session.',
+    19: 'There is no session with this key.',
+    23: 'The session was ended by an agent.',
+    24: 'The visitor ended the session.',
+    25: 'The session timed out.',
+    26: 'The session was killed by the service.',
+    27: 'The connection to the visitor was lost.',
+    29: 'The session ended because of an error.',
+    35: 'The session is full: no more agents may join.',
+    36: 'The session was replaced by a newer session with the same key.',
+  };
+
+  /** A malformed frame update: the viewer drops the connection. */
+  class UpdateError extends Error {}
+
+  // ----- frame updates -----------------------------------------------------------------------
+
+  /** Whether width x height is a display size the protocol accepts. */
+  function validDisplaySize(w, h) {
+    return w > 0 && h > 0 && w <= MAX_DISPLAY_DIM && h <= MAX_DISPLAY_DIM && w * h <= MAX_DISPLAY_PIXELS;
+  }
+
+  /**
+   * Parses an update payload (`bytes`, without the kind byte) and checks its structure, in the
+   * same order as `FrameUpdate::parse`. Rect data stay views into `bytes`.
+   */
+  function parseUpdate(bytes) {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const need = (at, n) => {
+      if (at + n > bytes.length) throw new UpdateError(`update truncated at byte ${at}`);
+    };
+    need(0, HEADER_LEN);
+    const u = {
+      flags: dv.getUint8(0),
+      seq: dv.getUint32(1),
+      width: dv.getUint16(5),
+      height: dv.getUint16(7),
+      rects: [],
+    };
+    const count = dv.getUint16(9);
+    if (!validDisplaySize(u.width, u.height)) {
+      throw new UpdateError(`display size ${u.width}x${u.height} is out of range`);
+    }
+    let at = HEADER_LEN;
+    for (let i = 0; i < count; i++) {
+      need(at, 9);
+      const x = dv.getUint16(at), y = dv.getUint16(at + 2);
+      const w = dv.getUint16(at + 4), h = dv.getUint16(at + 6);
+      const enc = dv.getUint8(at + 8);
+      if (enc !== ENC_SOLID && enc !== ENC_ZLIB_RGB && enc !== ENC_COPY) {
+        throw new UpdateError(`unknown rect encoding ${enc}`);
+      }
+      need(at + 9, 4);
+      const len = dv.getUint32(at + 9);
+      at += RECT_HEADER_LEN;
+      need(at, len);
+      const data = bytes.subarray(at, at + len);
+      at += len;
+      if (x + w > u.width || y + h > u.height) {
+        throw new UpdateError(`rect ${w}x${h}+${x}+${y} lies outside the ${u.width}x${u.height} display`);
+      }
+      const want = enc === ENC_SOLID ? 3 : enc === ENC_COPY ? 4 : -1;
+      if (want >= 0 && len !== want) {
+        throw new UpdateError(`rect data of ${len} bytes where ${want} were expected`);
+      }
+      u.rects.push({ x, y, w, h, enc, data });
+    }
+    if (at !== bytes.length) throw new UpdateError('trailing bytes after the last rect');
+    return u;
+  }
+
+  /** Inflates a zlib stream that must give exactly `want` bytes, never more. */
+  async function inflateExact(data, want) {
+    const bad = () => new UpdateError('zlib data is corrupt or has the wrong size');
+    const ds = new DecompressionStream('deflate'); // "deflate" is the zlib format (RFC 1950)
+    const writer = ds.writable.getWriter();
+    const reader = ds.readable.getReader();
+    // Errors surface on the reader; swallow the writer's copies of them.
+    writer.write(data).catch(() => {});
+    writer.close().catch(() => {});
+    const out = new Uint8Array(want);
+    let n = 0;
+    for (;;) {
+      let chunk;
+      try {
+        chunk = await reader.read();
+      } catch {
+        throw bad();
+      }
+      if (chunk.done) break;
+      if (n + chunk.value.length > want) {
+        reader.cancel().catch(() => {});
+        throw bad();
+      }
+      out.set(chunk.value, n);
+      n += chunk.value.length;
+    }
+    if (n !== want) throw bad();
+    return out;
+  }
+
+  /**
+   * The agent's picture of the shared display: RGBA with alpha 255, the port of the Rust
+   * `Framebuffer`. Also remembers the region changed since the last `takeDirty()`.
+   */
+  class Picture {
+    constructor() {
+      this.width = 0;
+      this.height = 0;
+      this.image = null; // ImageData holding the whole picture
+      this.seq = 0;
+      this.frames = 0;
+      this.dirty = null; // {x0, y0, x1, y1} or null
+    }
+
+    hasPicture() {
+      return this.image !== null;
+    }
+
+    markDirty(x, y, w, h) {
+      if (w === 0 || h === 0) return;
+      const d = this.dirty;
+      if (!d) {
+        this.dirty = { x0: x, y0: y, x1: x + w, y1: y + h };
+      } else {
+        d.x0 = Math.min(d.x0, x);
+        d.y0 = Math.min(d.y0, y);
+        d.x1 = Math.max(d.x1, x + w);
+        d.y1 = Math.max(d.y1, y + h);
+      }
+    }
+
+    takeDirty() {
+      const d = this.dirty;
+      this.dirty = null;
+      return d;
+    }
+
+    /** Applies a parsed update. Throws UpdateError on a bad one (the picture may be partly updated). */
+    async apply(u) {
+      const isKey = (u.flags & FLAG_KEY) !== 0;
+      if (isKey && (u.width !== this.width || u.height !== this.height || !this.hasPicture())) {
+        // A new (or the first) picture: white until painted, like the reference.
+        this.width = u.width;
+        this.height = u.height;
+        this.image = new ImageData(u.width, u.height);
+        this.image.data.fill(255);
+        this.markDirty(0, 0, u.width, u.height);
+      } else if (!this.hasPicture()) {
+        throw new UpdateError('no key frame has been received yet');
+      } else if (u.width !== this.width || u.height !== this.height) {
+        throw new UpdateError(
+          `a delta update of ${u.width}x${u.height} does not match the ${this.width}x${this.height} picture`);
+      }
+      const px = this.image.data;
+      const stride = this.width * 4;
+      for (const r of u.rects) {
+        if (r.enc === ENC_SOLID) {
+          const [cr, cg, cb] = r.data;
+          for (let y = r.y; y < r.y + r.h; y++) {
+            let p = y * stride + r.x * 4;
+            for (let i = 0; i < r.w; i++, p += 4) {
+              px[p] = cr; px[p + 1] = cg; px[p + 2] = cb; px[p + 3] = 255;
+            }
+          }
+        } else if (r.enc === ENC_ZLIB_RGB) {
+          const rgb = await inflateExact(r.data, r.w * r.h * 3);
+          let s = 0;
+          for (let y = r.y; y < r.y + r.h; y++) {
+            let p = y * stride + r.x * 4;
+            for (let i = 0; i < r.w; i++, p += 4, s += 3) {
+              px[p] = rgb[s]; px[p + 1] = rgb[s + 1]; px[p + 2] = rgb[s + 2]; px[p + 3] = 255;
+            }
+          }
+        } else {
+          // COPY from the picture as it is now; a temporary copy makes overlaps safe.
+          const sx = (r.data[0] << 8) | r.data[1];
+          const sy = (r.data[2] << 8) | r.data[3];
+          if (sx + r.w > this.width || sy + r.h > this.height) {
+            throw new UpdateError(`copy source ${r.w}x${r.h}+${sx}+${sy} lies outside the display`);
+          }
+          const row = r.w * 4;
+          const tmp = new Uint8ClampedArray(row * r.h);
+          for (let y = 0; y < r.h; y++) {
+            const s = (sy + y) * stride + sx * 4;
+            tmp.set(px.subarray(s, s + row), y * row);
+          }
+          for (let y = 0; y < r.h; y++) {
+            px.set(tmp.subarray(y * row, (y + 1) * row), (r.y + y) * stride + r.x * 4);
+          }
+        }
+        this.markDirty(r.x, r.y, r.w, r.h);
+      }
+      this.seq = u.seq;
+      if (u.flags & FLAG_FINAL) this.frames++;
+    }
+  }
+
+  // ----- page elements -----------------------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+  const meta = (name) => {
+    const v = document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
+    return /^__GLANCE_\w+__$/.test(v) ? '' : v; // a placeholder the server did not fill in
+  };
+  const params = new URLSearchParams(location.search);
+  const config = {
+    key: (params.get('key') ?? '').trim(),
+    token: meta('glance-dev-token'),
+    groupId: Number.parseInt(params.get('group') || meta('glance-group-id'), 10),
+  };
+
+  const canvas = $('screen');
+  const ctx = canvas.getContext('2d', { alpha: false });
+
+  /** Everything tests may read (see `window.glanceViewer` at the end). */
+  const view = {
+    state: 'connecting',
+    key: config.key,
+    guests: 0,
+    endStatus: null,
+    message: '',
+  };
+  const picture = new Picture();
+
+  function setState(state, message) {
+    view.state = state;
+    if (message !== undefined) view.message = message;
+    document.body.dataset.state = state;
+    const label = {
+      connecting: 'Connecting…',
+      joined: 'Connected',
+      paused: 'Connected · paused',
+      ended: 'Session ended',
+      error: 'Disconnected',
+    }[state];
+    $('conn').textContent = label;
+    $('paused').hidden = state !== 'paused';
+    $('notice').hidden = state !== 'ended' && state !== 'error';
+    $('notice-title').textContent = state === 'ended' ? 'Session ended' : 'Cannot show this session';
+    $('notice-text').textContent = view.message;
+    $('end').disabled = state !== 'joined' && state !== 'paused';
+  }
+
+  function setGuests(n) {
+    view.guests = n;
+    $('guests').textContent = `${n} agent${n === 1 ? '' : 's'} watching`;
+  }
+
+  /** Copies the changed part of the picture to the canvas (resizing the canvas when needed). */
+  function present() {
+    if (!picture.hasPicture()) return;
+    if (canvas.width !== picture.width || canvas.height !== picture.height) {
+      canvas.width = picture.width; // resets the canvas: draw everything
+      canvas.height = picture.height;
+      picture.takeDirty();
+      ctx.putImageData(picture.image, 0, 0);
+    } else {
+      const d = picture.takeDirty();
+      if (d) ctx.putImageData(picture.image, 0, 0, d.x0, d.y0, d.x1 - d.x0, d.y1 - d.y0);
+    }
+    $('size').textContent = `${picture.width}×${picture.height}`;
+  }
+
+  // ----- connection --------------------------------------------------------------------------
+
+  let ws = null;
+  let phase = 'hello'; // hello -> join -> joined -> over
+  let queue = Promise.resolve(); // messages are handled strictly in arrival order
+  // REFRESH_ONLY key frames are for agents that need one; an agent in step skips them. We are
+  // in step once a key frame is complete and nothing has visibly gone missing since (every
+  // frame completed, seq numbers consecutive).
+  let inStep = false;
+  let frameOpen = false; // a message without FINAL was applied; its frame continues
+  let skippingSeq = null; // seq of a REFRESH_ONLY frame being skipped
+
+  function send(msg) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  }
+
+  /** Ends the connection because of a protocol violation by the server. */
+  function fail(code, message) {
+    if (phase === 'over') return;
+    phase = 'over';
+    send({ type: 'error', code, message: message.slice(0, 1000) });
+    ws.close(4000, code);
+    setState('error', `The viewer stopped: ${message}`);
+  }
+
+  function handleUpdate(bytes) {
+    const u = parseUpdate(bytes);
+    if (u.flags & FLAG_REFRESH_ONLY) {
+      const next = (picture.seq + 1) >>> 0;
+      if (skippingSeq === u.seq || (skippingSeq === null && inStep && !frameOpen && u.seq === next)) {
+        skippingSeq = u.flags & FLAG_FINAL ? null : u.seq;
+        picture.seq = u.seq;
+        return null;
+      }
+    }
+    skippingSeq = null;
+    // Anything but the continuation of the open frame or the next frame means we missed some.
+    if (frameOpen ? u.seq !== picture.seq : u.seq !== ((picture.seq + 1) >>> 0)) inStep = false;
+    return picture.apply(u).then(() => {
+      frameOpen = (u.flags & FLAG_FINAL) === 0;
+      if (!frameOpen) {
+        if (u.flags & FLAG_KEY) inStep = true;
+        present();
+      }
+    });
+  }
+
+  function handleControl(m) {
+    if (m.type === 'ping') return send({ type: 'pong', t: m.t });
+    if (m.type === 'error') {
+      phase = 'over';
+      return setState('error', `The server reported an error: ${m.message || m.code}`);
+    }
+    switch (phase) {
+      case 'hello':
+        if (m.type !== 'welcome') break;
+        if (m.version !== PROTOCOL_VERSION) return fail('version', `unsupported version ${m.version}`);
+        phase = 'join';
+        return send({
+          type: 'join',
+          key: config.key,
+          token: config.token,
+          ...(Number.isInteger(config.groupId) ? { group_id: config.groupId } : {}),
+        });
+      case 'join':
+        if (m.type === 'joined') {
+          phase = 'joined';
+          view.key = m.key;
+          $('key').textContent = `Session ${m.key}`;
+          setGuests(m.guests);
+          if (!picture.hasPicture()) {
+            // Until the first key frame: a white display of the announced size.
+            canvas.width = m.width;
+            canvas.height = m.height;
+            ctx.fillStyle = '#fff';
+            ctx.fillRect(0, 0, m.width, m.height);
+          }
+          return setState(m.paused ? 'paused' : 'joined');
+        }
+        if (m.type === 'join_failed') {
+          phase = 'over';
+          view.endStatus = m.status;
+          return setState('error', `${STATUS_TEXT[m.status] || 'The service refused to let you join.'} (status ${m.status})`);
+        }
+        break;
+      case 'joined':
+        if (m.type === 'paused') return setState(m.paused ? 'paused' : 'joined');
+        if (m.type === 'guest_count') return setGuests(m.count);
+        if (m.type === 'session_ended') {
+          phase = 'over';
+          view.endStatus = m.status;
+          const text = STATUS_TEXT[m.status] || `The session ended (${m.reason}).`;
+          return setState('ended', `${text}${m.message ? ` ${m.message}` : ''} (status ${m.status})`);
+        }
+        break;
+      default:
+        return; // over: ignore stragglers
+    }
+    fail('unexpected', `unexpected "${m.type}" message`);
+  }
+
+  function handleMessage(data) {
+    if (phase === 'over') return null;
+    try {
+      if (typeof data === 'string') {
+        if (data.length > MAX_CONTROL_LEN) return fail('too_large', 'control message too large');
+        let m;
+        try {
+          m = JSON.parse(data);
+        } catch {
+          m = null;
+        }
+        if (!m || typeof m !== 'object' || typeof m.type !== 'string') {
+          return fail('malformed', 'malformed control message');
+        }
+        return handleControl(m);
+      }
+      const bytes = new Uint8Array(data);
+      if (bytes.length > MAX_BINARY_LEN) return fail('too_large', 'binary message too large');
+      if (bytes[0] !== KIND_UPDATE) return fail('malformed', `unknown message kind ${bytes[0]}`);
+      if (phase !== 'joined') return fail('unexpected', 'a frame update before joining');
+      const applied = handleUpdate(bytes.subarray(1));
+      return applied && applied.catch((e) => onUpdateError(e));
+    } catch (e) {
+      return onUpdateError(e);
+    }
+  }
+
+  function onUpdateError(e) {
+    if (e instanceof UpdateError) return fail('malformed', `a malformed screen update (${e.message})`);
+    console.error(e);
+    return fail('internal', `an internal error (${e.message})`);
+  }
+
+  function connect() {
+    setState('connecting');
+    ws = new WebSocket(`wss://${location.host}/ws/agent`);
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => send({
+      type: 'hello',
+      role: 'agent',
+      min_version: PROTOCOL_VERSION,
+      max_version: PROTOCOL_VERSION,
+      client: `${CLIENT} (${navigator.userAgent})`.slice(0, 1000),
+    });
+    ws.onmessage = (ev) => {
+      queue = queue.then(() => handleMessage(ev.data));
+    };
+    ws.onclose = () => {
+      queue = queue.then(() => {
+        if (phase === 'over') return;
+        phase = 'over';
+        setState('error', 'The connection to the server was lost.');
+      });
+    };
+  }
+
+  // ----- start -------------------------------------------------------------------------------
+
+  $('end').addEventListener('click', () => {
+    if (confirm('End the session for everyone?')) send({ type: 'end_session' });
+  });
+  // Leaving the page leaves the session (without ending it).
+  window.addEventListener('pagehide', () => {
+    if (phase === 'joined') send({ type: 'leave' });
+  });
+
+  if (!KEY_RE.test(config.key)) {
+    // No (valid) key: ask for one. The form reloads the page with ?key=...
+    document.body.dataset.state = 'form';
+    $('keyform').hidden = false;
+    if (config.key) $('keyerror').textContent = 'A key is 1 to 63 letters, digits, ".", "-" or "_".';
+    $('keyinput').focus();
+  } else {
+    $('key').textContent = `Session ${config.key}`;
+    document.title = `Glance – ${config.key}`;
+    connect();
+  }
+
+  function toBase64(bytes) {
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return btoa(s);
+  }
+
+  // Test hook: read-only state, so tests need not scrape the page.
+  window.glanceViewer = {
+    /** 'connecting' | 'joined' | 'paused' | 'ended' | 'error' (join failures are 'error'). */
+    get state() { return view.state; },
+    get key() { return view.key; },
+    get guests() { return view.guests; },
+    get width() { return picture.width; },
+    get height() { return picture.height; },
+    /** FINAL updates applied (skipped REFRESH_ONLY frames do not count). */
+    get frames() { return picture.frames; },
+    get seq() { return picture.seq; },
+    /** session_ended or join_failed status code, else null. */
+    get endStatus() { return view.endStatus; },
+    get message() { return view.message; },
+    /** The current picture as base64 of RGBA bytes (width*height*4), or '' before any. */
+    pixels() { return picture.hasPicture() ? toBase64(picture.image.data) : ''; },
+  };
+})();
