@@ -15,7 +15,7 @@ pub mod update;
 pub use control::{Control, DisplayInfo, Role, StartFailReason, StartSession};
 pub use framing::{Kind, Message};
 pub use status::{AgentStatus, EndReason};
-pub use update::{Encoding, FrameUpdate, Framebuffer, Rect, UpdateError};
+pub use update::{Encoding, FrameUpdate, Framebuffer, Rect, RectEncoder, UpdateError};
 
 /// The protocol versions this build speaks. Peers announce a range in `hello`; the server
 /// picks the highest version both sides speak or closes with `error{code:"version"}`.

@@ -316,6 +316,7 @@ impl BgrxView<'_> {
 #[derive(Debug)]
 pub struct RectEncoder {
     rgb: Vec<u8>,
+    out: Vec<u8>,
     level: u32,
 }
 
@@ -324,15 +325,23 @@ impl RectEncoder {
     pub fn new(level: u32) -> RectEncoder {
         RectEncoder {
             rgb: Vec::new(),
+            out: Vec::new(),
             level: level.clamp(1, 9),
         }
     }
 
     /// Encodes `rect` of `view` and appends it to `out`.
     pub fn encode(&mut self, view: &BgrxView<'_>, rect: Rect, out: &mut UpdateWriter) {
+        let (enc, data) = self.encode_rect(view, rect);
+        out.push(rect, enc, data);
+    }
+
+    /// Encodes `rect` of `view`; the data borrows the encoder until the next call.
+    pub fn encode_rect(&mut self, view: &BgrxView<'_>, rect: Rect) -> (Encoding, &[u8]) {
         if let Some(c) = view.solid_color(&rect) {
-            out.push(rect, Encoding::Solid, &c);
-            return;
+            self.out.clear();
+            self.out.extend_from_slice(&c);
+            return (Encoding::Solid, &self.out);
         }
         self.rgb.clear();
         self.rgb.reserve(rect.area() * 3);
@@ -341,16 +350,14 @@ impl RectEncoder {
                 self.rgb.extend_from_slice(&[px[2], px[1], px[0]]);
             }
         }
-        let mut z = ZlibEncoder::new(
-            Vec::with_capacity(self.rgb.len() / 4 + 64),
-            Compression::new(self.level),
-        );
+        self.out.clear();
+        let mut z = ZlibEncoder::new(std::mem::take(&mut self.out), Compression::new(self.level));
         // Writing into a Vec cannot fail.
-        let data = z
+        self.out = z
             .write_all(&self.rgb)
             .and_then(|_| z.finish())
             .unwrap_or_default();
-        out.push(rect, Encoding::ZlibRgb, &data);
+        (Encoding::ZlibRgb, &self.out)
     }
 }
 

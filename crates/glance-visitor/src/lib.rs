@@ -1,1 +1,24 @@
-//! placeholder
+//! glance-visitor: the Glance visitor SDK core in Rust.
+//!
+//! [`GlanceVisitor`] is seed 000's API: init, StartSession in its three forms, EndSession,
+//! Pause, GetSessionInfo and the displays; outcomes arrive as [`Event`]s on the SDK's event
+//! thread. Modules: [`params`] (StartParams, DisplayParams, SessionInfo and their rules),
+//! [`events`] (the event catalog), [`capture`] (displays and capture backends), [`pipeline`]
+//! (diff and encode on the capture thread), [`transport`] (TLS, discovery, framing) and the
+//! session task.
+
+pub mod capture;
+pub mod events;
+pub mod params;
+pub mod pipeline;
+mod session;
+pub mod transport;
+mod visitor;
+
+pub use capture::{DisplayDesc, DisplayKind, DisplaySource, SyntheticDisplay};
+pub use events::{Event, EventCode, EventType};
+pub use params::{
+    DisplayParams, SessionInfo, StartParams, VisitorConfig, DEFAULT_SERVICE_URL,
+    GLANCE_KEYTYPE_RANDOM,
+};
+pub use visitor::{CallError, GlanceVisitor};

@@ -1,0 +1,60 @@
+//! Screen capture behind one trait. Every backend fills a [`FrameBuf`] with BGRX pixels (the
+//! 4th byte is padding, normalised to 0xFF) and a stride; nothing platform-specific leaks
+//! above this module. Backends: [`synthetic`] (deterministic, for tests and headless
+//! machines) and [`x11`] (Linux). [`displays`] enumerates what can be shared.
+
+pub mod displays;
+pub mod synthetic;
+#[cfg(target_os = "linux")]
+pub mod x11;
+
+pub use displays::{DisplayDesc, DisplayKind, DisplaySource};
+pub use synthetic::SyntheticDisplay;
+
+/// Why a capture failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot open the display: {0}")]
+    Open(String),
+    #[error("capture failed: {0}")]
+    Capture(String),
+    #[error("the display's pixel format is not supported: {0}")]
+    Format(String),
+    #[error("no display named {0:?}")]
+    NoSuchDisplay(String),
+}
+
+/// One captured picture: BGRX, `stride` bytes a row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrameBuf {
+    pub data: Vec<u8>,
+    pub stride: usize,
+    pub width: u16,
+    pub height: u16,
+}
+
+impl FrameBuf {
+    /// Resizes to `width` x `height` with a packed stride, reusing the allocation.
+    pub fn reshape(&mut self, width: u16, height: u16) {
+        self.width = width;
+        self.height = height;
+        self.stride = width as usize * 4;
+        self.data.resize(self.stride * height as usize, 0xFF);
+    }
+
+    /// A protocol view of the picture.
+    pub fn view(&self) -> glance_protocol::update::BgrxView<'_> {
+        glance_protocol::update::BgrxView {
+            data: &self.data,
+            stride: self.stride,
+            width: self.width,
+            height: self.height,
+        }
+    }
+}
+
+/// A capture backend for one display.
+pub trait Capturer: Send {
+    /// Captures the current picture into `buf` (reshaping it when the display size changed).
+    fn capture(&mut self, buf: &mut FrameBuf) -> Result<(), CaptureError>;
+}

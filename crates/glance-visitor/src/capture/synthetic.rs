@@ -1,0 +1,228 @@
+//! A deterministic synthetic display: a desktop-like picture (background, title bar, a
+//! terminal window with text) that tests change step by step. The same steps always give the
+//! same pixels, so a test can compare what an agent rebuilt with [`SyntheticDisplay::snapshot`].
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{CaptureError, Capturer, FrameBuf};
+
+/// A shared handle: clones see the same picture.
+#[derive(Debug, Clone)]
+pub struct SyntheticDisplay {
+    inner: Arc<Mutex<FrameBuf>>,
+}
+
+/// 5x7 glyph rows for a few characters; other characters get a pattern from their code.
+fn glyph(c: u8) -> [u8; 7] {
+    match c {
+        b' ' => [0; 7],
+        b'$' => [0x04, 0x0F, 0x14, 0x0E, 0x05, 0x1E, 0x04],
+        b'>' => [0x10, 0x08, 0x04, 0x02, 0x04, 0x08, 0x10],
+        _ => {
+            let mut g = [0u8; 7];
+            for (i, row) in g.iter_mut().enumerate() {
+                *row = (c.wrapping_mul(31).wrapping_add(i as u8 * 17) ^ (c >> 1)) & 0x1F;
+            }
+            g
+        }
+    }
+}
+
+impl SyntheticDisplay {
+    /// A new display showing the step-0 desktop.
+    pub fn new(width: u16, height: u16) -> SyntheticDisplay {
+        let mut f = FrameBuf::default();
+        f.reshape(width.max(16), height.max(16));
+        let d = SyntheticDisplay {
+            inner: Arc::new(Mutex::new(f)),
+        };
+        d.paint_desktop();
+        d
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FrameBuf> {
+        // A poisoned lock only means a test panicked while drawing; the pixels are still valid.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        let f = self.lock();
+        (f.width, f.height)
+    }
+
+    /// A copy of the current picture.
+    pub fn snapshot(&self) -> FrameBuf {
+        self.lock().clone()
+    }
+
+    /// Fills a rect (clipped to the display) with an RGB colour.
+    pub fn fill_rect(&self, x: u16, y: u16, w: u16, h: u16, rgb: [u8; 3]) {
+        let mut f = self.lock();
+        fill(&mut f, x, y, w, h, rgb);
+    }
+
+    /// Draws `text` with the built-in 5x7 font, 2x scaled, at (x, y).
+    pub fn draw_text(&self, x: u16, y: u16, text: &str, fg: [u8; 3]) {
+        let mut f = self.lock();
+        for (i, c) in text.bytes().enumerate() {
+            let g = glyph(c);
+            for (gy, row) in g.iter().enumerate() {
+                for gx in 0..5u16 {
+                    if row & (0x10 >> gx) != 0 {
+                        fill(
+                            &mut f,
+                            x + (i as u16 * 12) + gx * 2,
+                            y + gy as u16 * 2,
+                            2,
+                            2,
+                            fg,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Scrolls the rect up by `dy` pixels, filling the exposed strip with `bg`.
+    pub fn scroll_up(&self, x: u16, y: u16, w: u16, h: u16, dy: u16, bg: [u8; 3]) {
+        let mut f = self.lock();
+        let (x, y) = (x.min(f.width), y.min(f.height));
+        let w = w.min(f.width - x) as usize;
+        let h = h.min(f.height - y);
+        let dy = dy.min(h);
+        let stride = f.stride;
+        for row in y..y + h - dy {
+            let dst = row as usize * stride + x as usize * 4;
+            let src = (row + dy) as usize * stride + x as usize * 4;
+            f.data.copy_within(src..src + w * 4, dst);
+        }
+        fill(&mut f, x, y + h - dy, w as u16, dy, bg);
+    }
+
+    /// Changes the display size and repaints the desktop.
+    pub fn resize(&self, width: u16, height: u16) {
+        self.lock().reshape(width.max(16), height.max(16));
+        self.paint_desktop();
+    }
+
+    fn paint_desktop(&self) {
+        let (w, h) = self.size();
+        {
+            let mut f = self.lock();
+            // a gradient background, like a wallpaper
+            for y in 0..h {
+                for x in 0..w {
+                    let i = y as usize * f.stride + x as usize * 4;
+                    let px = [
+                        (60 + (x as u32 * 80 / w as u32)) as u8,
+                        (40 + (y as u32 * 60 / h as u32)) as u8,
+                        30,
+                        0xFF,
+                    ];
+                    f.data[i..i + 4].copy_from_slice(&px);
+                }
+            }
+        }
+        // a panel at the top and a terminal window
+        self.fill_rect(0, 0, w, 24, [40, 40, 48]);
+        self.draw_text(8, 5, "Glance synthetic display", [220, 220, 220]);
+        let (tx, ty, tw, th) = self.terminal_rect();
+        self.fill_rect(tx, ty - 20, tw, 20, [70, 70, 90]);
+        self.draw_text(tx + 6, ty - 17, "terminal", [240, 240, 240]);
+        self.fill_rect(tx, ty, tw, th, [16, 16, 16]);
+    }
+
+    /// The terminal window's text area.
+    pub fn terminal_rect(&self) -> (u16, u16, u16, u16) {
+        let (w, h) = self.size();
+        let tx = w / 10;
+        let ty = (h / 10).max(48);
+        (tx, ty, w - 2 * tx, h.saturating_sub(ty + h / 10).max(32))
+    }
+
+    /// Applies deterministic change number `n`: typing a line of text into the terminal,
+    /// scrolling it when full, and every fifth step moving a coloured "window".
+    pub fn step(&self, n: u32) {
+        let (tx, ty, tw, th) = self.terminal_rect();
+        let line_h = 18u16;
+        let lines = (th / line_h).max(1);
+        let line = (n as u16) % lines;
+        if n > 0 && line == 0 {
+            self.scroll_up(tx, ty, tw, th, line_h * 3, [16, 16, 16]);
+        }
+        let row = if n as u16 >= lines {
+            lines.saturating_sub(3) + (line % 3)
+        } else {
+            line
+        };
+        let text = format!("$ echo step {n} > out{}.txt", n % 7);
+        self.draw_text(tx + 4, ty + 2 + row * line_h, &text, [180, 230, 180]);
+        if n % 5 == 4 {
+            let (w, h) = self.size();
+            let bx = ((n * 37) % (w as u32 / 2).max(1)) as u16;
+            let by = ((n * 23) % (h as u32 / 2).max(1)) as u16 + 24;
+            let c = [(n * 50) as u8, (n * 90) as u8, 200];
+            self.fill_rect(bx, by, w / 5, h / 6, c);
+        }
+    }
+
+    /// A capturer reading this display.
+    pub fn capturer(&self) -> SyntheticCapturer {
+        SyntheticCapturer {
+            display: self.clone(),
+        }
+    }
+}
+
+fn fill(f: &mut FrameBuf, x: u16, y: u16, w: u16, h: u16, rgb: [u8; 3]) {
+    let x1 = (x as usize + w as usize).min(f.width as usize);
+    let y1 = (y as usize + h as usize).min(f.height as usize);
+    let px = [rgb[2], rgb[1], rgb[0], 0xFF];
+    for yy in y as usize..y1 {
+        let row = yy * f.stride;
+        for xx in x as usize..x1 {
+            f.data[row + xx * 4..row + xx * 4 + 4].copy_from_slice(&px);
+        }
+    }
+}
+
+/// Captures a [`SyntheticDisplay`].
+#[derive(Debug)]
+pub struct SyntheticCapturer {
+    display: SyntheticDisplay,
+}
+
+impl Capturer for SyntheticCapturer {
+    fn capture(&mut self, buf: &mut FrameBuf) -> Result<(), CaptureError> {
+        let f = self.display.lock();
+        if buf.width != f.width || buf.height != f.height {
+            buf.reshape(f.width, f.height);
+        }
+        buf.data.copy_from_slice(&f.data);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_deterministic_and_change_pixels() {
+        let a = SyntheticDisplay::new(320, 200);
+        let b = SyntheticDisplay::new(320, 200);
+        let before = a.snapshot();
+        for n in 0..12 {
+            a.step(n);
+            b.step(n);
+        }
+        assert_eq!(a.snapshot(), b.snapshot());
+        assert_ne!(a.snapshot(), before);
+        let mut buf = FrameBuf::default();
+        a.capturer().capture(&mut buf).unwrap();
+        assert_eq!(buf, a.snapshot());
+        a.resize(100, 50);
+        a.capturer().capture(&mut buf).unwrap();
+        assert_eq!((buf.width, buf.height), (100, 50));
+    }
+}

@@ -1,0 +1,189 @@
+//! The hot path, on its own thread: capture -> diff -> encode -> hand over to the network.
+//!
+//! Between encoder and network sits a one-frame slot. The capture thread encodes a new frame
+//! only when the slot is empty, and diffs against the last picture it encoded, so a slow link
+//! coalesces changes instead of queueing stale frames; memory stays at two frame buffers plus
+//! one encoded frame, whatever the link does.
+
+pub mod diff;
+pub mod encode;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use glance_protocol::update::{FLAG_KEY, FLAG_REFRESH_ONLY};
+
+use crate::capture::{Capturer, FrameBuf};
+use diff::TileDiff;
+use encode::FrameEncoder;
+
+/// Frame interval while the screen changes (30 fps).
+pub const ACTIVE_INTERVAL: Duration = Duration::from_millis(33);
+/// Poll interval once the screen has been static for [`IDLE_AFTER`].
+pub const IDLE_INTERVAL: Duration = Duration::from_millis(200);
+/// How long without change before polling slows down.
+pub const IDLE_AFTER: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// Encoded payloads of the next frame(s), waiting for the network.
+    pending: Option<Vec<Vec<u8>>>,
+}
+
+/// Shared between the capture thread, the network writer and the session.
+#[derive(Debug, Default)]
+pub struct PipelineCtl {
+    stop: AtomicBool,
+    paused: AtomicBool,
+    refresh: AtomicBool,
+    force_key: AtomicBool,
+    slot: Mutex<Slot>,
+    cond: Condvar,
+    ready: tokio::sync::Notify,
+}
+
+impl PipelineCtl {
+    fn slot(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks for a key frame for agents that need one (REFRESH_ONLY).
+    pub fn request_refresh(&self) {
+        self.refresh.store(true, Ordering::SeqCst);
+        self.cond.notify_all();
+    }
+
+    /// Pauses (drops a frame not yet sent; the first frame after resume is a key frame for
+    /// every agent) or resumes.
+    pub fn set_paused(&self, paused: bool) {
+        {
+            // Under the slot lock, so that `put` sees either the old or the new state whole.
+            let mut slot = self.slot();
+            self.paused.store(paused, Ordering::SeqCst);
+            if paused {
+                self.force_key.store(true, Ordering::SeqCst);
+                slot.pending = None;
+            }
+        }
+        self.cond.notify_all();
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+
+    /// Stops the capture thread.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.cond.notify_all();
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Takes the next encoded frame, waiting until there is one.
+    pub async fn take(&self) -> Vec<Vec<u8>> {
+        loop {
+            if let Some(p) = self.slot().pending.take() {
+                self.cond.notify_all();
+                return p;
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    /// Waits (bounded) until the slot is empty or something needs attention.
+    fn wait_slot_free(&self, timeout: Duration) -> bool {
+        let g = self.slot();
+        let (g, _) = self
+            .cond
+            .wait_timeout_while(g, timeout, |s| {
+                s.pending.is_some() && !self.stopped() && !self.is_paused()
+            })
+            .unwrap_or_else(|p| p.into_inner());
+        g.pending.is_none()
+    }
+
+    fn sleep(&self, d: Duration) {
+        let g = self.slot();
+        let _ = self.cond.wait_timeout_while(g, d, |_| {
+            !self.stopped() && !self.refresh.load(Ordering::SeqCst)
+        });
+    }
+
+    fn put(&self, msgs: Vec<Vec<u8>>) {
+        let mut slot = self.slot();
+        if self.is_paused() {
+            // Dropped: agents never get it, so the first frame after resume must be whole.
+            self.force_key.store(true, Ordering::SeqCst);
+            return;
+        }
+        slot.pending = Some(msgs);
+        drop(slot);
+        self.ready.notify_one();
+    }
+}
+
+/// Runs the capture loop on a new thread until [`PipelineCtl::stop`]. `on_error` is called
+/// once if capture fails; the thread then ends.
+pub fn spawn(
+    mut capturer: Box<dyn Capturer>,
+    ctl: Arc<PipelineCtl>,
+    on_error: impl FnOnce(String) + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("glance-capture".into())
+        .spawn(move || {
+            if let Err(e) = run(capturer.as_mut(), &ctl) {
+                on_error(e);
+            }
+        })
+}
+
+fn run(capturer: &mut dyn Capturer, ctl: &PipelineCtl) -> Result<(), String> {
+    let mut prev = FrameBuf::default();
+    let mut cur = FrameBuf::default();
+    let mut have_prev = false;
+    let mut diff = TileDiff::default();
+    let mut enc = FrameEncoder::default();
+    let mut last_change = Instant::now();
+    while !ctl.stopped() {
+        if ctl.is_paused() {
+            ctl.sleep(IDLE_INTERVAL);
+            continue;
+        }
+        if !ctl.wait_slot_free(IDLE_INTERVAL) {
+            continue;
+        }
+        let started = Instant::now();
+        capturer.capture(&mut cur).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        let resized = cur.width != prev.width || cur.height != prev.height;
+        if !have_prev || resized || ctl.force_key.swap(false, Ordering::SeqCst) {
+            ctl.refresh.store(false, Ordering::SeqCst);
+            enc.encode_full(&cur, FLAG_KEY, &mut out);
+        } else {
+            let rects = diff.diff(&prev, &cur);
+            if !rects.is_empty() {
+                enc.encode(&cur, &rects, 0, &mut out);
+            }
+            if ctl.refresh.swap(false, Ordering::SeqCst) {
+                enc.encode_full(&cur, FLAG_KEY | FLAG_REFRESH_ONLY, &mut out);
+            }
+        }
+        if out.is_empty() {
+            let idle = last_change.elapsed() > IDLE_AFTER;
+            ctl.sleep(if idle { IDLE_INTERVAL } else { ACTIVE_INTERVAL }.saturating_sub(started.elapsed()));
+            continue;
+        }
+        last_change = Instant::now();
+        std::mem::swap(&mut prev, &mut cur);
+        have_prev = true;
+        ctl.put(out);
+        ctl.sleep(ACTIVE_INTERVAL.saturating_sub(started.elapsed()));
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Starting a session: discovery over HTTPS, the direct TLS connection, version negotiation
+//! and `start_session`, each step bounded in time.
+
+use std::sync::Arc;
+
+use glance_protocol::framing::Message;
+use glance_protocol::{Control, DisplayInfo, Role, StartFailReason, StartSession};
+use serde::Deserialize;
+
+use super::SessionSpec;
+use crate::capture::{CaptureError, Capturer, DisplayDesc, FrameBuf};
+use crate::params::{parse_https_url, KeyChoice};
+use crate::transport::conn::{self, DirectStream};
+use crate::transport::{http, tls, with_timeout, TransportError};
+use crate::visitor::Core;
+
+/// Seconds allowed for each step of starting.
+const STEP_TIMEOUT: u64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("refused: {1}")]
+    Rejected(StartFailReason, String),
+    #[error("{0}")]
+    Version(String),
+    #[error("{0}")]
+    NoDisplay(String),
+}
+
+/// A running session's connection and capture source.
+pub(crate) struct Started {
+    pub stream: DirectStream,
+    pub call_id: u64,
+    pub key: String,
+    pub capturer: Box<dyn Capturer>,
+    pub display: DisplayDesc,
+}
+
+#[derive(Debug, Deserialize)]
+struct VisitorConfigReply {
+    direct: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorReply {
+    error: String,
+}
+
+pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Started, StartError> {
+    // The display first: no point in a session that cannot show anything.
+    let display = spec.display.clone().map_err(StartError::NoDisplay)?;
+    let source = core.source.clone();
+    let d2 = display.clone();
+    let (capturer, first) = tokio::task::spawn_blocking(move || {
+        let mut c = source.open(&d2)?;
+        let mut f = FrameBuf::default();
+        c.capture(&mut f)?;
+        Ok::<_, CaptureError>((c, f))
+    })
+    .await
+    .map_err(|e| StartError::NoDisplay(e.to_string()))?
+    .map_err(|e| StartError::NoDisplay(e.to_string()))?;
+
+    let cfg = &spec.config;
+    let url = cfg.service_url();
+    let (host, port, path) = parse_https_url(url)
+        .map_err(|m| TransportError::Malformed(format!("service URL: {m}")))?;
+    let tls = tls::client_config(cfg.ca_cert_path.as_deref()).map_err(TransportError::Tls)?;
+
+    let (status, body) = with_timeout(
+        STEP_TIMEOUT,
+        http::get(
+            tls.clone(),
+            &host,
+            port,
+            &format!("{path}/api/visitor/config?groupid={}", cfg.group_id),
+        ),
+    )
+    .await?;
+    if status == 404 {
+        let msg = serde_json::from_slice::<ErrorReply>(&body)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| format!("group {} is not known to the service", cfg.group_id));
+        return Err(StartError::Rejected(StartFailReason::UnknownGroup, msg));
+    }
+    if status != 200 {
+        return Err(TransportError::Http {
+            status,
+            body: String::from_utf8_lossy(&body).chars().take(200).collect(),
+        }
+        .into());
+    }
+    let reply: VisitorConfigReply = serde_json::from_slice(&body)
+        .map_err(|e| TransportError::Malformed(format!("visitor config: {e}")))?;
+
+    let mut stream =
+        with_timeout(STEP_TIMEOUT, conn::connect(tls, &reply.direct, &host)).await?;
+    conn::write_control(
+        &mut stream,
+        &Control::Hello {
+            role: Role::Visitor,
+            min_version: glance_protocol::PROTOCOL_VERSION_MIN,
+            max_version: glance_protocol::PROTOCOL_VERSION_MAX,
+            client: format!(
+                "glance-visitor {} ({})",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS
+            ),
+        },
+    )
+    .await?;
+    match with_timeout(STEP_TIMEOUT, conn::read_message(&mut stream)).await? {
+        Message::Control(Control::Welcome { .. }) => {}
+        Message::Control(Control::Error { code, message }) if code == "version" => {
+            return Err(StartError::Version(format!(
+                "the service speaks another protocol version: {message}"
+            )))
+        }
+        other => {
+            return Err(TransportError::Malformed(format!("expected welcome, got {other:?}")).into())
+        }
+    }
+    let p = &spec.params;
+    conn::write_control(
+        &mut stream,
+        &Control::StartSession(StartSession {
+            group_id: cfg.group_id as u32,
+            token: cfg.token.clone(),
+            key: match &spec.key {
+                KeyChoice::Random => None,
+                KeyChoice::Given(k) => Some(k.clone()),
+            },
+            visitor_id: cfg.visitor_id().map(str::to_string),
+            name: cfg.name.clone(),
+            email: cfg.email.clone(),
+            phone: cfg.phone.clone(),
+            max_guests: p.max_guests,
+            persist: p.persist,
+            paused: p.paused,
+            main_call_id: p.main_call_id,
+            presence_start: p.presence_start,
+            display: DisplayInfo {
+                name: display.name.clone(),
+                width: first.width,
+                height: first.height,
+            },
+        }),
+    )
+    .await?;
+    match with_timeout(STEP_TIMEOUT, conn::read_message(&mut stream)).await? {
+        Message::Control(Control::SessionStarted { call_id, key, .. }) => Ok(Started {
+            stream,
+            call_id,
+            key,
+            capturer,
+            display,
+        }),
+        Message::Control(Control::StartFailed { reason, message }) => {
+            Err(StartError::Rejected(reason, message))
+        }
+        other => Err(TransportError::Malformed(format!(
+            "expected session_started, got {}",
+            match other {
+                Message::Control(c) => c.name().to_string(),
+                Message::Update(_) => "a frame update".into(),
+            }
+        ))
+        .into()),
+    }
+}

@@ -1,0 +1,316 @@
+//! One screen-share session as an async task: discover the service, connect, start, then
+//! relay between the API's commands, the service's messages and the capture pipeline until
+//! the session ends, firing the seed's events on the way.
+
+mod connect;
+
+use std::sync::Arc;
+
+use glance_protocol::framing::Message;
+use glance_protocol::{Control, EndReason, StartFailReason};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::capture::DisplayDesc;
+use crate::events::{Event, EventCode};
+use crate::params::{KeyChoice, StartParams, VisitorConfig};
+use crate::pipeline::{self, PipelineCtl};
+use crate::transport::conn::{self, DirectStream};
+use crate::transport::TransportError;
+use crate::visitor::{Core, Phase};
+
+pub(crate) use connect::Started;
+
+/// What the API asks of a running session.
+#[derive(Debug, Clone)]
+pub(crate) enum Command {
+    End,
+    Pause(bool),
+}
+
+/// Everything a session needs, fixed at StartSession.
+pub(crate) struct SessionSpec {
+    pub generation: u64,
+    pub config: VisitorConfig,
+    pub key: KeyChoice,
+    pub params: StartParams,
+    /// The display to share, or why none could be found.
+    pub display: Result<DisplayDesc, String>,
+}
+
+/// How a session came to its end.
+enum Outcome {
+    /// Ended while running (or by EndSession while starting).
+    Ended(EndReason, String),
+    /// Never started: EventStartSessionFailed first.
+    Failed {
+        error: String,
+        message: String,
+        reason: EndReason,
+    },
+}
+
+fn ended(reason: EndReason, message: impl Into<String>) -> Event {
+    Event::new(EventCode::SessionEnded, message).with("reason", reason.seed_name())
+}
+
+/// Stops the capture thread when the session task ends, however it ends.
+struct StopOnDrop(Arc<PipelineCtl>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// The session task.
+pub(crate) async fn run(core: Arc<Core>, spec: SessionSpec, mut cmds: UnboundedReceiver<Command>) {
+    let generation = spec.generation;
+    let outcome = run_inner(&core, spec, &mut cmds).await;
+    let events = match outcome {
+        Outcome::Ended(reason, msg) => vec![ended(reason, msg)],
+        Outcome::Failed {
+            error,
+            message,
+            reason,
+        } => vec![
+            Event::new(EventCode::StartSessionFailed, message.clone()).with("error", error),
+            ended(reason, message),
+        ],
+    };
+    core.finish(generation, events);
+}
+
+fn start_failure(e: &connect::StartError) -> Outcome {
+    use connect::StartError as S;
+    match e {
+        S::Transport(t) => Outcome::Failed {
+            error: match t {
+                TransportError::Timeout(_) => "timeout",
+                TransportError::Tls(_) => "tls",
+                TransportError::Http { .. } | TransportError::Malformed(_) => "service",
+                _ => "connect",
+            }
+            .into(),
+            message: format!("cannot connect to the Glance service: {t}"),
+            reason: EndReason::CantConnect,
+        },
+        S::Rejected(reason, message) => Outcome::Failed {
+            error: match reason {
+                StartFailReason::UnknownGroup => "unknown_group",
+                StartFailReason::Unauthorized => "unauthorized",
+                StartFailReason::InvalidKey => "invalid_key",
+                StartFailReason::GroupLimit => "group_limit",
+                StartFailReason::NoKeyAvailable => "no_key_available",
+            }
+            .into(),
+            message: format!("the service refused the session: {message}"),
+            reason: if *reason == StartFailReason::GroupLimit {
+                EndReason::Killed
+            } else {
+                EndReason::Error
+            },
+        },
+        S::Version(m) => Outcome::Failed {
+            error: "version".into(),
+            message: m.clone(),
+            reason: EndReason::Error,
+        },
+        S::NoDisplay(m) => Outcome::Failed {
+            error: "display".into(),
+            message: format!("no display can be captured: {m}"),
+            reason: EndReason::Error,
+        },
+    }
+}
+
+async fn run_inner(
+    core: &Arc<Core>,
+    spec: SessionSpec,
+    cmds: &mut UnboundedReceiver<Command>,
+) -> Outcome {
+    let generation = spec.generation;
+    // Connect, unless EndSession comes first.
+    let started = tokio::select! {
+        r = connect::start(core, &spec) => r,
+        c = wait_end(cmds) => {
+            let _ = c;
+            return Outcome::Ended(EndReason::ThisSide, "the session was ended by EndSession".into());
+        }
+    };
+    let Started {
+        stream,
+        call_id,
+        key,
+        capturer,
+        display,
+    } = match started {
+        Ok(s) => s,
+        Err(e) => return start_failure(&e),
+    };
+    let paused_now = {
+        let mut connected = false;
+        let mut paused = spec.params.paused;
+        core.update(generation, |st| {
+            st.phase = if st.phase == Phase::Ending {
+                Phase::Ending
+            } else {
+                Phase::Active
+            };
+            paused = st.info.is_paused;
+            st.info.call_id = call_id;
+            st.info.key = key.clone();
+            st.info.is_connected = true;
+            st.info.is_showing = !paused;
+            st.info.display_name = display.name.clone();
+            connected = true;
+        });
+        if !connected {
+            return Outcome::Ended(EndReason::ThisSide, "ended".into());
+        }
+        paused
+    };
+    core.fire(
+        Event::new(EventCode::ConnectedToSession, format!("connected to session {key}"))
+            .with("sessionkey", key.clone())
+            .with("callid", call_id.to_string()),
+    );
+
+    let ctl = Arc::new(PipelineCtl::default());
+    let _stop = StopOnDrop(ctl.clone());
+    ctl.set_paused(paused_now);
+    let (net_tx, mut net_rx) = unbounded_channel::<Result<Message, TransportError>>();
+    let (out_tx, out_rx) = unbounded_channel::<Control>();
+    let (rd, wr) = tokio::io::split(stream);
+    let reader = tokio::spawn(read_loop(rd, net_tx.clone()));
+    let writer = tokio::spawn(write_loop(wr, out_rx, ctl.clone(), net_tx.clone()));
+    let (err_tx, mut err_rx) = unbounded_channel::<String>();
+    if paused_now != spec.params.paused {
+        let _ = out_tx.send(Control::Pause { paused: paused_now });
+    }
+    let capture = pipeline::spawn(capturer, ctl.clone(), move |e| {
+        let _ = err_tx.send(e);
+    });
+    if let Err(e) = capture {
+        let _ = out_tx.send(Control::EndSession);
+        return Outcome::Ended(EndReason::Error, format!("cannot start capture: {e}"));
+    }
+
+    let outcome = loop {
+        tokio::select! {
+            c = cmds.recv() => match c {
+                Some(Command::Pause(p)) => {
+                    ctl.set_paused(p);
+                    let _ = out_tx.send(Control::Pause { paused: p });
+                }
+                Some(Command::End) | None => {
+                    ctl.stop();
+                    let _ = out_tx.send(Control::EndSession);
+                    // Wait (bounded) for the service to confirm, so agents learn why.
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+                        while let Some(m) = net_rx.recv().await {
+                            if matches!(m, Ok(Message::Control(Control::SessionEnded { .. })) | Err(_)) {
+                                break;
+                            }
+                        }
+                    }).await;
+                    break Outcome::Ended(EndReason::ThisSide, "the session was ended by EndSession".into());
+                }
+            },
+            m = net_rx.recv() => match m {
+                Some(Ok(Message::Control(c))) => match c {
+                    Control::GuestCount { count } => {
+                        core.update(generation, |st| st.info.n_guests = count);
+                        core.fire(Event::new(EventCode::GuestCountChange, format!("{count} agent(s) in the session"))
+                            .with("count", count.to_string()));
+                    }
+                    Control::RefreshRequest => ctl.request_refresh(),
+                    Control::SessionEnded { reason, message, .. } => {
+                        break Outcome::Ended(reason, if message.is_empty() { "the session ended".into() } else { message });
+                    }
+                    Control::Ping { t } => { let _ = out_tx.send(Control::Pong { t }); }
+                    Control::Pong { .. } => {}
+                    Control::Error { code, message } => {
+                        break Outcome::Ended(EndReason::Error, format!("the service reported a protocol error ({code}): {message}"));
+                    }
+                    other => {
+                        log::warn!("unexpected {} from the service", other.name());
+                        let _ = out_tx.send(Control::Error { code: "unexpected".into(), message: format!("{} is not expected by a visitor", other.name()) });
+                        break Outcome::Ended(EndReason::Error, format!("the service sent an unexpected {} message", other.name()));
+                    }
+                },
+                Some(Ok(Message::Update(_))) => {
+                    break Outcome::Ended(EndReason::Error, "the service sent a frame update to the visitor".into());
+                }
+                Some(Err(e)) => break Outcome::Ended(EndReason::ConnDrop, format!("the connection to the service dropped: {e}")),
+                None => break Outcome::Ended(EndReason::ConnDrop, "the connection to the service dropped".into()),
+            },
+            e = err_rx.recv() => {
+                let msg = e.unwrap_or_else(|| "capture stopped".into());
+                let _ = out_tx.send(Control::EndSession);
+                break Outcome::Ended(EndReason::Error, format!("screen capture failed: {msg}"));
+            }
+        }
+    };
+    ctl.stop();
+    drop(out_tx);
+    // Let the writer flush what is queued (the end_session message), bounded.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+    reader.abort();
+    outcome
+}
+
+async fn wait_end(cmds: &mut UnboundedReceiver<Command>) {
+    loop {
+        match cmds.recv().await {
+            Some(Command::End) | None => return,
+            // A pause before connecting is already recorded in the session info.
+            Some(Command::Pause(_)) => {}
+        }
+    }
+}
+
+async fn read_loop(
+    mut rd: ReadHalf<DirectStream>,
+    tx: UnboundedSender<Result<Message, TransportError>>,
+) {
+    loop {
+        let m = conn::read_message(&mut rd).await;
+        let stop = m.is_err();
+        if tx.send(m).is_err() || stop {
+            return;
+        }
+    }
+}
+
+async fn write_loop(
+    mut wr: WriteHalf<DirectStream>,
+    mut out: UnboundedReceiver<Control>,
+    ctl: Arc<PipelineCtl>,
+    errs: UnboundedSender<Result<Message, TransportError>>,
+) {
+    let r: Result<(), TransportError> = async {
+        loop {
+            tokio::select! {
+                biased;
+                c = out.recv() => match c {
+                    Some(c) => conn::write_control(&mut wr, &c).await?,
+                    None => {
+                        let _ = wr.shutdown().await;
+                        return Ok(());
+                    }
+                },
+                frames = ctl.take() => {
+                    for f in &frames {
+                        conn::write_update(&mut wr, f).await?;
+                    }
+                    wr.flush().await?;
+                }
+            }
+        }
+    }
+    .await;
+    if let Err(e) = r {
+        let _ = errs.send(Err(e));
+    }
+}

@@ -1,0 +1,389 @@
+//! [`GlanceVisitor`]: the public API of seed 000 (init, StartSession, EndSession, Pause,
+//! GetSessionInfo, displays) and the shared state behind it.
+//!
+//! Threading: each visitor owns a one-worker tokio runtime for the network and one event
+//! thread that runs the application's handler, in order. Every call validates, updates the
+//! shared state and enqueues; none blocks on the network, so a handler may call back in.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::Duration;
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+use crate::capture::{CaptureError, DisplayDesc, DisplayKind, DisplaySource};
+use crate::events::{Event, EventCode};
+use crate::params::{SessionInfo, StartParams, VisitorConfig};
+use crate::session::{self, Command, SessionSpec};
+
+/// Why a call was rejected at once. The matching event fires too.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// EventInvalidParameter fired.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// EventInvalidState fired.
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+    /// The visitor could not start its threads.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Where a session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Idle,
+    Starting,
+    Active,
+    Ending,
+}
+
+pub(crate) struct State {
+    pub config: Option<VisitorConfig>,
+    pub phase: Phase,
+    pub info: SessionInfo,
+    pub cmds: Option<UnboundedSender<Command>>,
+    /// Incremented per session, so a finished session's task cannot touch the next one.
+    pub generation: u64,
+}
+
+/// State shared by the API, the session task and the capture thread.
+pub(crate) struct Core {
+    events: Mutex<Option<mpsc::Sender<Event>>>,
+    state: Mutex<State>,
+    idle: Condvar,
+    pub source: DisplaySource,
+}
+
+impl Core {
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues an event for the application's handler.
+    pub fn fire(&self, e: Event) {
+        log::debug!("event {} {}", e.code.name(), e.message);
+        if let Some(tx) = self.events.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            // The receiver lives until the visitor is freed.
+            let _ = tx.send(e);
+        }
+    }
+
+    /// Updates the running session's info, if `generation` is still the current session.
+    pub fn update(&self, generation: u64, f: impl FnOnce(&mut State)) -> bool {
+        let mut st = self.state();
+        if st.generation != generation || st.phase == Phase::Idle {
+            return false;
+        }
+        f(&mut st);
+        true
+    }
+
+    /// Ends session `generation`: back to idle, then the events (in order).
+    pub fn finish(&self, generation: u64, events: Vec<Event>) {
+        {
+            let mut st = self.state();
+            if st.generation != generation || st.phase == Phase::Idle {
+                return;
+            }
+            st.phase = Phase::Idle;
+            st.info = SessionInfo::default();
+            st.cmds = None;
+        }
+        self.idle.notify_all();
+        for e in events {
+            self.fire(e);
+        }
+    }
+}
+
+type Handler = Box<dyn FnMut(&Event) + Send + 'static>;
+
+/// The visitor side of Glance screen sharing (seed 000's GlanceVisitor).
+pub struct GlanceVisitor {
+    core: Arc<Core>,
+    rt: Option<tokio::runtime::Runtime>,
+    dispatcher: Option<JoinHandle<()>>,
+    dispatcher_id: ThreadId,
+}
+
+impl std::fmt::Debug for GlanceVisitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlanceVisitor").finish_non_exhaustive()
+    }
+}
+
+impl GlanceVisitor {
+    /// A visitor whose events go to `handler` on the SDK's event thread. Displays come from
+    /// [`DisplaySource::from_env`].
+    pub fn new(handler: impl FnMut(&Event) + Send + 'static) -> Result<GlanceVisitor, CallError> {
+        Self::with_source(handler, DisplaySource::from_env())
+    }
+
+    /// A visitor sharing from `source` (e.g. a [`crate::SyntheticDisplay`] in tests).
+    pub fn with_source(
+        handler: impl FnMut(&Event) + Send + 'static,
+        source: DisplaySource,
+    ) -> Result<GlanceVisitor, CallError> {
+        let (tx, rx) = mpsc::channel::<Event>();
+        let mut handler: Handler = Box::new(handler);
+        let dispatcher = std::thread::Builder::new()
+            .name("glance-events".into())
+            .spawn(move || {
+                while let Ok(e) = rx.recv() {
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&e)));
+                    if r.is_err() {
+                        log::error!("the event handler panicked on {}", e.code.name());
+                    }
+                }
+            })
+            .map_err(|e| CallError::Internal(format!("cannot start the event thread: {e}")))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("glance-net")
+            .enable_all()
+            .build()
+            .map_err(|e| CallError::Internal(format!("cannot start the network runtime: {e}")))?;
+        Ok(GlanceVisitor {
+            core: Arc::new(Core {
+                events: Mutex::new(Some(tx)),
+                state: Mutex::new(State {
+                    config: None,
+                    phase: Phase::Idle,
+                    info: SessionInfo::default(),
+                    cmds: None,
+                    generation: 0,
+                }),
+                idle: Condvar::new(),
+                source,
+            }),
+            rt: Some(rt),
+            dispatcher_id: dispatcher.thread().id(),
+            dispatcher: Some(dispatcher),
+        })
+    }
+
+    fn reject(&self, e: CallError) -> Result<(), CallError> {
+        let code = match &e {
+            CallError::InvalidParameter(_) => EventCode::InvalidParameter,
+            CallError::InvalidState(_) | CallError::Internal(_) => EventCode::InvalidState,
+        };
+        let msg = match &e {
+            CallError::InvalidParameter(m) | CallError::InvalidState(m) | CallError::Internal(m) => {
+                m.clone()
+            }
+        };
+        self.core.fire(Event::new(code, msg));
+        Err(e)
+    }
+
+    /// init: stores the configuration and fires EventVisitorInitialized. May be called again
+    /// (e.g. after login with a visitor id, seed 002) while no session runs.
+    pub fn init(&self, config: VisitorConfig) -> Result<(), CallError> {
+        if let Err(m) = config.validate() {
+            return self.reject(CallError::InvalidParameter(m));
+        }
+        {
+            let mut st = self.core.state();
+            if st.phase != Phase::Idle {
+                drop(st);
+                return self.reject(CallError::InvalidState(
+                    "init cannot be called while a session is running".into(),
+                ));
+            }
+            st.config = Some(config);
+        }
+        self.core.fire(Event::new(
+            EventCode::VisitorInitialized,
+            "visitor initialized",
+        ));
+        Ok(())
+    }
+
+    /// StartSession(): the visitor id as key when init had one, else a random key.
+    pub fn start_session(&self) -> Result<(), CallError> {
+        self.start_session_params(StartParams::default())
+    }
+
+    /// StartSession(key): that key, or [`crate::GLANCE_KEYTYPE_RANDOM`].
+    pub fn start_session_key(&self, key: &str) -> Result<(), CallError> {
+        if key.is_empty() {
+            return self.reject(CallError::InvalidParameter(
+                "key must not be empty (pass GLANCE_KEYTYPE_RANDOM for a random key)".into(),
+            ));
+        }
+        self.start_session_params(StartParams {
+            key: key.to_string(),
+            ..StartParams::default()
+        })
+    }
+
+    /// StartSession(StartParams). Outcome: EventConnectedToSession, or EventStartSessionFailed
+    /// then EventSessionEnded.
+    pub fn start_session_params(&self, params: StartParams) -> Result<(), CallError> {
+        let rt = match &self.rt {
+            Some(rt) => rt,
+            None => return self.reject(CallError::InvalidState("the visitor is shutting down".into())),
+        };
+        let mut st = self.core.state();
+        let Some(cfg) = st.config.clone() else {
+            drop(st);
+            return self.reject(CallError::InvalidState(
+                "init must be called before StartSession".into(),
+            ));
+        };
+        if st.phase != Phase::Idle {
+            drop(st);
+            return self.reject(CallError::InvalidState(
+                "a session is already running; wait for EventSessionEnded".into(),
+            ));
+        }
+        let key = match params.validate(&cfg) {
+            Ok(k) => k,
+            Err(m) => {
+                drop(st);
+                return self.reject(CallError::InvalidParameter(m));
+            }
+        };
+        let display = match self.core.source.find(&params.display_params.display_name) {
+            Ok(d) => Ok(d),
+            Err(CaptureError::NoSuchDisplay(n)) => {
+                drop(st);
+                return self.reject(CallError::InvalidParameter(format!(
+                    "displayName {n:?} is not a connected display (see GetDisplayName)"
+                )));
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let (tx, rx) = unbounded_channel();
+        st.phase = Phase::Starting;
+        st.generation += 1;
+        st.cmds = Some(tx);
+        st.info = SessionInfo {
+            is_paused: params.paused,
+            ..SessionInfo::default()
+        };
+        let spec = SessionSpec {
+            generation: st.generation,
+            config: cfg,
+            key,
+            params,
+            display,
+        };
+        drop(st);
+        rt.spawn(session::run(self.core.clone(), spec, rx));
+        Ok(())
+    }
+
+    fn send(&self, what: &str, cmd: Command) -> Result<(), CallError> {
+        let mut st = self.core.state();
+        match (st.phase, &st.cmds) {
+            (Phase::Starting | Phase::Active, Some(tx)) => {
+                // The session task owns the receiver until it finishes (phase Idle).
+                let _ = tx.send(cmd.clone());
+                if let Command::End = cmd {
+                    st.phase = Phase::Ending;
+                }
+                if let Command::Pause(p) = cmd {
+                    st.info.is_paused = p;
+                    st.info.is_showing = st.info.is_connected && !p;
+                }
+                Ok(())
+            }
+            _ => {
+                drop(st);
+                self.reject(CallError::InvalidState(format!(
+                    "{what} needs a running session"
+                )))
+            }
+        }
+    }
+
+    /// EndSession: ends the session; EventSessionEnded (SessionEndReasonThisSide) follows.
+    pub fn end_session(&self) -> Result<(), CallError> {
+        self.send("EndSession", Command::End)
+    }
+
+    /// Pause(true) hides the screen from agents (they see a white paused screen); Pause(false)
+    /// resumes.
+    pub fn pause(&self, pause: bool) -> Result<(), CallError> {
+        self.send("Pause", Command::Pause(pause))
+    }
+
+    /// GetSessionInfo (call_id 0 when no session runs).
+    pub fn session_info(&self) -> SessionInfo {
+        self.core.state().info.clone()
+    }
+
+    fn displays(&self) -> Vec<DisplayDesc> {
+        self.core.source.list().unwrap_or_default()
+    }
+
+    /// GetDisplayCount.
+    pub fn display_count(&self) -> usize {
+        self.displays().len()
+    }
+
+    /// GetMainMonitor: the primary monitor's index, or None without displays.
+    pub fn main_monitor(&self) -> Option<usize> {
+        let d = self.displays();
+        d.iter().position(|d| d.primary).or(if d.is_empty() { None } else { Some(0) })
+    }
+
+    /// GetDisplayType(n).
+    pub fn display_type(&self, n: usize) -> Result<DisplayKind, CallError> {
+        match self.displays().get(n) {
+            Some(d) => Ok(d.kind),
+            None => self
+                .reject(CallError::InvalidParameter(format!(
+                    "display index {n} is out of range"
+                )))
+                .map(|_| DisplayKind::Monitor),
+        }
+    }
+
+    /// GetDisplayName(n): pass it as DisplayParams.displayName.
+    pub fn display_name(&self, n: usize) -> Result<String, CallError> {
+        match self.displays().get(n) {
+            Some(d) => Ok(d.name.clone()),
+            None => self
+                .reject(CallError::InvalidParameter(format!(
+                    "display index {n} is out of range"
+                )))
+                .map(|_| String::new()),
+        }
+    }
+
+    /// Waits (bounded) until no session runs; true if idle.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let st = self.core.state();
+        let (st, _) = self
+            .core
+            .idle
+            .wait_timeout_while(st, timeout, |s| s.phase != Phase::Idle)
+            .unwrap_or_else(|p| p.into_inner());
+        st.phase == Phase::Idle
+    }
+}
+
+impl Drop for GlanceVisitor {
+    fn drop(&mut self) {
+        let running = self.core.state().phase != Phase::Idle;
+        if running {
+            let _ = self.end_session();
+            self.wait_idle(Duration::from_secs(3));
+        }
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+        // Closing the channel lets the event thread drain what is queued and exit.
+        self.core.events.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = self.dispatcher.take() {
+            if std::thread::current().id() != self.dispatcher_id {
+                let _ = h.join();
+            }
+        }
+    }
+}
