@@ -33,8 +33,9 @@ pub struct DisplayDesc {
 pub enum DisplaySource {
     /// A synthetic display (tests, demos on headless machines).
     Synthetic(SyntheticDisplay),
-    /// The platform's monitors (X11 on Linux: `$DISPLAY`).
-    Platform,
+    /// The platform's monitors. On Linux: the X display of that name, or `$DISPLAY` when
+    /// `None`.
+    Platform(Option<String>),
 }
 
 /// Name of the synthetic display in the display list.
@@ -55,7 +56,7 @@ impl DisplaySource {
             .and_then(|v| parse_size(&v))
         {
             Some((w, h)) => DisplaySource::Synthetic(SyntheticDisplay::new(w, h)),
-            None => DisplaySource::Platform,
+            None => DisplaySource::Platform(None),
         }
     }
 
@@ -74,7 +75,7 @@ impl DisplaySource {
                     height,
                 }])
             }
-            DisplaySource::Platform => platform_list(),
+            DisplaySource::Platform(d) => platform_list(d.as_deref()),
         }
     }
 
@@ -93,30 +94,36 @@ impl DisplaySource {
     pub fn open(&self, desc: &DisplayDesc) -> Result<Box<dyn Capturer>, CaptureError> {
         match self {
             DisplaySource::Synthetic(d) => Ok(Box::new(d.capturer())),
-            DisplaySource::Platform => platform_open(desc),
+            DisplaySource::Platform(d) => platform_open(d.as_deref(), desc),
         }
     }
 }
 
 #[cfg(target_os = "linux")]
-fn platform_list() -> Result<Vec<DisplayDesc>, CaptureError> {
-    super::x11::list_monitors()
+fn platform_list(display: Option<&str>) -> Result<Vec<DisplayDesc>, CaptureError> {
+    super::x11::list_monitors(display)
 }
 
 #[cfg(target_os = "linux")]
-fn platform_open(desc: &DisplayDesc) -> Result<Box<dyn Capturer>, CaptureError> {
-    Ok(Box::new(super::x11::X11Capturer::open(desc)?))
+fn platform_open(
+    display: Option<&str>,
+    desc: &DisplayDesc,
+) -> Result<Box<dyn Capturer>, CaptureError> {
+    Ok(Box::new(super::x11::X11Capturer::open(display, desc)?))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn platform_list() -> Result<Vec<DisplayDesc>, CaptureError> {
+fn platform_list(_display: Option<&str>) -> Result<Vec<DisplayDesc>, CaptureError> {
     Err(CaptureError::Open(
         "screen capture on this platform is not implemented yet".into(),
     ))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn platform_open(_desc: &DisplayDesc) -> Result<Box<dyn Capturer>, CaptureError> {
+fn platform_open(
+    _display: Option<&str>,
+    _desc: &DisplayDesc,
+) -> Result<Box<dyn Capturer>, CaptureError> {
     Err(CaptureError::Open(
         "screen capture on this platform is not implemented yet".into(),
     ))

@@ -11,8 +11,8 @@ use x11rb::rust_connection::RustConnection;
 
 use super::{CaptureError, Capturer, DisplayDesc, DisplayKind, FrameBuf};
 
-fn open_conn() -> Result<(RustConnection, usize), CaptureError> {
-    RustConnection::connect(None).map_err(|e| CaptureError::Open(format!("X11: {e}")))
+fn open_conn(display: Option<&str>) -> Result<(RustConnection, usize), CaptureError> {
+    RustConnection::connect(display).map_err(|e| CaptureError::Open(format!("X11: {e}")))
 }
 
 fn err(e: impl std::fmt::Display) -> CaptureError {
@@ -20,8 +20,8 @@ fn err(e: impl std::fmt::Display) -> CaptureError {
 }
 
 /// The monitors of the default X display (RandR), or the whole screen when RandR has none.
-pub fn list_monitors() -> Result<Vec<DisplayDesc>, CaptureError> {
-    let (conn, screen_num) = open_conn()?;
+pub fn list_monitors(display: Option<&str>) -> Result<Vec<DisplayDesc>, CaptureError> {
+    let (conn, screen_num) = open_conn(display)?;
     let screen = conn
         .setup()
         .roots
@@ -86,8 +86,8 @@ impl std::fmt::Debug for X11Capturer {
 
 impl X11Capturer {
     /// Connects to `$DISPLAY` and checks that its pixel format can be read as BGRX.
-    pub fn open(desc: &DisplayDesc) -> Result<X11Capturer, CaptureError> {
-        let (conn, screen_num) = open_conn()?;
+    pub fn open(display: Option<&str>, desc: &DisplayDesc) -> Result<X11Capturer, CaptureError> {
+        let (conn, screen_num) = open_conn(display)?;
         let setup = conn.setup();
         let screen = setup
             .roots
