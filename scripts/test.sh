@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, the Rust workspace (unit, integration, end-to-end
+# over TLS on 127.0.0.1, X11 capture under Xvfb), and the headless-Chromium browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo build (binaries used by the cross-process tests)"
+cargo build --workspace --bins --quiet
+
+echo "== Rust tests (the X11 tests start their own Xvfb)"
+cargo test --workspace --quiet
+
+echo "== browser tests (headless Chromium)"
+bash tests/browser/run.sh
