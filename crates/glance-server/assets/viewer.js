@@ -57,32 +57,26 @@
    */
   function parseUpdate(bytes) {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // Field readers that report a truncation at the field's offset, as the reference does.
     const need = (at, n) => {
       if (at + n > bytes.length) throw new UpdateError(`update truncated at byte ${at}`);
     };
-    need(0, HEADER_LEN);
-    const u = {
-      flags: dv.getUint8(0),
-      seq: dv.getUint32(1),
-      width: dv.getUint16(5),
-      height: dv.getUint16(7),
-      rects: [],
-    };
-    const count = dv.getUint16(9);
+    const u8 = (at) => (need(at, 1), dv.getUint8(at));
+    const u16 = (at) => (need(at, 2), dv.getUint16(at));
+    const u32 = (at) => (need(at, 4), dv.getUint32(at));
+    const u = { flags: u8(0), seq: u32(1), width: u16(5), height: u16(7), rects: [] };
+    const count = u16(9);
     if (!validDisplaySize(u.width, u.height)) {
       throw new UpdateError(`display size ${u.width}x${u.height} is out of range`);
     }
     let at = HEADER_LEN;
     for (let i = 0; i < count; i++) {
-      need(at, 9);
-      const x = dv.getUint16(at), y = dv.getUint16(at + 2);
-      const w = dv.getUint16(at + 4), h = dv.getUint16(at + 6);
-      const enc = dv.getUint8(at + 8);
+      const x = u16(at), y = u16(at + 2), w = u16(at + 4), h = u16(at + 6);
+      const enc = u8(at + 8);
       if (enc !== ENC_SOLID && enc !== ENC_ZLIB_RGB && enc !== ENC_COPY) {
         throw new UpdateError(`unknown rect encoding ${enc}`);
       }
-      need(at + 9, 4);
-      const len = dv.getUint32(at + 9);
+      const len = u32(at + 9);
       at += RECT_HEADER_LEN;
       need(at, len);
       const data = bytes.subarray(at, at + len);
@@ -496,5 +490,7 @@
     get message() { return view.message; },
     /** The current picture as base64 of RGBA bytes (width*height*4), or '' before any. */
     pixels() { return picture.hasPicture() ? toBase64(picture.image.data) : ''; },
+    /** The decoder alone, for tests that feed it updates directly. */
+    decoder: { parseUpdate, Picture, UpdateError },
   };
 })();

@@ -1,0 +1,73 @@
+// The viewer's frame decoder, fed directly with known update sequences (vectors.mjs) inside
+// headless Chromium. Needs no server: the page and script are served from the source tree.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, launchBrowser, newPage, pixelDiff } from './helpers.mjs';
+import { vectors } from './vectors.mjs';
+
+const ASSETS = path.join(ROOT, 'crates/glance-server/assets');
+let browser;
+let page;
+
+before(async () => {
+  browser = await launchBrowser();
+  page = await newPage(browser);
+  // Serve the viewer as glance-server would, on a made-up origin; without ?key= the page only
+  // shows its key form and opens no connection.
+  await page.route('http://glance.test/**', (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === '/agent/viewer.js') {
+      return route.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(path.join(ASSETS, 'viewer.js')) });
+    }
+    if (url.pathname === '/agent') {
+      const html = fs.readFileSync(path.join(ASSETS, 'viewer.html'), 'utf8')
+        .replaceAll('__GLANCE_DEV_TOKEN__', 'test-token').replaceAll('__GLANCE_GROUP_ID__', '1');
+      return route.fulfill({ contentType: 'text/html', body: html });
+    }
+    return route.fulfill({ status: 404, body: 'not found' });
+  });
+  await page.goto('http://glance.test/agent', { timeout: 15000 });
+  assert.equal(await page.isVisible('#keyform'), true, 'without a key the page asks for one');
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Applies `messages` (Buffers) in order with the page's decoder. */
+function decode(messages) {
+  return page.evaluate(async (b64s) => {
+    const { parseUpdate, Picture, UpdateError } = window.glanceViewer.decoder;
+    const pic = new Picture();
+    for (let i = 0; i < b64s.length; i++) {
+      const bytes = Uint8Array.from(atob(b64s[i]), (c) => c.charCodeAt(0));
+      try {
+        await pic.apply(parseUpdate(bytes));
+      } catch (e) {
+        return { error: `${e instanceof UpdateError ? 'UpdateError' : e.name}: ${e.message}`, at: i };
+      }
+    }
+    const d = pic.image.data;
+    let s = '';
+    for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
+    return { width: pic.width, height: pic.height, frames: pic.frames, rgba: btoa(s) };
+  }, messages.map((m) => m.toString('base64')));
+}
+
+for (const v of vectors) {
+  test(`decoder: ${v.ok ? 'accepts' : 'refuses'} ${v.name}`, { timeout: 20000 }, async () => {
+    const r = await decode(v.messages);
+    if (v.ok) {
+      assert.equal(r.error, undefined, `refused: ${r.error}`);
+      assert.deepEqual([r.width, r.height, r.frames], [v.width, v.height, v.frames]);
+      const diff = pixelDiff(Buffer.from(r.rgba, 'base64'), v.rgba, v.width, v.height);
+      assert.equal(diff, null);
+    } else {
+      assert.match(r.error ?? 'accepted', /^UpdateError: /);
+      assert.equal(r.at, v.messages.length - 1, 'refused at the last message');
+    }
+  });
+}

@@ -1,0 +1,232 @@
+// Shared pieces of the browser tests: the server process, headless Chromium, bounded waits and
+// pixel comparisons. Every wait is bounded; every process started here is killed at the end.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const TARGET = process.env.CARGO_TARGET_DIR
+  ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
+export const BIN = (name) => path.join(TARGET, 'debug', name);
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const children = new Set();
+function killAll() {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+process.on('exit', killAll);
+
+/** Spawns a process that is killed when the test process exits. stderr is kept for reports. */
+export function spawnChild(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  children.add(child);
+  child.stderrText = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => {
+    child.stderrText = (child.stderrText + d).slice(-20000);
+    if (process.env.GLANCE_TEST_VERBOSE) process.stderr.write(`[${path.basename(cmd)}] ${d}`);
+  });
+  child.exited = new Promise((resolve) => child.on('exit', (code, sig) => {
+    children.delete(child);
+    resolve({ code, sig });
+  }));
+  return child;
+}
+
+/** Stops a child: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopChild(child, graceMs = 3000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await child.exited;
+  clearTimeout(t);
+}
+
+/** Resolves with the first line of a child's stdout (bounded), then keeps reading lines into `child.lines`. */
+export function lines(child) {
+  child.lines = [];
+  child.lineWaiters = [];
+  const rl = readline.createInterface({ input: child.stdout });
+  rl.on('line', (l) => {
+    child.lines.push(l);
+    if (process.env.GLANCE_TEST_VERBOSE) process.stderr.write(`[stdout] ${l}\n`);
+    for (const w of child.lineWaiters.splice(0)) w();
+  });
+  child.exited.then(() => { for (const w of child.lineWaiters.splice(0)) w(); });
+  return child;
+}
+
+/** Waits until some stdout line (JSON) satisfies `pred`; returns the parsed object. */
+export function waitForLine(child, pred, timeoutMs, what) {
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const timer = setTimeout(() => reject(new Error(
+      `timed out after ${timeoutMs} ms waiting for ${what}; stdout so far:\n${child.lines.join('\n')}\nstderr:\n${child.stderrText}`)),
+    timeoutMs);
+    const check = () => {
+      for (; seen < child.lines.length; seen++) {
+        let j;
+        try { j = JSON.parse(child.lines[seen]); } catch { continue; }
+        if (pred(j)) {
+          clearTimeout(timer);
+          return resolve(j);
+        }
+      }
+      if (child.exitCode !== null || child.signalCode !== null) {
+        clearTimeout(timer);
+        return reject(new Error(`${what}: process exited (${child.exitCode ?? child.signalCode}); stderr:\n${child.stderrText}`));
+      }
+      child.lineWaiters.push(check);
+    };
+    check();
+  });
+}
+
+/** Starts glance-server on a free loopback port; resolves with {child, ready, stateDir}. */
+export async function startServer() {
+  const exe = BIN('glance-server');
+  if (!fs.existsSync(exe)) throw new Error(`${exe} is missing: run cargo build -p glance-server`);
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glance-browser-'));
+  const child = lines(spawnChild(exe, ['--listen', '127.0.0.1:0', '--state-dir', stateDir],
+    { env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } }));
+  const ready = await waitForLine(child, (j) => j.agent_url && j.session_url, 20000, 'the server ready line');
+  ready.caPem = fs.readFileSync(ready.ca_cert, 'utf8');
+  return { child, ready, stateDir };
+}
+
+export async function stopServer(srv) {
+  if (!srv) return;
+  await stopChild(srv.child);
+  fs.rmSync(srv.stateDir, { recursive: true, force: true });
+}
+
+/** Launches headless Debian Chromium. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: 30000,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // The server's certificate comes from its own development CA; this is a loopback test.
+      '--ignore-certificate-errors'],
+  });
+}
+
+/** A new page that fails the test on page errors; console output is collected. */
+export async function newPage(browser, viewport = { width: 1000, height: 700 }) {
+  const context = await browser.newContext({ viewport, ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  page.logs = [];
+  page.on('console', (m) => page.logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => page.logs.push(`pageerror: ${e.message}`));
+  return page;
+}
+
+/** The viewer URL for a session key. */
+export function viewerUrl(agentUrl, key) {
+  const u = new URL(agentUrl);
+  u.searchParams.set('key', key);
+  return u.toString();
+}
+
+/** Polls `fn` (async) until it returns a truthy value; bounded. */
+export async function waitUntil(fn, timeoutMs, what, intervalMs = 50) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** The viewer's test hook state (without pixels). */
+export function viewerState(page) {
+  return page.evaluate(() => {
+    const v = window.glanceViewer;
+    return v && {
+      state: v.state, key: v.key, guests: v.guests, width: v.width, height: v.height,
+      frames: v.frames, seq: v.seq, endStatus: v.endStatus, message: v.message,
+    };
+  });
+}
+
+/** Waits until the viewer state satisfies `pred`; the error names the last state seen. */
+export async function waitForViewer(page, pred, timeoutMs, what) {
+  let last;
+  try {
+    return await waitUntil(async () => {
+      last = await viewerState(page);
+      return last && pred(last) ? last : null;
+    }, timeoutMs, what);
+  } catch (e) {
+    e.message += `; last viewer state ${JSON.stringify(last)}; page log:\n${page.logs.join('\n')}`;
+    throw e;
+  }
+}
+
+/** The canvas pixels, read with getImageData: {width, height, rgba: Buffer}. */
+export async function canvasPixels(page) {
+  const r = await page.evaluate(() => {
+    const c = document.getElementById('screen');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
+    return { width: c.width, height: c.height, b64: btoa(s) };
+  });
+  return { width: r.width, height: r.height, rgba: Buffer.from(r.b64, 'base64') };
+}
+
+/** The viewer's own picture (window.glanceViewer.pixels()). */
+export async function hookPixels(page) {
+  return Buffer.from(await page.evaluate(() => window.glanceViewer.pixels()), 'base64');
+}
+
+/** BGRX (4 bytes a pixel, 4th ignored) to RGBA with alpha 255. */
+export function bgrxToRgba(bgrx) {
+  const out = Buffer.alloc(bgrx.length);
+  for (let i = 0; i < bgrx.length; i += 4) {
+    out[i] = bgrx[i + 2]; out[i + 1] = bgrx[i + 1]; out[i + 2] = bgrx[i]; out[i + 3] = 255;
+  }
+  return out;
+}
+
+/** null when equal (RGB compared, alpha must be 255), else a description of the difference. */
+export function pixelDiff(got, want, width, height) {
+  if (got.length !== want.length) return `sizes differ: ${got.length} vs ${want.length} bytes`;
+  let count = 0;
+  let first = null;
+  for (let i = 0; i < got.length; i += 4) {
+    if (got[i] !== want[i] || got[i + 1] !== want[i + 1] || got[i + 2] !== want[i + 2] || got[i + 3] !== 255) {
+      if (!first) {
+        const p = i / 4;
+        first = `(${p % width},${Math.floor(p / width)}) got ${[...got.subarray(i, i + 4)]} want ${[...want.subarray(i, i + 3)]}`;
+      }
+      count++;
+    }
+  }
+  return count ? `${count} of ${width * height} pixels differ, first at ${first}` : null;
+}
+
+/** Waits (bounded) until the canvas equals `want` (RGBA of width x height). */
+export async function waitForCanvas(page, want, width, height, timeoutMs, what) {
+  let diff = 'never read';
+  try {
+    await waitUntil(async () => {
+      const c = await canvasPixels(page);
+      diff = c.width !== width || c.height !== height
+        ? `canvas is ${c.width}x${c.height}, want ${width}x${height}`
+        : pixelDiff(c.rgba, want, width, height);
+      return diff === null;
+    }, timeoutMs, what, 100);
+  } catch (e) {
+    e.message += `: ${diff}; viewer ${JSON.stringify(await viewerState(page))}; page log:\n${page.logs.join('\n')}`;
+    throw e;
+  }
+}

@@ -1,0 +1,92 @@
+// Frame-update test vectors for the decoder: sequences of update payloads (without the kind
+// byte) that the Rust reference `Framebuffer` accepts, with the exact picture they give, or
+// refuses. decoder.test.mjs runs them through the viewer's JavaScript decoder.
+
+import zlib from 'node:zlib';
+import {
+  FLAG_KEY, FLAG_REFRESH_ONLY, FLAG_FINAL, ENC_SOLID, ENC_ZLIB_RGB, ENC_COPY,
+  encodeUpdate, solid, zlibRgb, copy, pattern, PictureModel,
+} from './fake_visitor.mjs';
+
+const KF = FLAG_KEY | FLAG_FINAL;
+const raw = (x, y, w, h, enc, data) => ({ x, y, w, h, enc, data: Buffer.from(data) });
+const z = (bytes) => zlib.deflateSync(Buffer.from(bytes));
+
+/** A sequence whose result is known: every message is applied to `model` too. */
+function accepted(name, width, height, steps) {
+  const model = new PictureModel(width, height);
+  let started = false;
+  const messages = steps.map(({ flags, seq, w = width, h = height, rects }) => {
+    if (flags & FLAG_KEY && (!started || w !== model.width || h !== model.height)) model.reshape(w, h);
+    started = true;
+    rects.forEach((r) => model.apply(r));
+    return encodeUpdate(flags, seq, w, h, rects);
+  });
+  const frames = steps.filter((s) => s.flags & FLAG_FINAL).length;
+  return { name, messages, ok: true, width: model.width, height: model.height, frames, rgba: model.rgba };
+}
+
+/** A sequence whose last message must be refused. */
+function refused(name, messages) {
+  return { name, messages, ok: false };
+}
+
+const W = 37;
+const H = 21;
+const key = (seq = 1, w = W, h = H) => encodeUpdate(KF, seq, w, h, [zlibRgb(0, 0, w, h, pattern(w, h, 1))]);
+
+export const vectors = [
+  accepted('key frame then deltas with all three encodings', W, H, [
+    { flags: KF, seq: 1, rects: [zlibRgb(0, 0, W, H, pattern(W, H, 1))] },
+    { flags: FLAG_FINAL, seq: 2, rects: [solid(3, 2, 6, 4, [1, 2, 3]), solid(0, 20, 37, 1, [250, 0, 7])] },
+    // overlapping copies: scroll down by 3 rows, then left by 5 columns
+    { flags: FLAG_FINAL, seq: 3, rects: [copy(0, 3, W, H - 3, 0, 0), copy(0, 0, W - 5, H, 5, 0)] },
+    { flags: FLAG_FINAL, seq: 4, rects: [zlibRgb(10, 5, 9, 7, pattern(9, 7, 2)), copy(30, 14, 7, 7, 10, 5)] },
+  ]),
+  accepted('a frame split over several messages', W, H, [
+    { flags: FLAG_KEY, seq: 1, rects: [zlibRgb(0, 0, W, 10, pattern(W, 10, 3))] },
+    { flags: KF, seq: 1, rects: [zlibRgb(0, 10, W, 11, pattern(W, 11, 4))] },
+    { flags: 0, seq: 2, rects: [solid(1, 1, 5, 5, [9, 9, 9])] },
+    { flags: FLAG_FINAL, seq: 2, rects: [copy(20, 10, 5, 5, 1, 1)] },
+  ]),
+  accepted('a key frame of the same size keeps what it does not paint', 10, 10, [
+    { flags: KF, seq: 1, rects: [solid(0, 0, 10, 10, [200, 10, 10])] },
+    { flags: KF | FLAG_REFRESH_ONLY, seq: 2, rects: [solid(2, 2, 2, 2, [0, 0, 255])] },
+  ]),
+  accepted('a key frame of a new size starts white', 10, 10, [
+    { flags: KF, seq: 1, rects: [solid(0, 0, 10, 10, [200, 10, 10])] },
+    { flags: KF, seq: 2, w: 12, h: 8, rects: [solid(2, 2, 2, 2, [0, 0, 255])] },
+  ]),
+  accepted('empty rects and a rect-less frame are fine', 8, 8, [
+    { flags: KF, seq: 1, rects: [solid(0, 0, 8, 8, [1, 2, 3]), solid(8, 8, 0, 0, [4, 5, 6]), copy(0, 0, 0, 3, 8, 0)] },
+    { flags: FLAG_FINAL, seq: 2, rects: [] },
+  ]),
+  accepted('largest dimension', 16384, 1, [
+    { flags: KF, seq: 1, w: 16384, h: 1, rects: [solid(0, 0, 16384, 1, [7, 8, 9]), zlibRgb(16000, 0, 384, 1, pattern(384, 1, 5))] },
+  ]),
+
+  refused('empty update', [Buffer.alloc(0)]),
+  refused('truncated header', [key().subarray(0, 10)]),
+  refused('zero width', [encodeUpdate(KF, 1, 0, 10, [])]),
+  refused('width over 16384', [encodeUpdate(KF, 1, 16385, 1, [])]),
+  refused('more pixels than 7680x4320', [encodeUpdate(KF, 1, 7681, 4320, [])]),
+  refused('fewer rects than counted', [(() => { const b = encodeUpdate(KF, 1, 4, 4, [solid(0, 0, 4, 4, [1, 1, 1])]); b.writeUInt16BE(2, 9); return b; })()]),
+  refused('truncated rect header', [key().subarray(0, 11 + 8)]),
+  refused('truncated rect data', [key().subarray(0, key().length - 1)]),
+  refused('unknown encoding', [encodeUpdate(KF, 1, 4, 4, [raw(0, 0, 4, 4, 3, [1, 2, 3])])]),
+  refused('rect outside the display', [encodeUpdate(KF, 1, 10, 10, [solid(5, 5, 6, 1, [1, 2, 3])])]),
+  refused('rect with coordinates beyond u16 overflow', [encodeUpdate(KF, 1, 10, 10, [solid(65535, 0, 2, 1, [1, 2, 3])])]),
+  refused('solid with 2 bytes', [encodeUpdate(KF, 1, 4, 4, [raw(0, 0, 1, 1, ENC_SOLID, [1, 2])])]),
+  refused('solid with 4 bytes', [encodeUpdate(KF, 1, 4, 4, [raw(0, 0, 1, 1, ENC_SOLID, [1, 2, 3, 4])])]),
+  refused('copy with 3 bytes', [key(), encodeUpdate(FLAG_FINAL, 2, W, H, [raw(0, 0, 1, 1, ENC_COPY, [0, 0, 0])])]),
+  refused('copy source outside the display', [key(), encodeUpdate(FLAG_FINAL, 2, W, H, [copy(0, 0, 4, 4, W - 3, 0)])]),
+  refused('zlib inflating to too few bytes', [encodeUpdate(KF, 1, 4, 4, [raw(0, 0, 4, 4, ENC_ZLIB_RGB, z(new Uint8Array(47)))])]),
+  refused('zlib inflating to too many bytes', [encodeUpdate(KF, 1, 4, 4, [raw(0, 0, 4, 4, ENC_ZLIB_RGB, z(new Uint8Array(49)))])]),
+  refused('zlib garbage', [encodeUpdate(KF, 1, 4, 4, [raw(0, 0, 4, 4, ENC_ZLIB_RGB, [1, 2, 3, 4, 5, 6, 7, 8])])]),
+  refused('zlib stream cut short', [encodeUpdate(KF, 1, 4, 4, [raw(0, 0, 4, 4, ENC_ZLIB_RGB, z(pattern(4, 4, 1)).subarray(0, 10))])]),
+  refused('zlib with a wrong checksum', [encodeUpdate(KF, 1, 4, 4, [(() => { const d = z(pattern(4, 4, 1)); d[d.length - 1] ^= 1; return raw(0, 0, 4, 4, ENC_ZLIB_RGB, d); })()])]),
+  refused('raw deflate without the zlib header', [encodeUpdate(KF, 1, 4, 4, [raw(0, 0, 4, 4, ENC_ZLIB_RGB, zlib.deflateRawSync(pattern(4, 4, 1)))])]),
+  refused('trailing bytes after the last rect', [Buffer.concat([key(), Buffer.from([0])])]),
+  refused('delta before any key frame', [encodeUpdate(FLAG_FINAL, 1, 4, 4, [])]),
+  refused('delta of another size', [key(), encodeUpdate(FLAG_FINAL, 2, W + 1, H, [])]),
+];
