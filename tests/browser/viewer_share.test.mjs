@@ -1,0 +1,71 @@
+// End to end: glance-share (the Rust visitor SDK with a synthetic display) -> glance-server ->
+// the agent viewer in headless Chromium. The canvas must equal the frame glance-share dumps,
+// pixel for pixel, and the viewer must show the end message when the visitor stops.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  BIN, TARGET, startServer, stopServer, launchBrowser, newPage, viewerUrl, waitForViewer,
+  waitForCanvas, spawnChild, stopChild, lines, waitForLine, bgrxToRgba,
+} from './helpers.mjs';
+
+const T = 20000;
+const SHARE = BIN('glance-share');
+const missing = !fs.existsSync(SHARE) && `${SHARE} is missing (cargo build -p glance-cli)`;
+
+let srv;
+let browser;
+let share;
+let tmp;
+
+before(async () => {
+  if (missing) return;
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'glance-share-test-'));
+  srv = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await stopChild(share);
+  await browser?.close();
+  await stopServer(srv);
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the viewer shows what glance-share shares, pixel for pixel, and its end', { skip: missing, timeout: 120000 }, async () => {
+  const dump = path.join(tmp, 'frame.bgrx');
+  share = lines(spawnChild(SHARE, [
+    '--service-url', srv.ready.session_url, '--ca-cert', srv.ready.ca_cert,
+    '--group', String(srv.ready.group_id), '--synthetic', '640x400', '--script', '12',
+    '--dump-frame', dump,
+  ]));
+  const connected = await waitForLine(share, (j) => j.event === 'EventConnectedToSession', T, 'EventConnectedToSession');
+  const key = connected.properties.sessionkey;
+  assert.ok(key, 'a session key');
+
+  const page = await newPage(browser, { width: 1000, height: 700 });
+  await page.goto(viewerUrl(srv.ready.agent_url, key), { timeout: T });
+  await waitForViewer(page, (s) => s.state === 'joined', T, 'joined');
+
+  const dumped = await waitForLine(share, (j) => j.frame_dumped, T, 'frame_dumped');
+  const bgrx = fs.readFileSync(dumped.frame_dumped);
+  const { width, height } = dumped;
+  const stride = bgrx.length / height;
+  assert.ok(Number.isInteger(stride) && stride >= width * 4, `dump of ${bgrx.length} bytes for ${width}x${height}`);
+  const packed = Buffer.alloc(width * height * 4);
+  for (let y = 0; y < height; y++) bgrx.copy(packed, y * width * 4, y * stride, y * stride + width * 4);
+  await waitForCanvas(page, bgrxToRgba(packed), width, height, T, 'the canvas to equal the dumped frame');
+  const s = await waitForViewer(page, (x) => x.frames > 0, T, 'frames');
+  assert.deepEqual([s.width, s.height, s.guests], [width, height, 1]);
+  await page.screenshot({ path: path.join(TARGET, 'agent-viewer.png') });
+
+  // The visitor stops (SIGTERM ends the session cleanly): the viewer says so.
+  await stopChild(share, 10000);
+  const ended = await waitForViewer(page, (x) => x.state === 'ended', T, 'ended');
+  assert.equal(ended.endStatus, 24);
+  assert.match(await page.textContent('#notice'), /The visitor ended the session/);
+  await page.close();
+});
