@@ -91,7 +91,8 @@ fn main() {
 fn run(args: Args) -> Result<i32, String> {
     let synthetic = match &args.synthetic {
         Some(s) => {
-            let (w, h) = parse_size(s).ok_or(format!("--synthetic {s:?}: expected WIDTHxHEIGHT"))?;
+            let (w, h) =
+                parse_size(s).ok_or(format!("--synthetic {s:?}: expected WIDTHxHEIGHT"))?;
             Some(SyntheticDisplay::new(w, h))
         }
         None => None,
@@ -127,7 +128,9 @@ fn run(args: Args) -> Result<i32, String> {
     if let Some(k) = &args.key {
         params.key = k.clone();
     }
-    visitor.start_session_params(params).map_err(|e| e.to_string())?;
+    visitor
+        .start_session_params(params)
+        .map_err(|e| e.to_string())?;
 
     // Ctrl-C / SIGTERM end the session cleanly.
     let (stop_tx, stop_rx) = mpsc::channel::<()>();

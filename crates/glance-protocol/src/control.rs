@@ -84,12 +84,17 @@ pub enum Control {
         client: String,
     },
     /// The server's answer to `hello`: the version both now speak.
-    Welcome { version: u32, server: String },
+    Welcome {
+        version: u32,
+        server: String,
+    },
 
     // ----- visitor -> server -----
     StartSession(StartSession),
     /// Pause (true) or resume (false); agents see the paused screen meanwhile.
-    Pause { paused: bool },
+    Pause {
+        paused: bool,
+    },
     /// End the session (from the visitor, or from an agent).
     EndSession,
 
@@ -104,7 +109,9 @@ pub enum Control {
         message: String,
     },
     /// The number of agents in the session changed.
-    GuestCount { count: u32 },
+    GuestCount {
+        count: u32,
+    },
     /// An agent needs a whole picture: send a key frame (flag REFRESH_ONLY).
     RefreshRequest,
 
@@ -133,9 +140,14 @@ pub enum Control {
         display_name: String,
     },
     /// The join was refused; `status` is a seed-001 code (18, 19, 35 ...).
-    JoinFailed { status: u16, reason: String },
+    JoinFailed {
+        status: u16,
+        reason: String,
+    },
     /// The visitor paused or resumed.
-    Paused { paused: bool },
+    Paused {
+        paused: bool,
+    },
 
     // ----- server -> both -----
     /// The session is over. `reason` is the visitor-side reason; `status` the agent-side
@@ -147,10 +159,17 @@ pub enum Control {
         message: String,
     },
     /// Heartbeat; answered by `pong` with the same `t`.
-    Ping { t: u64 },
-    Pong { t: u64 },
+    Ping {
+        t: u64,
+    },
+    Pong {
+        t: u64,
+    },
     /// A protocol error; the sender closes the connection after it.
-    Error { code: String, message: String },
+    Error {
+        code: String,
+        message: String,
+    },
 }
 
 /// Why a control message could not be read.

@@ -156,7 +156,12 @@ impl<'a> FrameUpdate<'a> {
         let mut rects = Vec::with_capacity(count.min(4096));
         let mut at = HEADER_LEN;
         for _ in 0..count {
-            let rect = Rect::new(be16(b, at)?, be16(b, at + 2)?, be16(b, at + 4)?, be16(b, at + 6)?);
+            let rect = Rect::new(
+                be16(b, at)?,
+                be16(b, at + 2)?,
+                be16(b, at + 4)?,
+                be16(b, at + 6)?,
+            );
             let enc_byte = *b.get(at + 8).ok_or(UpdateError::Truncated(at + 8))?;
             let encoding =
                 Encoding::from_byte(enc_byte).ok_or(UpdateError::UnknownEncoding(enc_byte))?;
@@ -259,7 +264,8 @@ impl UpdateWriter {
             self.buf.extend_from_slice(&v.to_be_bytes());
         }
         self.buf.push(encoding as u8);
-        self.buf.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        self.buf
+            .extend_from_slice(&(data.len() as u32).to_be_bytes());
         self.buf.extend_from_slice(data);
         self.count += 1;
     }
@@ -387,8 +393,7 @@ impl Framebuffer {
     /// Applies an update. On error the picture may be partly updated; the caller drops the
     /// connection (a well-behaved service never sends a bad update).
     pub fn apply(&mut self, u: &FrameUpdate<'_>) -> Result<(), UpdateError> {
-        if u.is_key() && (u.width != self.width || u.height != self.height || !self.has_picture())
-        {
+        if u.is_key() && (u.width != self.width || u.height != self.height || !self.has_picture()) {
             self.width = u.width;
             self.height = u.height;
             self.rgba = vec![255; u.width as usize * u.height as usize * 4];
@@ -569,12 +574,20 @@ mod tests {
         let mut fb = Framebuffer::new();
         let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL, 1, w, h);
         RectEncoder::new(1).encode(&va, Rect::new(0, 0, w, h), &mut wr);
-        fb.apply(&FrameUpdate::parse(&wr.finish()).unwrap()).unwrap();
+        fb.apply(&FrameUpdate::parse(&wr.finish()).unwrap())
+            .unwrap();
         // scroll up by 2 rows
         let mut wr = UpdateWriter::new(FLAG_FINAL, 2, w, h);
         wr.push(Rect::new(0, 0, w, 6), Encoding::Copy, &[0, 0, 0, 2]);
-        fb.apply(&FrameUpdate::parse(&wr.finish()).unwrap()).unwrap();
-        let want = picture(w, h, |x, y| if y < 6 { [x as u8, y as u8 + 2, 9] } else { [x as u8, y as u8, 9] });
+        fb.apply(&FrameUpdate::parse(&wr.finish()).unwrap())
+            .unwrap();
+        let want = picture(w, h, |x, y| {
+            if y < 6 {
+                [x as u8, y as u8 + 2, 9]
+            } else {
+                [x as u8, y as u8, 9]
+            }
+        });
         assert!(fb.equals_bgrx(&BgrxView {
             data: &want,
             stride: 32,
@@ -596,10 +609,7 @@ mod tests {
         wr.push(Rect::new(0, 0, 1, 1), Encoding::Solid, &[1, 2]);
         assert!(FrameUpdate::parse(&wr.finish()).is_err());
         let mut bytes = UpdateWriter::new(FLAG_KEY, 1, 0, 10).finish();
-        assert_eq!(
-            FrameUpdate::parse(&bytes),
-            Err(UpdateError::BadSize(0, 10))
-        );
+        assert_eq!(FrameUpdate::parse(&bytes), Err(UpdateError::BadSize(0, 10)));
         bytes = UpdateWriter::new(FLAG_KEY, 1, 10, 10).finish();
         bytes.push(0);
         assert_eq!(FrameUpdate::parse(&bytes), Err(UpdateError::Trailing));
@@ -607,7 +617,11 @@ mod tests {
         let mut wr = UpdateWriter::new(FLAG_KEY, 1, 4, 4);
         let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
         z.write_all(&[0u8; 47]).unwrap();
-        wr.push(Rect::new(0, 0, 4, 4), Encoding::ZlibRgb, &z.finish().unwrap());
+        wr.push(
+            Rect::new(0, 0, 4, 4),
+            Encoding::ZlibRgb,
+            &z.finish().unwrap(),
+        );
         let bytes = wr.finish();
         let mut fb = Framebuffer::new();
         assert_eq!(

@@ -161,9 +161,15 @@ mod tests {
 
     #[test]
     fn names_types_and_numbers() {
-        assert_eq!(EventCode::ConnectedToSession.name(), "EventConnectedToSession");
+        assert_eq!(
+            EventCode::ConnectedToSession.name(),
+            "EventConnectedToSession"
+        );
         assert_eq!(EventCode::InvalidState.event_type(), EventType::Assert);
-        assert_eq!(EventCode::ConnectionWarning.event_type(), EventType::Warning);
+        assert_eq!(
+            EventCode::ConnectionWarning.event_type(),
+            EventType::Warning
+        );
         assert_eq!(EventCode::StartSessionFailed.event_type(), EventType::Error);
         for (i, c) in EventCode::ALL.iter().enumerate() {
             assert_eq!(*c as i32, i as i32 + 1);

@@ -236,7 +236,10 @@ impl DisplayParams {
             return Err("scale, captureWidth and captureHeight are not supported yet (scaling arrives with the capture pipeline work); pass 1.0, 0, 0".into());
         }
         if self.video {
-            return Err("video mode is not supported yet: no display of type video exists on this platform".into());
+            return Err(
+                "video mode is not supported yet: no display of type video exists on this platform"
+                    .into(),
+            );
         }
         if !self.application.is_empty() || self.display_name.eq_ignore_ascii_case("Applications") {
             return Err("application sharing is not supported yet; pass a monitor name or \"main\" as displayName".into());
@@ -296,7 +299,10 @@ mod tests {
 
     #[test]
     fn config_validation_names_the_argument() {
-        assert!(VisitorConfig::default().validate().unwrap_err().contains("groupId"));
+        assert!(VisitorConfig::default()
+            .validate()
+            .unwrap_err()
+            .contains("groupId"));
         let c = VisitorConfig {
             visitor_id: Some("a b".into()),
             ..cfg()

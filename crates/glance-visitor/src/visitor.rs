@@ -65,7 +65,12 @@ impl Core {
     /// Queues an event for the application's handler.
     pub fn fire(&self, e: Event) {
         log::debug!("event {} {}", e.code.name(), e.message);
-        if let Some(tx) = self.events.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(tx) = self
+            .events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             // The receiver lives until the visitor is freed.
             let _ = tx.send(e);
         }
@@ -171,12 +176,21 @@ impl GlanceVisitor {
             CallError::InvalidState(_) | CallError::Internal(_) => EventCode::InvalidState,
         };
         let msg = match &e {
-            CallError::InvalidParameter(m) | CallError::InvalidState(m) | CallError::Internal(m) => {
-                m.clone()
-            }
+            CallError::InvalidParameter(m)
+            | CallError::InvalidState(m)
+            | CallError::Internal(m) => m.clone(),
         };
         self.core.fire(Event::new(code, msg));
         Err(e)
+    }
+
+    /// Fires EventInvalidParameter for an argument a binding rejected before calling in
+    /// (NULL or non-UTF-8 strings), and returns the matching error.
+    pub fn invalid_parameter(&self, message: impl Into<String>) -> CallError {
+        let m = message.into();
+        self.core
+            .fire(Event::new(EventCode::InvalidParameter, m.clone()));
+        CallError::InvalidParameter(m)
     }
 
     /// init: stores the configuration and fires EventVisitorInitialized. May be called again
@@ -225,7 +239,11 @@ impl GlanceVisitor {
     pub fn start_session_params(&self, params: StartParams) -> Result<(), CallError> {
         let rt = match &self.rt {
             Some(rt) => rt,
-            None => return self.reject(CallError::InvalidState("the visitor is shutting down".into())),
+            None => {
+                return self.reject(CallError::InvalidState(
+                    "the visitor is shutting down".into(),
+                ))
+            }
         };
         let mut st = self.core.state();
         let Some(cfg) = st.config.clone() else {
@@ -329,7 +347,9 @@ impl GlanceVisitor {
     /// GetMainMonitor: the primary monitor's index, or None without displays.
     pub fn main_monitor(&self) -> Option<usize> {
         let d = self.displays();
-        d.iter().position(|d| d.primary).or(if d.is_empty() { None } else { Some(0) })
+        d.iter()
+            .position(|d| d.primary)
+            .or(if d.is_empty() { None } else { Some(0) })
     }
 
     /// GetDisplayType(n).
@@ -379,7 +399,11 @@ impl Drop for GlanceVisitor {
             rt.shutdown_timeout(Duration::from_secs(2));
         }
         // Closing the channel lets the event thread drain what is queued and exit.
-        self.core.events.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.core
+            .events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(h) = self.dispatcher.take() {
             if std::thread::current().id() != self.dispatcher_id {
                 let _ = h.join();

@@ -23,7 +23,8 @@ fn visitor() -> (GlanceVisitor, mpsc::Receiver<Event>) {
 }
 
 fn next(rx: &mpsc::Receiver<Event>) -> Event {
-    rx.recv_timeout(Duration::from_secs(20)).expect("an event within 20 s")
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("an event within 20 s")
 }
 
 fn closed_port_url() -> String {
@@ -162,5 +163,6 @@ fn free_from_inside_the_handler_does_not_deadlock() {
         ..Default::default()
     };
     slot.lock().unwrap().as_ref().unwrap().init(cfg).unwrap();
-    rx.recv_timeout(Duration::from_secs(10)).expect("handler ran and freed");
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("handler ran and freed");
 }

@@ -87,7 +87,9 @@ impl DisplaySource {
         } else {
             list.iter().find(|d| d.name == name)
         };
-        found.cloned().ok_or_else(|| CaptureError::NoSuchDisplay(name.to_string()))
+        found
+            .cloned()
+            .ok_or_else(|| CaptureError::NoSuchDisplay(name.to_string()))
     }
 
     /// Opens a capturer for `desc`.
@@ -140,7 +142,10 @@ mod tests {
         assert_eq!(l.len(), 1);
         assert_eq!(s.find("main").unwrap().width, 64);
         assert_eq!(s.find("").unwrap().name, SYNTHETIC_NAME);
-        assert!(matches!(s.find("HDMI-9"), Err(CaptureError::NoSuchDisplay(_))));
+        assert!(matches!(
+            s.find("HDMI-9"),
+            Err(CaptureError::NoSuchDisplay(_))
+        ));
         assert_eq!(parse_size("640x480"), Some((640, 480)));
         assert_eq!(parse_size("1x1"), None);
         assert_eq!(parse_size("axb"), None);

@@ -36,7 +36,10 @@ pub fn list_monitors(display: Option<&str>) -> Result<Vec<DisplayDesc>, CaptureE
         width: screen.width_in_pixels,
         height: screen.height_in_pixels,
     };
-    let monitors = match conn.randr_get_monitors(screen.root, true).map(|c| c.reply()) {
+    let monitors = match conn
+        .randr_get_monitors(screen.root, true)
+        .map(|c| c.reply())
+    {
         Ok(Ok(r)) => r.monitors,
         _ => return Ok(vec![whole]),
     };
@@ -80,7 +83,9 @@ pub struct X11Capturer {
 
 impl std::fmt::Debug for X11Capturer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("X11Capturer").field("desc", &self.desc).finish()
+        f.debug_struct("X11Capturer")
+            .field("desc", &self.desc)
+            .finish()
     }
 }
 

@@ -154,8 +154,10 @@ mod tests {
         }
         let rects = TileDiff::default().diff(&a, &b);
         for &(x, y) in &pts {
-            assert!(rects.iter().any(|r| (r.x as usize..(r.x + r.w) as usize).contains(&x)
-                && (r.y as usize..(r.y + r.h) as usize).contains(&y)));
+            assert!(rects
+                .iter()
+                .any(|r| (r.x as usize..(r.x + r.w) as usize).contains(&x)
+                    && (r.y as usize..(r.y + r.h) as usize).contains(&y)));
         }
     }
 }

@@ -176,7 +176,10 @@ fn run(capturer: &mut dyn Capturer, ctl: &PipelineCtl) -> Result<(), String> {
         }
         if out.is_empty() {
             let idle = last_change.elapsed() > IDLE_AFTER;
-            ctl.sleep(if idle { IDLE_INTERVAL } else { ACTIVE_INTERVAL }.saturating_sub(started.elapsed()));
+            ctl.sleep(
+                if idle { IDLE_INTERVAL } else { ACTIVE_INTERVAL }
+                    .saturating_sub(started.elapsed()),
+            );
             continue;
         }
         last_change = Instant::now();

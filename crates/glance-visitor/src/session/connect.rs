@@ -65,8 +65,8 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
 
     let cfg = &spec.config;
     let url = cfg.service_url();
-    let (host, port, path) = parse_https_url(url)
-        .map_err(|m| TransportError::Malformed(format!("service URL: {m}")))?;
+    let (host, port, path) =
+        parse_https_url(url).map_err(|m| TransportError::Malformed(format!("service URL: {m}")))?;
     let tls = tls::client_config(cfg.ca_cert_path.as_deref()).map_err(TransportError::Tls)?;
 
     let (status, body) = with_timeout(
@@ -95,8 +95,7 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
     let reply: VisitorConfigReply = serde_json::from_slice(&body)
         .map_err(|e| TransportError::Malformed(format!("visitor config: {e}")))?;
 
-    let mut stream =
-        with_timeout(STEP_TIMEOUT, conn::connect(tls, &reply.direct, &host)).await?;
+    let mut stream = with_timeout(STEP_TIMEOUT, conn::connect(tls, &reply.direct, &host)).await?;
     conn::write_control(
         &mut stream,
         &Control::Hello {
@@ -119,7 +118,9 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
             )))
         }
         other => {
-            return Err(TransportError::Malformed(format!("expected welcome, got {other:?}")).into())
+            return Err(
+                TransportError::Malformed(format!("expected welcome, got {other:?}")).into(),
+            )
         }
     }
     let p = &spec.params;

@@ -171,9 +171,12 @@ async fn run_inner(
         paused
     };
     core.fire(
-        Event::new(EventCode::ConnectedToSession, format!("connected to session {key}"))
-            .with("sessionkey", key.clone())
-            .with("callid", call_id.to_string()),
+        Event::new(
+            EventCode::ConnectedToSession,
+            format!("connected to session {key}"),
+        )
+        .with("sessionkey", key.clone())
+        .with("callid", call_id.to_string()),
     );
 
     let ctl = Arc::new(PipelineCtl::default());

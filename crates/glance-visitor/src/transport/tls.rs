@@ -11,8 +11,7 @@ use super::TransportError;
 
 /// Reads every certificate of a PEM file.
 pub fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let data =
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut data.as_slice())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{} is not valid PEM: {e}", path.display()))?;
