@@ -5,6 +5,7 @@
 //! thread that runs the application's handler, in order. Every call validates, updates the
 //! shared state and enqueues; none blocks on the network, so a handler may call back in.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{JoinHandle, ThreadId};
@@ -112,6 +113,8 @@ pub struct GlanceVisitor {
     rt: Option<tokio::runtime::Runtime>,
     dispatcher: Option<JoinHandle<()>>,
     dispatcher_id: ThreadId,
+    /// Set when the visitor is dropped on its own event thread.
+    closed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for GlanceVisitor {
@@ -134,10 +137,16 @@ impl GlanceVisitor {
     ) -> Result<GlanceVisitor, CallError> {
         let (tx, rx) = mpsc::channel::<Event>();
         let mut handler: Handler = Box::new(handler);
+        let closed = Arc::new(AtomicBool::new(false));
+        let closed2 = closed.clone();
         let dispatcher = std::thread::Builder::new()
             .name("glance-events".into())
             .spawn(move || {
                 while let Ok(e) = rx.recv() {
+                    // Freed from inside a callback: deliver nothing more.
+                    if closed2.load(Ordering::SeqCst) {
+                        break;
+                    }
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&e)));
                     if r.is_err() {
                         log::error!("the event handler panicked on {}", e.code.name());
@@ -166,6 +175,7 @@ impl GlanceVisitor {
             }),
             rt: Some(rt),
             dispatcher_id: dispatcher.thread().id(),
+            closed,
             dispatcher: Some(dispatcher),
         })
     }
@@ -407,6 +417,9 @@ impl Drop for GlanceVisitor {
         if let Some(h) = self.dispatcher.take() {
             if std::thread::current().id() != self.dispatcher_id {
                 let _ = h.join();
+            } else {
+                // Dropped inside a callback: no callback may run after this returns.
+                self.closed.store(true, Ordering::SeqCst);
             }
         }
     }

@@ -1,0 +1,172 @@
+/* session_test.c: whole sessions through the C ABI against a real glance-server started by its
+ * ready line: random key, specified key, visitor-id key, pause, end, and the state and
+ * parameter errors. Usage: session_test PATH/TO/glance-server */
+#include "harness.h"
+
+#include <ctype.h>
+
+static int all_digits(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (!isdigit((unsigned char)*s)) return 0;
+  return 1;
+}
+
+static GlanceVisitorConfig config(const Server *s, const char *visitor_id) {
+  GlanceVisitorConfig c;
+  memset(&c, 0, sizeof c);
+  c.group_id = s->group_id;
+  c.name = "C Test";
+  c.visitor_id = visitor_id;
+  c.service_url = s->session_url;
+  c.ca_cert_path = s->ca_cert;
+  return c;
+}
+
+/* Starts with `start`, expects a connection, pauses, resumes, ends. Returns the key seen. */
+static void run_session(GlanceVisitor *v, Events *q, GlanceResult start, char *key_out,
+                        size_t cap) {
+  Ev ev;
+  CHECK(start == GLANCE_OK, "start returned %d", (int)start);
+  CHECK(h_wait(q, EventConnectedToSession, 20, &ev), "connected");
+  snprintf(key_out, cap, "%s", ev.sessionkey);
+  GlanceSessionInfo info;
+  CHECK(glance_visitor_get_session_info(v, &info) == GLANCE_OK, "info");
+  CHECK(info.call_id > 0, "call id %lld", (long long)info.call_id);
+  CHECK(strcmp(info.key, ev.sessionkey) == 0, "info key %s vs %s", info.key, ev.sessionkey);
+  CHECK(info.is_connected && info.is_showing && !info.is_paused && !info.is_guest, "flags");
+  CHECK(glance_visitor_pause(v, true) == GLANCE_OK, "pause");
+  glance_visitor_get_session_info(v, &info);
+  CHECK(info.is_paused && !info.is_showing, "paused flags");
+  CHECK(glance_visitor_pause(v, false) == GLANCE_OK, "resume");
+  glance_visitor_get_session_info(v, &info);
+  CHECK(!info.is_paused && info.is_showing, "resumed flags");
+  /* A second start while running is a state error. */
+  CHECK(glance_visitor_start_session(v) == GLANCE_ERROR_INVALID_STATE, "double start");
+  CHECK(h_wait(q, EventInvalidState, 5, &ev), "EventInvalidState on double start");
+  CHECK(glance_visitor_end_session(v) == GLANCE_OK, "end");
+  CHECK(h_wait(q, EventSessionEnded, 20, &ev), "ended");
+  CHECK(strcmp(ev.reason, "SessionEndReasonThisSide") == 0, "reason %s", ev.reason);
+  glance_visitor_get_session_info(v, &info);
+  CHECK(info.call_id == 0 && !info.is_connected, "info cleared");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s PATH/TO/glance-server\n", argv[0]);
+    return 2;
+  }
+  setenv("GLANCE_SYNTHETIC_DISPLAY", "320x200", 1);
+  Server srv;
+  if (!h_server_start(&srv, argv[1], NULL)) {
+    fprintf(stderr, "cannot start glance-server\n");
+    return 2;
+  }
+  Events q;
+  h_events_init(&q);
+  Ev ev;
+
+  /* Static things. */
+  CHECK(strcmp(glance_version(), GLANCE_VERSION_STRING) == 0, "version %s", glance_version());
+  CHECK(strcmp(glance_event_code_name(EventConnectedToSession), "EventConnectedToSession") == 0,
+        "code name");
+  CHECK(strcmp(glance_event_code_name(9999), "EventUnknown") == 0, "unknown code name");
+  CHECK(glance_test_panic() == GLANCE_ERROR_PANIC, "panic is caught");
+  CHECK(glance_visitor_start_session(NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL handle");
+  CHECK(glance_visitor_pause(NULL, true) == GLANCE_ERROR_NULL_ARGUMENT, "NULL handle pause");
+  glance_visitor_free(NULL);
+  glance_string_free(NULL);
+  CHECK(glance_event_code(NULL) == EventNone, "NULL event");
+  CHECK(glance_event_property(NULL, "x") == NULL, "NULL event property");
+
+  GlanceVisitor *v = glance_visitor_new(h_on_event, &q);
+  CHECK(v != NULL, "new");
+
+  /* Before init: state errors. */
+  CHECK(glance_visitor_start_session(v) == GLANCE_ERROR_INVALID_STATE, "start before init");
+  CHECK(h_wait(&q, EventInvalidState, 5, &ev), "EventInvalidState before init");
+  CHECK(glance_visitor_end_session(v) == GLANCE_ERROR_INVALID_STATE, "end without session");
+  CHECK(h_wait(&q, EventInvalidState, 5, &ev), "EventInvalidState on end");
+  CHECK(glance_visitor_init(v, NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL config");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL config");
+
+  GlanceVisitorConfig bad = config(&srv, "has space");
+  CHECK(glance_visitor_init(v, &bad) == GLANCE_ERROR_INVALID_PARAMETER, "bad visitor id");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "visitorId"),
+        "message names visitorId: %s", ev.message);
+  GlanceVisitorConfig bad_utf8 = config(&srv, NULL);
+  bad_utf8.name = "\xff\xfe";
+  CHECK(glance_visitor_init(v, &bad_utf8) == GLANCE_ERROR_INVALID_UTF8, "bad utf8");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "name"),
+        "message names name: %s", ev.message);
+
+  GlanceVisitorConfig c = config(&srv, NULL);
+  CHECK(glance_visitor_init(v, &c) == GLANCE_OK, "init");
+  CHECK(h_wait(&q, EventVisitorInitialized, 5, &ev), "initialized");
+
+  /* Displays: the synthetic one. */
+  CHECK(glance_visitor_get_display_count(v) == 1, "display count");
+  CHECK(glance_visitor_get_main_monitor(v) == 0, "main monitor");
+  CHECK(glance_visitor_get_display_type(v, 0) == GLANCE_DISPLAY_MONITOR, "display type");
+  char *name = glance_visitor_get_display_name(v, 0);
+  CHECK(name && strcmp(name, "Synthetic") == 0, "display name %s", name ? name : "(null)");
+  glance_string_free(name);
+  CHECK(glance_visitor_get_display_name(v, 7) == NULL, "out of range name");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter for index");
+  CHECK(glance_visitor_get_display_type(v, -1) == GLANCE_DISPLAY_NONE, "negative index");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter for -1");
+
+  /* Parameter errors on start. */
+  CHECK(glance_visitor_start_session_key(v, "bad key") == GLANCE_ERROR_INVALID_PARAMETER, "bad key");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "key"), "names key");
+  CHECK(glance_visitor_start_session_key(v, "\xc3\x28") == GLANCE_ERROR_INVALID_UTF8, "utf8 key");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter utf8 key");
+  CHECK(glance_visitor_start_session_key(v, NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL key");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL key");
+  GlanceStartParams sp;
+  glance_start_params_init(&sp);
+  CHECK(sp.display_params.scale == 1.0f && sp.key == NULL && !sp.persist, "defaults");
+  sp.force_tunnel = true;
+  CHECK(glance_visitor_start_session_params(v, &sp) == GLANCE_ERROR_INVALID_PARAMETER, "tunnel");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "forceTunnel"),
+        "names forceTunnel: %s", ev.message);
+  CHECK(glance_visitor_start_session_params(v, NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL params");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL params");
+
+  char key[128];
+  /* Random key: digits only. */
+  run_session(v, &q, glance_visitor_start_session_key(v, GLANCE_KEYTYPE_RANDOM), key, sizeof key);
+  CHECK(all_digits(key), "random key %s is digits", key);
+  /* No visitor id: StartSession() also gives a random key. */
+  run_session(v, &q, glance_visitor_start_session(v), key, sizeof key);
+  CHECK(all_digits(key), "default key %s is digits", key);
+  /* Specified key, through StartParams. */
+  glance_start_params_init(&sp);
+  sp.key = "c-test.key_1";
+  sp.max_guests = 2;
+  run_session(v, &q, glance_visitor_start_session_params(v, &sp), key, sizeof key);
+  CHECK(strcmp(key, "c-test.key_1") == 0, "specified key %s", key);
+  /* After login: init again with a visitor id, which becomes the key. */
+  c = config(&srv, "visitor-42");
+  CHECK(glance_visitor_init(v, &c) == GLANCE_OK, "re-init");
+  CHECK(h_wait(&q, EventVisitorInitialized, 5, &ev), "re-initialized");
+  run_session(v, &q, glance_visitor_start_session(v), key, sizeof key);
+  CHECK(strcmp(key, "visitor-42") == 0, "visitor id key %s", key);
+
+  /* Free with a session running: EventSessionEnded arrives before free returns. */
+  CHECK(glance_visitor_start_session(v) == GLANCE_OK, "start before free");
+  CHECK(h_wait(&q, EventConnectedToSession, 20, &ev), "connected before free");
+  glance_visitor_free(v);
+  CHECK(h_wait(&q, EventSessionEnded, 1, &ev), "ended by free");
+  CHECK(strcmp(ev.reason, "SessionEndReasonThisSide") == 0, "free reason %s", ev.reason);
+  /* The freed handle is refused, not a crash; another handle still works. */
+  CHECK(glance_visitor_start_session(v) == GLANCE_ERROR_INVALID_HANDLE, "freed handle");
+  glance_visitor_free(v);
+  GlanceVisitor *w = glance_visitor_new(h_on_event, &q);
+  CHECK(glance_visitor_init(w, &c) == GLANCE_OK, "second handle works");
+  CHECK(h_wait(&q, EventVisitorInitialized, 5, &ev), "second handle initialized");
+  glance_visitor_free(w);
+
+  h_server_stop(&srv);
+  return h_report("c_session_test");
+}
