@@ -1,0 +1,378 @@
+// Glance.cs: the C# binding of the Glance visitor SDK over libglance (P/Invoke).
+//
+//   using (var v = new Glance.GlanceVisitor()) {
+//       v.Event += (s, e) => Console.WriteLine(e.Name);   // raised on the SDK's event thread
+//       v.Init(new Glance.VisitorConfig { GroupId = 1, ServiceUrl = url });
+//       v.StartSession(Glance.GlanceVisitor.KeyTypeRandom);
+//   }
+//
+// Strings cross as UTF-8. The callback delegate is kept alive for the handle's lifetime. Calls
+// rejected at once throw GlanceException (the SDK also fires EventInvalidParameter or
+// EventInvalidState); the Try* variants return the GlanceResult instead.
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Glance
+{
+    public enum GlanceResult
+    {
+        Ok = 0,
+        NullArgument = -1,
+        InvalidUtf8 = -2,
+        InvalidParameter = -3,
+        InvalidState = -4,
+        InvalidHandle = -5,
+        Panic = -6,
+        Internal = -7,
+    }
+
+    public enum EventType { Assert = 0, Info = 1, Warning = 2, Error = 3 }
+
+    public enum DisplayType { None = -1, Monitor = 0, Device = 1 }
+
+    /// <summary>Event codes with the seed's names (without the "Event" prefix).</summary>
+    public enum EventCode
+    {
+        None = 0, InvalidParameter = 1, InvalidState = 2, VisitorInitialized = 3,
+        PrivilegeViolation = 4, UpgradeAvailable = 5, UpgradeRequired = 6,
+        CompositionDisabled = 7, ConnectedToSession = 8, SwitchingToView = 9,
+        StartSessionFailed = 10, SessionEnded = 11, Tunneling = 12, ConnectionWarning = 13,
+        ClearWarning = 14, GuestCountChange = 15, RCDisabled = 16, DeviceDisconnected = 17,
+        DeviceReconnected = 18, Exception = 19, ScreenshareInvitation = 20,
+        MessageReceived = 21, ChildSessionStarted = 22, ChildSessionEnded = 23,
+        JoinChildSessionFailed = 24, PresenceConnected = 25, PresenceConnectFail = 26,
+        PresenceShowTerms = 27, PresenceSignal = 28, PresenceBlur = 29,
+        PresenceSendFail = 30, PresenceNotConfigured = 31, PresenceDisconnected = 32,
+    }
+
+    public class GlanceException : Exception
+    {
+        public GlanceResult Result { get; }
+        public GlanceException(GlanceResult r, string what) : base(what + ": " + r) { Result = r; }
+    }
+
+    /// <summary>An event, copied out of the callback.</summary>
+    public class GlanceEventArgs : EventArgs
+    {
+        public EventCode Code { get; internal set; }
+        public EventType Type { get; internal set; }
+        public string Name { get; internal set; }
+        public string Message { get; internal set; }
+        public IReadOnlyDictionary<string, string> Properties { get; internal set; }
+        public string Property(string name)
+        {
+            string v;
+            return Properties.TryGetValue(name, out v) ? v : null;
+        }
+    }
+
+    public class VisitorConfig
+    {
+        public int GroupId;
+        public string Token, Name, Email, Phone, VisitorId, ServiceUrl, CaCertPath;
+    }
+
+    public class DisplayParams
+    {
+        public string DisplayName;
+        public float Scale = 1.0f;
+        public int CaptureWidth, CaptureHeight;
+        public bool Video;
+        public string Application;
+    }
+
+    public class StartParams
+    {
+        public long MainCallId;
+        public int MaxGuests;
+        public string Key;
+        public DisplayParams DisplayParams = new DisplayParams();
+        public bool ForceTunnel, ReportErrors, Persist, Paused, PresenceStart;
+    }
+
+    public class SessionInfo
+    {
+        public long CallId;
+        public int NGuests;
+        public string Key, DisplayName;
+        public bool RcEnabled, IsPaused, IsConnected, IsShowing, IsViewing;
+    }
+
+    /// <summary>Owns a GlanceVisitor handle; freeing ends any session.</summary>
+    public sealed class GlanceVisitorHandle : SafeHandle
+    {
+        public GlanceVisitorHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle()
+        {
+            Native.glance_visitor_free(handle);
+            return true;
+        }
+    }
+
+    internal static class Native
+    {
+        const string Lib = "glance";
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void EventCallback(IntPtr ev, IntPtr userData);
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct Config
+        {
+            public int group_id;
+            public IntPtr token, name, email, phone, visitor_id, service_url, ca_cert_path;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct NDisplayParams
+        {
+            public IntPtr display_name;
+            public float scale;
+            public int capture_width, capture_height;
+            [MarshalAs(UnmanagedType.I1)] public bool video;
+            public IntPtr application;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct NStartParams
+        {
+            public long main_call_id;
+            public int max_guests;
+            public IntPtr key;
+            public NDisplayParams display_params;
+            [MarshalAs(UnmanagedType.I1)] public bool force_tunnel;
+            [MarshalAs(UnmanagedType.I1)] public bool report_errors;
+            [MarshalAs(UnmanagedType.I1)] public bool persist;
+            [MarshalAs(UnmanagedType.I1)] public bool paused;
+            [MarshalAs(UnmanagedType.I1)] public bool presence_start;
+        }
+
+        // GlanceSessionInfo: 2 x 8-byte-aligned ints then fixed char arrays and bools.
+        [StructLayout(LayoutKind.Sequential)]
+        internal unsafe struct NSessionInfo
+        {
+            public long call_id;
+            public int n_guests;
+            public fixed byte glance_address[256];
+            public fixed byte key[64];
+            public fixed byte host_name[256];
+            public byte rc_requested, is_guest, is_reverse, rc_enabled, sb_enabled,
+                gestures_enabled, is_paused, is_connected, is_showing, is_viewing;
+            public fixed byte display_name[256];
+        }
+
+        [DllImport(Lib)] internal static extern GlanceVisitorHandle glance_visitor_new(EventCallback cb, IntPtr userData);
+        [DllImport(Lib)] internal static extern void glance_visitor_free(IntPtr v);
+        [DllImport(Lib)] internal static extern int glance_visitor_init(GlanceVisitorHandle v, ref Config c);
+        [DllImport(Lib)] internal static extern int glance_visitor_start_session(GlanceVisitorHandle v);
+        [DllImport(Lib)] internal static extern int glance_visitor_start_session_key(GlanceVisitorHandle v, byte[] key);
+        [DllImport(Lib)] internal static extern void glance_start_params_init(out NStartParams p);
+        [DllImport(Lib)] internal static extern int glance_visitor_start_session_params(GlanceVisitorHandle v, ref NStartParams p);
+        [DllImport(Lib)] internal static extern int glance_visitor_end_session(GlanceVisitorHandle v);
+        [DllImport(Lib)] internal static extern int glance_visitor_pause(GlanceVisitorHandle v, [MarshalAs(UnmanagedType.I1)] bool pause);
+        [DllImport(Lib)] internal static extern int glance_visitor_get_session_info(GlanceVisitorHandle v, out NSessionInfo info);
+        [DllImport(Lib)] internal static extern int glance_visitor_get_display_count(GlanceVisitorHandle v);
+        [DllImport(Lib)] internal static extern int glance_visitor_get_main_monitor(GlanceVisitorHandle v);
+        [DllImport(Lib)] internal static extern int glance_visitor_get_display_type(GlanceVisitorHandle v, int n);
+        [DllImport(Lib)] internal static extern IntPtr glance_visitor_get_display_name(GlanceVisitorHandle v, int n);
+        [DllImport(Lib)] internal static extern void glance_string_free(IntPtr s);
+        [DllImport(Lib)] internal static extern IntPtr glance_version();
+        [DllImport(Lib)] internal static extern int glance_event_code(IntPtr e);
+        [DllImport(Lib)] internal static extern int glance_event_type(IntPtr e);
+        [DllImport(Lib)] internal static extern IntPtr glance_event_message(IntPtr e);
+        [DllImport(Lib)] internal static extern UIntPtr glance_event_property_count(IntPtr e);
+        [DllImport(Lib)] internal static extern IntPtr glance_event_property_name(IntPtr e, UIntPtr i);
+        [DllImport(Lib)] internal static extern IntPtr glance_event_property(IntPtr e, IntPtr name);
+        [DllImport(Lib)] internal static extern IntPtr glance_event_code_name(int code);
+
+        internal static byte[] Utf8(string s)
+        {
+            if (s == null) return null;
+            var b = Encoding.UTF8.GetBytes(s);
+            var z = new byte[b.Length + 1];
+            Buffer.BlockCopy(b, 0, z, 0, b.Length);
+            return z;
+        }
+
+        internal static string FromUtf8(IntPtr p)
+        {
+            if (p == IntPtr.Zero) return null;
+            int n = 0;
+            while (Marshal.ReadByte(p, n) != 0) n++;
+            var b = new byte[n];
+            Marshal.Copy(p, b, 0, n);
+            return Encoding.UTF8.GetString(b);
+        }
+
+        internal static unsafe string FromFixed(byte* p, int cap)
+        {
+            int n = 0;
+            while (n < cap && p[n] != 0) n++;
+            return Encoding.UTF8.GetString(p, n);
+        }
+    }
+
+    /// <summary>Unmanaged UTF-8 copies of strings for one call, freed on Dispose.</summary>
+    internal sealed class Utf8Args : IDisposable
+    {
+        readonly List<IntPtr> ptrs = new List<IntPtr>();
+        public IntPtr Add(string s)
+        {
+            if (s == null) return IntPtr.Zero;
+            var b = Native.Utf8(s);
+            var p = Marshal.AllocHGlobal(b.Length);
+            Marshal.Copy(b, 0, p, b.Length);
+            ptrs.Add(p);
+            return p;
+        }
+        public void Dispose()
+        {
+            foreach (var p in ptrs) Marshal.FreeHGlobal(p);
+            ptrs.Clear();
+        }
+    }
+
+    /// <summary>The visitor side of Glance screen sharing (seed 000's GlanceVisitor).</summary>
+    public sealed class GlanceVisitor : IDisposable
+    {
+        public const string KeyTypeRandom = "GLANCE_KEYTYPE_RANDOM";
+
+        readonly GlanceVisitorHandle handle;
+        // Kept alive as long as the handle: the SDK calls it from its event thread.
+        readonly Native.EventCallback callback;
+
+        /// <summary>Raised on the SDK's event thread, in order.</summary>
+        public event EventHandler<GlanceEventArgs> Event;
+
+        public GlanceVisitor()
+        {
+            callback = OnNativeEvent;
+            handle = Native.glance_visitor_new(callback, IntPtr.Zero);
+            if (handle.IsInvalid) throw new GlanceException(GlanceResult.Internal, "glance_visitor_new");
+        }
+
+        public static string Version { get { return Native.FromUtf8(Native.glance_version()); } }
+
+        public static string CodeName(EventCode c) { return Native.FromUtf8(Native.glance_event_code_name((int)c)); }
+
+        void OnNativeEvent(IntPtr ev, IntPtr userData)
+        {
+            try
+            {
+                var props = new Dictionary<string, string>();
+                ulong n = (ulong)Native.glance_event_property_count(ev);
+                for (ulong i = 0; i < n; i++)
+                {
+                    IntPtr name = Native.glance_event_property_name(ev, (UIntPtr)i);
+                    if (name == IntPtr.Zero) continue;
+                    props[Native.FromUtf8(name)] = Native.FromUtf8(Native.glance_event_property(ev, name)) ?? "";
+                }
+                var code = (EventCode)Native.glance_event_code(ev);
+                var args = new GlanceEventArgs
+                {
+                    Code = code,
+                    Type = (EventType)Native.glance_event_type(ev),
+                    Name = CodeName(code),
+                    Message = Native.FromUtf8(Native.glance_event_message(ev)),
+                    Properties = props,
+                };
+                var h = Event;
+                if (h != null) h(this, args);
+            }
+            catch (Exception)
+            {
+                // An exception must not unwind into the SDK's thread.
+            }
+        }
+
+        static void Check(int r, string what)
+        {
+            if (r != 0) throw new GlanceException((GlanceResult)r, what);
+        }
+
+        public GlanceResult TryInit(VisitorConfig c)
+        {
+            using (var a = new Utf8Args())
+            {
+                var n = new Native.Config
+                {
+                    group_id = c.GroupId,
+                    token = a.Add(c.Token), name = a.Add(c.Name), email = a.Add(c.Email),
+                    phone = a.Add(c.Phone), visitor_id = a.Add(c.VisitorId),
+                    service_url = a.Add(c.ServiceUrl), ca_cert_path = a.Add(c.CaCertPath),
+                };
+                return (GlanceResult)Native.glance_visitor_init(handle, ref n);
+            }
+        }
+        public void Init(VisitorConfig c) { var r = TryInit(c); if (r != GlanceResult.Ok) throw new GlanceException(r, "Init"); }
+
+        public void StartSession() { Check(Native.glance_visitor_start_session(handle), "StartSession"); }
+        public void StartSession(string key) { Check(Native.glance_visitor_start_session_key(handle, Native.Utf8(key)), "StartSession(key)"); }
+
+        public GlanceResult TryStartSession(StartParams p)
+        {
+            Native.NStartParams n;
+            Native.glance_start_params_init(out n);
+            using (var a = new Utf8Args())
+            {
+                n.main_call_id = p.MainCallId;
+                n.max_guests = p.MaxGuests;
+                n.key = a.Add(p.Key);
+                n.display_params.display_name = a.Add(p.DisplayParams.DisplayName);
+                n.display_params.scale = p.DisplayParams.Scale;
+                n.display_params.capture_width = p.DisplayParams.CaptureWidth;
+                n.display_params.capture_height = p.DisplayParams.CaptureHeight;
+                n.display_params.video = p.DisplayParams.Video;
+                n.display_params.application = a.Add(p.DisplayParams.Application);
+                n.force_tunnel = p.ForceTunnel;
+                n.report_errors = p.ReportErrors;
+                n.persist = p.Persist;
+                n.paused = p.Paused;
+                n.presence_start = p.PresenceStart;
+                return (GlanceResult)Native.glance_visitor_start_session_params(handle, ref n);
+            }
+        }
+        public void StartSession(StartParams p) { var r = TryStartSession(p); if (r != GlanceResult.Ok) throw new GlanceException(r, "StartSession(params)"); }
+
+        public void EndSession() { Check(Native.glance_visitor_end_session(handle), "EndSession"); }
+        public void Pause(bool pause) { Check(Native.glance_visitor_pause(handle, pause), "Pause"); }
+
+        public unsafe SessionInfo GetSessionInfo()
+        {
+            Native.NSessionInfo n;
+            Check(Native.glance_visitor_get_session_info(handle, out n), "GetSessionInfo");
+            return new SessionInfo
+            {
+                CallId = n.call_id,
+                NGuests = n.n_guests,
+                Key = Native.FromFixed(n.key, 64),
+                DisplayName = Native.FromFixed(n.display_name, 256),
+                RcEnabled = n.rc_enabled != 0,
+                IsPaused = n.is_paused != 0,
+                IsConnected = n.is_connected != 0,
+                IsShowing = n.is_showing != 0,
+                IsViewing = n.is_viewing != 0,
+            };
+        }
+
+        public int GetDisplayCount() { return Native.glance_visitor_get_display_count(handle); }
+        public int GetMainMonitor() { return Native.glance_visitor_get_main_monitor(handle); }
+        public DisplayType GetDisplayType(int n) { return (DisplayType)Native.glance_visitor_get_display_type(handle, n); }
+        public string GetDisplayName(int n)
+        {
+            IntPtr p = Native.glance_visitor_get_display_name(handle, n);
+            if (p == IntPtr.Zero) return null;
+            try { return Native.FromUtf8(p); } finally { Native.glance_string_free(p); }
+        }
+
+        /// <summary>Ends any session (EventSessionEnded is raised first) and frees the handle.</summary>
+        public void Dispose()
+        {
+            handle.Dispose();
+            GC.KeepAlive(callback);
+        }
+    }
+}
