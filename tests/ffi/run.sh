@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The C ABI tests: header freshness and strictness, C / C++ / C# (Mono) session programs
+# against a real glance-server, the C test under ASan+UBSan and under valgrind memcheck, an
+# 8-thread stress test, and the examples' builds.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+out=target/ffi-tests
+mkdir -p "$out"
+cargo build --quiet -p glance-ffi -p glance-server
+server=$root/target/debug/glance-server
+lib=$root/target/debug
+link=(-L"$lib" -lglance -lpthread -ldl -lm -Wl,-rpath,"$lib")
+
+echo "== header: fresh, C11 and C++17 strict"
+bash scripts/gen-header.sh --check
+printf '#include "glance.h"\nint main(void){return glance_version()[0] ? 0 : 1;}\n' >"$out/h.c"
+cc -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude -c "$out/h.c" -o "$out/h.o"
+c++ -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -x c++ -c "$out/h.c" -o "$out/hpp.o"
+
+cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -D_DEFAULT_SOURCE -Iinclude -Itests/c)
+echo "== C session test"
+cc "${cflags[@]}" tests/c/session_test.c -o "$out/c_session_test" "${link[@]}"
+"$out/c_session_test" "$server"
+
+echo "== C++ session test"
+c++ -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -Ibindings/cpp -Itests/c \
+  tests/cpp/session_test.cpp -o "$out/cpp_session_test" "${link[@]}"
+"$out/cpp_session_test" "$server"
+
+echo "== C# session test (Mono)"
+mcs -unsafe -nologo -out:"$out/SessionTest.exe" bindings/csharp/Glance.cs tests/csharp/SessionTest.cs
+LD_LIBRARY_PATH="$lib" mono "$out/SessionTest.exe" "$server"
+
+echo "== C session test under AddressSanitizer + UndefinedBehaviorSanitizer"
+cc "${cflags[@]}" -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+  tests/c/session_test.c -o "$out/c_session_test_asan" "${link[@]}"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  "$out/c_session_test_asan" "$server"
+
+echo "== C session test under valgrind memcheck"
+valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+  --error-exitcode=9 "$out/c_session_test" "$server"
+
+echo "== 8-thread stress test"
+cc "${cflags[@]}" tests/c/stress_test.c -o "$out/c_stress_test" "${link[@]}"
+"$out/c_stress_test" "$server" "${GLANCE_STRESS_SECS:-8}"
+
+echo "== examples build"
+make --quiet -C examples GLANCE_LIB="$lib" OUT="$root/$out/examples" >/dev/null
+mcs -nologo -out:"$out/examples/GlanceExample.exe" bindings/csharp/Glance.cs examples/csharp/Program.cs
+echo "ffi: all C ABI tests passed"
