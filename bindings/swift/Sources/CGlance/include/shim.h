@@ -1,0 +1,2 @@
+/* Pulls in the generated C header from the repository's include/ directory. */
+#include "../../../../../include/glance.h"

@@ -1,0 +1,75 @@
+// GlanceVisitor.swift: a thin Swift wrapper over the C API (CGlance). Events arrive on the
+// SDK's event thread; dispatch to the main queue yourself for UI work.
+import CGlance
+
+public struct GlanceEvent {
+    public let code: GlanceEventCode
+    public let name: String
+    public let message: String
+    public let properties: [String: String]
+}
+
+public enum GlanceError: Error {
+    case rejected(GlanceResult)
+}
+
+public final class GlanceVisitor {
+    public typealias Handler = (GlanceEvent) -> Void
+
+    private var handle: OpaquePointer?
+    private let box: Box
+
+    private final class Box {
+        let handler: Handler
+        init(_ h: @escaping Handler) { handler = h }
+    }
+
+    public init(handler: @escaping Handler) {
+        box = Box(handler)
+        let user = Unmanaged.passUnretained(box).toOpaque()
+        handle = glance_visitor_new({ ev, user in
+            guard let ev = ev, let user = user else { return }
+            let box = Unmanaged<Box>.fromOpaque(user).takeUnretainedValue()
+            var props: [String: String] = [:]
+            for i in 0..<glance_event_property_count(ev) {
+                if let n = glance_event_property_name(ev, i), let v = glance_event_property(ev, n) {
+                    props[String(cString: n)] = String(cString: v)
+                }
+            }
+            let code = glance_event_code(ev)
+            box.handler(GlanceEvent(code: code,
+                                    name: String(cString: glance_event_code_name(code)),
+                                    message: String(cString: glance_event_message(ev)),
+                                    properties: props))
+        }, user)
+    }
+
+    deinit { glance_visitor_free(handle) }
+
+    private func check(_ r: GlanceResult) throws {
+        if r != GLANCE_OK { throw GlanceError.rejected(r) }
+    }
+
+    public func initVisitor(groupId: Int32, token: String = "", name: String = "",
+                            email: String = "", phone: String = "", visitorId: String? = nil,
+                            serviceUrl: String? = nil, caCertPath: String? = nil) throws {
+        try token.withCString { t in try name.withCString { n in try email.withCString { e in
+            try phone.withCString { p in try (visitorId ?? "").withCString { vid in
+                try (serviceUrl ?? "").withCString { url in try (caCertPath ?? "").withCString { ca in
+                    var c = GlanceVisitorConfig(group_id: groupId, token: t, name: n, email: e,
+                                                phone: p, visitor_id: vid,
+                                                service_url: serviceUrl == nil ? nil : url,
+                                                ca_cert_path: caCertPath == nil ? nil : ca)
+                    try check(glance_visitor_init(handle, &c))
+                } }
+            } }
+        } } }
+    }
+
+    public func startSession() throws { try check(glance_visitor_start_session(handle)) }
+    public func startSession(key: String) throws {
+        try key.withCString { try check(glance_visitor_start_session_key(handle, $0)) }
+    }
+    public func endSession() throws { try check(glance_visitor_end_session(handle)) }
+    public func pause(_ paused: Bool) throws { try check(glance_visitor_pause(handle, paused)) }
+}
