@@ -15,5 +15,8 @@ cargo build --workspace --bins --quiet
 echo "== Rust tests (the X11 tests start their own Xvfb)"
 cargo test --workspace --quiet
 
+echo "== C ABI tests (C, C++, C# on Mono, sanitizers, valgrind, stress)"
+bash tests/ffi/run.sh
+
 echo "== browser tests (headless Chromium)"
 bash tests/browser/run.sh
