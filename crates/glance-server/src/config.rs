@@ -1,0 +1,377 @@
+//! Configuration: the command line ([`Cli`]), the options the library starts from
+//! ([`ServerOptions`]) and the optional TOML file of groups ([`Config`], [`GroupConfig`]),
+//! with defaults and validation that names the offending field.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use glance_protocol::limits::{MAX_KEY_LEN, MAX_TEXT_LEN};
+use rand::distr::{Alphanumeric, SampleString};
+use serde::Deserialize;
+
+use crate::error::ServerError;
+
+/// Default size of each agent's send queue for frame updates, in bytes.
+pub const DEFAULT_AGENT_QUEUE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The command line of the `glance-server` binary.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "glance-server", version, about = "The Glance relay server")]
+pub struct Cli {
+    /// HTTPS address (agents, visitor discovery). Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Directory for the development CA (ca.pem, ca.key.pem); created if missing.
+    #[arg(long)]
+    pub state_dir: PathBuf,
+    /// TOML file of groups (`[[group]]` tables). Without it one development group runs.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address of the visitors' direct TLS listener (default: the listen IP, port 0).
+    #[arg(long)]
+    pub direct_listen: Option<SocketAddr>,
+    /// Host name used in URLs and in the certificate (default: the listen IP).
+    #[arg(long)]
+    pub public_host: Option<String>,
+    /// Bytes of frame updates queued for one agent before it is treated as slow.
+    #[arg(long, default_value_t = DEFAULT_AGENT_QUEUE_BYTES)]
+    pub agent_queue_bytes: usize,
+    /// PEM certificate chain to use instead of one issued by the development CA.
+    #[arg(long, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, requires = "cert")]
+    pub key: Option<PathBuf>,
+}
+
+impl Cli {
+    /// Turns the command line into library options, reading the config file if given.
+    pub fn into_options(self) -> Result<ServerOptions, ServerError> {
+        let config = match &self.config {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| ServerError::io(path.clone(), e))?;
+                Some(Config::from_toml(&text).map_err(|e| match e {
+                    ServerError::Config(m) => {
+                        ServerError::Config(format!("{}: {m}", path.display()))
+                    }
+                    other => other,
+                })?)
+            }
+            None => None,
+        };
+        Ok(ServerOptions {
+            listen: self.listen,
+            state_dir: self.state_dir,
+            config,
+            direct_listen: self.direct_listen,
+            public_host: self.public_host,
+            agent_queue_bytes: self.agent_queue_bytes,
+            cert: self.cert.zip(self.key),
+            timing: Timing::default(),
+        })
+    }
+}
+
+/// Heartbeat and timeout settings (fixed by the protocol; tests may shorten them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// A `ping` is sent to every peer this often.
+    pub ping_interval: Duration,
+    /// A connection from which nothing arrives for this long is closed.
+    pub idle_timeout: Duration,
+    /// TLS handshake plus `hello` (and the visitor's `start_session`) must finish within this.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            ping_interval: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything [`crate::Server::start`] needs.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// HTTPS listen address; port 0 binds an ephemeral port.
+    pub listen: SocketAddr,
+    /// Where the development CA lives.
+    pub state_dir: PathBuf,
+    /// Groups; `None`: one development group (id 1, random api_key).
+    pub config: Option<Config>,
+    /// Direct (visitor) listen address; `None`: the listen IP, port 0.
+    pub direct_listen: Option<SocketAddr>,
+    /// Host name for URLs and the certificate; `None`: the listen IP.
+    pub public_host: Option<String>,
+    /// Per-agent bound on queued frame-update bytes.
+    pub agent_queue_bytes: usize,
+    /// A certificate chain and key (PEM files) to use instead of the development CA's.
+    pub cert: Option<(PathBuf, PathBuf)>,
+    pub timing: Timing,
+}
+
+impl ServerOptions {
+    /// Options with every default: `listen` on the given address, state in `state_dir`.
+    pub fn new(listen: SocketAddr, state_dir: impl Into<PathBuf>) -> ServerOptions {
+        ServerOptions {
+            listen,
+            state_dir: state_dir.into(),
+            config: None,
+            direct_listen: None,
+            public_host: None,
+            agent_queue_bytes: DEFAULT_AGENT_QUEUE_BYTES,
+            cert: None,
+            timing: Timing::default(),
+        }
+    }
+
+    /// The host name used in URLs and the certificate.
+    pub fn host(&self) -> String {
+        match &self.public_host {
+            Some(h) => h.clone(),
+            None if self.listen.ip().is_unspecified() => "localhost".into(),
+            None => self.listen.ip().to_string(),
+        }
+    }
+
+    /// The direct listener's address.
+    pub fn direct_addr(&self) -> SocketAddr {
+        self.direct_listen
+            .unwrap_or_else(|| SocketAddr::new(self.listen.ip(), 0))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ServerError> {
+        if self.agent_queue_bytes == 0 {
+            return Err(ServerError::Config(
+                "agent_queue_bytes must be at least 1".into(),
+            ));
+        }
+        let host = self.host();
+        if host.is_empty()
+            || host.len() > 253
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':'))
+        {
+            return Err(ServerError::Config(format!(
+                "public_host {host:?} is not a host name or IP address"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Formats `host:port`, bracketing IPv6 addresses.
+pub fn host_port(host: &str, port: u16) -> String {
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(_)) => format!("[{host}]:{port}"),
+        _ => format!("{host}:{port}"),
+    }
+}
+
+/// The TOML configuration file: a list of `[[group]]` tables.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default, rename = "group")]
+    pub groups: Vec<GroupConfig>,
+}
+
+fn default_key_length() -> usize {
+    6
+}
+fn default_max_sessions() -> usize {
+    1000
+}
+fn default_no_agent_timeout() -> u64 {
+    600
+}
+fn default_max_guests() -> u32 {
+    10
+}
+fn default_true() -> bool {
+    true
+}
+
+/// One group's settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    pub id: u32,
+    /// The visitor token `start_session` must carry. Empty in the file: a random one.
+    #[serde(default)]
+    pub api_key: String,
+    /// Digits of a random session key.
+    #[serde(default = "default_key_length")]
+    pub random_key_length: usize,
+    /// Simultaneous sessions allowed in the group.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
+    /// Seconds a session may run without any agent before it ends with `timed_out`.
+    #[serde(default = "default_no_agent_timeout")]
+    pub no_agent_timeout_secs: u64,
+    /// Agents allowed in one session (a visitor's `max_guests` may lower it).
+    #[serde(default = "default_max_guests")]
+    pub max_guests: u32,
+    #[serde(default = "default_true")]
+    pub rc_allowed: bool,
+    #[serde(default = "default_true")]
+    pub presence_enabled: bool,
+    /// Agent tokens valid for this group (the development token is valid for every group).
+    #[serde(default)]
+    pub agent_tokens: Vec<String>,
+}
+
+impl GroupConfig {
+    /// A group with every default and a random api_key.
+    pub fn development(id: u32) -> GroupConfig {
+        GroupConfig {
+            id,
+            api_key: random_token(),
+            random_key_length: default_key_length(),
+            max_sessions: default_max_sessions(),
+            no_agent_timeout_secs: default_no_agent_timeout(),
+            max_guests: default_max_guests(),
+            rc_allowed: true,
+            presence_enabled: true,
+            agent_tokens: Vec::new(),
+        }
+    }
+
+    pub fn no_agent_timeout(&self) -> Duration {
+        Duration::from_secs(self.no_agent_timeout_secs)
+    }
+}
+
+impl Config {
+    /// Parses and validates TOML text. Missing api_keys are filled with random ones.
+    pub fn from_toml(text: &str) -> Result<Config, ServerError> {
+        let mut c: Config = toml::from_str(text).map_err(|e| ServerError::Config(e.to_string()))?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The single development group of a server started without a config file.
+    pub fn development() -> Config {
+        Config {
+            groups: vec![GroupConfig::development(1)],
+        }
+    }
+
+    /// Checks every field; fills empty api_keys. The error names the bad field.
+    pub fn validate(&mut self) -> Result<(), ServerError> {
+        if self.groups.is_empty() {
+            return Err(ServerError::Config(
+                "no [[group]] is defined; define at least one".into(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, g) in self.groups.iter_mut().enumerate() {
+            let at = |field: &str, msg: String| {
+                ServerError::Config(format!("group[{i}].{field}: {msg}"))
+            };
+            if g.id == 0 {
+                return Err(at("id", "must be at least 1".into()));
+            }
+            if !seen.insert(g.id) {
+                return Err(at("id", format!("group id {} is defined twice", g.id)));
+            }
+            if g.api_key.is_empty() {
+                g.api_key = random_token();
+            }
+            check_token(&g.api_key).map_err(|m| at("api_key", m))?;
+            if g.random_key_length == 0 || g.random_key_length > MAX_KEY_LEN {
+                return Err(at(
+                    "random_key_length",
+                    format!(
+                        "must be between 1 and {MAX_KEY_LEN}, got {}",
+                        g.random_key_length
+                    ),
+                ));
+            }
+            if g.max_sessions == 0 {
+                return Err(at("max_sessions", "must be at least 1".into()));
+            }
+            if g.no_agent_timeout_secs == 0 || g.no_agent_timeout_secs > 7 * 24 * 3600 {
+                return Err(at(
+                    "no_agent_timeout_secs",
+                    format!(
+                        "must be between 1 and 604800, got {}",
+                        g.no_agent_timeout_secs
+                    ),
+                ));
+            }
+            if g.max_guests == 0 || g.max_guests > 1000 {
+                return Err(at(
+                    "max_guests",
+                    format!("must be between 1 and 1000, got {}", g.max_guests),
+                ));
+            }
+            for (j, t) in g.agent_tokens.iter().enumerate() {
+                check_token(t).map_err(|m| at(&format!("agent_tokens[{j}]"), m))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_token(t: &str) -> Result<(), String> {
+    if t.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if t.len() > MAX_TEXT_LEN {
+        return Err(format!("is longer than {MAX_TEXT_LEN} bytes"));
+    }
+    if !t.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("must be printable ASCII without spaces".into());
+    }
+    Ok(())
+}
+
+/// A random 32-character alphanumeric token.
+pub fn random_token() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_in() {
+        let c = Config::from_toml("[[group]]\nid = 7\n").unwrap();
+        let g = &c.groups[0];
+        assert_eq!(g.id, 7);
+        assert_eq!(g.random_key_length, 6);
+        assert_eq!(g.max_sessions, 1000);
+        assert_eq!(g.no_agent_timeout_secs, 600);
+        assert_eq!(g.max_guests, 10);
+        assert!(g.rc_allowed && g.presence_enabled);
+        assert_eq!(g.api_key.len(), 32);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Config::from_toml("[[group]]\nid = 1\nrandom_key_length = 0\n").unwrap_err();
+        assert!(e.to_string().contains("random_key_length"), "{e}");
+        let e = Config::from_toml("[[group]]\nid = 1\nmax_sesions = 3\n").unwrap_err();
+        assert!(e.to_string().contains("max_sesions"), "{e}");
+        let e = Config::from_toml("[[group]]\nid = 1\n[[group]]\nid = 1\n").unwrap_err();
+        assert!(e.to_string().contains("group[1].id"), "{e}");
+        let e = Config::from_toml("[[group]]\nid = 1\nagent_tokens = [\"a b\"]\n").unwrap_err();
+        assert!(e.to_string().contains("agent_tokens[0]"), "{e}");
+        assert!(Config::from_toml("").is_err());
+    }
+
+    #[test]
+    fn host_port_brackets_ipv6() {
+        assert_eq!(host_port("::1", 8), "[::1]:8");
+        assert_eq!(host_port("127.0.0.1", 8), "127.0.0.1:8");
+        assert_eq!(host_port("example.com", 8), "example.com:8");
+    }
+}

@@ -1,0 +1,203 @@
+//! The visitors' direct listener: TLS over TCP with the length-prefixed framing of
+//! PROTOCOL.md. Each connection gets a reader task (framing, size checks before any payload
+//! is read, the idle timeout), a writer task (the visitor's send queue, heartbeats) and the
+//! transport-independent protocol logic of [`crate::relay::visitor`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use glance_protocol::framing::{self, Kind, Message, HEADER_LEN};
+use glance_protocol::Control;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::{timeout, Instant};
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Timing;
+use crate::relay::agent_queue::{Outgoing, SendQueue, MAX_QUEUED_CONTROLS};
+use crate::relay::visitor::{self, Incoming, RecvError};
+use crate::relay::Registry;
+
+/// Connections served at once by one listener; more are refused at accept.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// How long a closing connection may take to flush its last messages.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// Bytes read at a time while a payload arrives (the buffer grows as bytes arrive, never to
+/// more than the header announced).
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Accepts visitor connections until `shutdown` turns true.
+pub async fn run_listener(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    registry: Arc<Registry>,
+    timing: Timing,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((tcp, peer)) => {
+                    if conns.len() >= MAX_CONNECTIONS {
+                        log::warn!("direct: refusing {peer}: {MAX_CONNECTIONS} connections are open");
+                        continue;
+                    }
+                    log::debug!("direct: connection from {peer}");
+                    conns.spawn(serve(tcp, acceptor.clone(), registry.clone(), timing));
+                }
+                Err(e) => {
+                    log::warn!("direct: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+async fn serve(tcp: TcpStream, acceptor: TlsAcceptor, registry: Arc<Registry>, timing: Timing) {
+    let deadline = Instant::now() + timing.handshake_timeout;
+    let _ = tcp.set_nodelay(true);
+    let tls = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            log::debug!("direct: TLS handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            log::debug!("direct: TLS handshake timed out");
+            return;
+        }
+    };
+    let (r, w) = tokio::io::split(tls);
+    let queue = Arc::new(SendQueue::new(0, MAX_QUEUED_CONTROLS));
+    let mut writer = tokio::spawn(write_loop(w, queue.clone(), timing.ping_interval));
+    let (tx, rx) = mpsc::channel(1);
+    let reader = tokio::spawn(read_loop(r, tx, timing.idle_timeout));
+    visitor::run(registry, rx, queue.clone(), deadline).await;
+    queue.close(None);
+    if timeout(CLOSE_GRACE, &mut writer).await.is_err() {
+        writer.abort();
+    }
+    reader.abort();
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(mut w: W, queue: Arc<SendQueue>, ping: Duration) {
+    let mut tick = tokio::time::interval_at(Instant::now() + ping, ping);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            item = queue.pop() => {
+                let bytes = match item {
+                    Some(Outgoing::Control(c)) => framing::encode_control(&c),
+                    Some(Outgoing::Update(b)) => framing::encode(Kind::Update, b.get(1..).unwrap_or_default()),
+                    None => break,
+                };
+                let sent = async {
+                    w.write_all(&bytes).await?;
+                    w.flush().await
+                };
+                if let Err(e) = sent.await {
+                    log::debug!("direct: write failed: {e}");
+                    queue.abort();
+                    return;
+                }
+            }
+            _ = tick.tick() => {
+                if queue.ping_enabled() {
+                    queue.push_control(Control::Ping { t: crate::unix_millis() });
+                }
+            }
+        }
+    }
+    let _ = timeout(CLOSE_GRACE, w.shutdown()).await;
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut r: R,
+    tx: mpsc::Sender<Result<Incoming, RecvError>>,
+    idle: Duration,
+) {
+    loop {
+        let m = read_message(&mut r, idle).await;
+        let stop = m.is_err();
+        if tx.send(m).await.is_err() || stop {
+            return;
+        }
+    }
+}
+
+/// Reads into `buf` until it is full; `Ok(false)` if the stream ended before any byte.
+async fn fill<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut [u8],
+    idle: Duration,
+) -> Result<bool, RecvError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = match timeout(idle, r.read(&mut buf[filled..])).await {
+            Err(_) => return Err(RecvError::Idle),
+            Ok(Err(e)) => return Err(RecvError::Io(e.to_string())),
+            Ok(Ok(n)) => n,
+        };
+        if n == 0 {
+            if filled == 0 {
+                return Ok(false);
+            }
+            return Err(RecvError::Io(
+                "the connection closed in the middle of a message".into(),
+            ));
+        }
+        filled += n;
+    }
+    Ok(true)
+}
+
+/// Reads one message: the header is checked before any of the payload is read.
+pub async fn read_message<R: AsyncRead + Unpin>(
+    r: &mut R,
+    idle: Duration,
+) -> Result<Incoming, RecvError> {
+    let mut h = [0u8; HEADER_LEN];
+    if !fill(r, &mut h, idle).await? {
+        return Err(RecvError::Closed);
+    }
+    let (kind, len) = framing::parse_header(h).map_err(|e| RecvError::Protocol {
+        code: e.code(),
+        message: e.to_string(),
+    })?;
+    let prefix = usize::from(kind == Kind::Update);
+    let mut buf = Vec::with_capacity(prefix + len.min(READ_CHUNK));
+    if prefix == 1 {
+        buf.push(Kind::Update as u8);
+    }
+    let end = prefix + len;
+    while buf.len() < end {
+        let start = buf.len();
+        let want = (end - start).min(READ_CHUNK);
+        buf.resize(start + want, 0);
+        if !fill(r, &mut buf[start..], idle).await? {
+            return Err(RecvError::Io(
+                "the connection closed in the middle of a message".into(),
+            ));
+        }
+    }
+    match kind {
+        Kind::Update => Ok(Incoming::Update(buf.into())),
+        Kind::Control => match framing::decode_payload(kind, buf) {
+            Ok(Message::Control(c)) => Ok(Incoming::Control(c)),
+            Ok(Message::Update(_)) => Err(RecvError::Protocol {
+                code: "malformed",
+                message: "a control message decoded as an update".into(),
+            }),
+            Err(e) => Err(RecvError::Protocol {
+                code: e.code(),
+                message: e.to_string(),
+            }),
+        },
+    }
+}

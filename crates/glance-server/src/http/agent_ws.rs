@@ -1,0 +1,283 @@
+//! `GET /ws/agent`: the agent side of the protocol over a WebSocket. `hello`/`welcome`,
+//! `join` (token, key), then `leave`, `end_session` and `pong`; the server sends what the
+//! agent's send queue holds (`joined`, `guest_count`, `paused`, updates, `session_ended`,
+//! `ping`). Malformed or out-of-order messages get `error` and a close.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use glance_protocol::framing::{self, Message as WireMessage};
+use glance_protocol::limits::MAX_CONTROL_LEN;
+use glance_protocol::{
+    negotiate_version, AgentStatus, Control, EndReason, Role, PROTOCOL_VERSION_MAX,
+    PROTOCOL_VERSION_MIN,
+};
+use tokio::time::{timeout, Instant};
+
+use super::AppState;
+use crate::direct::CLOSE_GRACE;
+use crate::relay::agent_queue::{Outgoing, SendQueue, MAX_QUEUED_CONTROLS};
+use crate::relay::session::{Ending, Session};
+use crate::relay::visitor::server_name;
+
+/// Largest message an agent may send: a control message, as text or as a kind-1 binary.
+const MAX_AGENT_MESSAGE: usize = MAX_CONTROL_LEN + 1;
+
+pub async fn handler(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_AGENT_MESSAGE)
+        .max_frame_size(MAX_AGENT_MESSAGE)
+        .on_upgrade(move |socket| serve(st, socket))
+}
+
+enum Step {
+    Continue,
+    /// The connection is to close once the queue is written.
+    Close,
+}
+
+struct Agent {
+    st: Arc<AppState>,
+    id: u64,
+    queue: Arc<SendQueue>,
+    welcomed: bool,
+    session: Option<Arc<Session>>,
+}
+
+impl Agent {
+    fn fail(&self, code: &str, message: impl Into<String>) -> Step {
+        let message = message.into();
+        log::info!("agent {}: protocol error ({code}): {message}", self.id);
+        self.queue.push_control(Control::Error {
+            code: code.into(),
+            message,
+        });
+        self.queue.close(None);
+        Step::Close
+    }
+
+    fn handle(&mut self, c: Control) -> Step {
+        if !self.welcomed {
+            return match c {
+                Control::Hello {
+                    role: Role::Agent,
+                    min_version,
+                    max_version,
+                    ..
+                } => match negotiate_version(min_version, max_version) {
+                    Some(version) => {
+                        self.queue.push_control(Control::Welcome {
+                            version,
+                            server: server_name(),
+                        });
+                        self.queue.enable_ping();
+                        self.welcomed = true;
+                        Step::Continue
+                    }
+                    None => self.fail(
+                        "version",
+                        format!(
+                            "this server speaks protocol versions {PROTOCOL_VERSION_MIN} to {PROTOCOL_VERSION_MAX}; the client offered {min_version} to {max_version}"
+                        ),
+                    ),
+                },
+                Control::Hello { role, .. } => self.fail(
+                    "unexpected",
+                    format!("this endpoint serves agents; hello.role was {role:?}"),
+                ),
+                other => self.fail(
+                    "unexpected",
+                    format!("the first message must be hello, not {}", other.name()),
+                ),
+            };
+        }
+        match (c, self.session.clone()) {
+            (Control::Pong { .. }, _) => Step::Continue,
+            (
+                Control::Join {
+                    key,
+                    token,
+                    group_id,
+                },
+                None,
+            ) => self.join(&key, &token, group_id),
+            (Control::Leave, Some(s)) => {
+                self.st.registry.leave(&s, self.id);
+                self.session = None;
+                self.queue.close(None);
+                Step::Close
+            }
+            (Control::EndSession, Some(s)) => {
+                self.st.registry.end_session(
+                    &s,
+                    &Ending::new(
+                        EndReason::OtherSide,
+                        AgentStatus::SessionEnded,
+                        "an agent ended the session",
+                        true,
+                    ),
+                );
+                Step::Close
+            }
+            (c, s) => self.fail(
+                "unexpected",
+                format!(
+                    "{} is not expected from an agent {}",
+                    c.name(),
+                    if s.is_some() {
+                        "in a session"
+                    } else {
+                        "before join"
+                    }
+                ),
+            ),
+        }
+    }
+
+    fn join(&mut self, key: &str, token: &str, group_id: Option<u32>) -> Step {
+        let registry = &self.st.registry;
+        let found = registry
+            .find_for_agent(key, token, group_id)
+            .and_then(|s| registry.join(&s, self.id, self.queue.clone()).map(|()| s));
+        match found {
+            Ok(s) => {
+                log::info!(
+                    "agent {} joined session {}/{}",
+                    self.id,
+                    s.group_id(),
+                    s.key()
+                );
+                self.session = Some(s);
+                Step::Continue
+            }
+            Err(r) => {
+                log::info!(
+                    "agent {}: join refused ({}): {}",
+                    self.id,
+                    r.status.code(),
+                    r.reason
+                );
+                self.queue.push_control(Control::JoinFailed {
+                    status: r.status.code(),
+                    reason: r.reason,
+                });
+                self.queue.close(None);
+                Step::Close
+            }
+        }
+    }
+}
+
+async fn serve(st: Arc<AppState>, socket: WebSocket) {
+    let (sink, mut stream) = socket.split();
+    let queue = Arc::new(SendQueue::new(
+        st.registry.agent_queue_bytes(),
+        MAX_QUEUED_CONTROLS,
+    ));
+    let mut writer = tokio::spawn(write_loop(sink, queue.clone(), st.timing.ping_interval));
+    let mut shutdown = st.shutdown.clone();
+    let timing = st.timing;
+    let hello_deadline = Instant::now() + timing.handshake_timeout;
+    let mut agent = Agent {
+        id: st.registry.next_agent_id(),
+        st,
+        queue: queue.clone(),
+        welcomed: false,
+        session: None,
+    };
+    let mut writer_done = false;
+    loop {
+        let wait = if agent.welcomed {
+            timing.idle_timeout
+        } else {
+            hello_deadline.saturating_duration_since(Instant::now())
+        };
+        let step = tokio::select! {
+            m = timeout(wait, stream.next()) => match m {
+                Err(_) if agent.welcomed => agent.fail("timeout", "nothing received within the idle timeout"),
+                Err(_) => agent.fail("timeout", "no hello within the handshake timeout"),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    let text = e.to_string();
+                    // tungstenite reports a message over max_message_size as a capacity error.
+                    if text.contains("Space limit") {
+                        agent.fail("too_large", format!("message refused: {text}"))
+                    } else {
+                        log::debug!("agent {}: read failed: {text}", agent.id);
+                        break;
+                    }
+                }
+                Ok(Some(Ok(msg))) => match msg {
+                    Message::Text(t) => match glance_protocol::Control::from_json(t.as_bytes()) {
+                        Ok(c) => agent.handle(c),
+                        Err(e) => {
+                            let code = framing::FramingError::from(e).code();
+                            agent.fail(code, format!("bad control message: {t:.200}"))
+                        }
+                    },
+                    Message::Binary(b) => match framing::decode_ws_binary(&b) {
+                        Ok(WireMessage::Control(c)) => agent.handle(c),
+                        Ok(WireMessage::Update(_)) => agent.fail("unexpected", "agents do not send frame updates"),
+                        Err(e) => agent.fail(e.code(), e.to_string()),
+                    },
+                    Message::Ping(_) | Message::Pong(_) => Step::Continue,
+                    Message::Close(_) => break,
+                },
+            },
+            _ = queue.wait_done() => Step::Close,
+            _ = &mut writer => {
+                writer_done = true;
+                break;
+            }
+            _ = shutdown.changed() => agent.fail("shutdown", "the server is shutting down"),
+        };
+        if let Step::Close = step {
+            break;
+        }
+    }
+    if let Some(s) = agent.session.take() {
+        agent.st.registry.leave(&s, agent.id);
+    }
+    queue.close(None);
+    if !writer_done && (queue.is_aborted() || timeout(CLOSE_GRACE, &mut writer).await.is_err()) {
+        writer.abort();
+    }
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    queue: Arc<SendQueue>,
+    ping: Duration,
+) {
+    let mut tick = tokio::time::interval_at(Instant::now() + ping, ping);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            item = queue.pop() => {
+                let msg = match item {
+                    Some(Outgoing::Control(c)) => Message::Text(c.to_json().into()),
+                    Some(Outgoing::Update(b)) => Message::Binary(b),
+                    None => break,
+                };
+                if let Err(e) = sink.send(msg).await {
+                    log::debug!("agent write failed: {e}");
+                    queue.abort();
+                    return;
+                }
+            }
+            _ = tick.tick() => {
+                if queue.ping_enabled() {
+                    queue.push_control(Control::Ping { t: crate::unix_millis() });
+                }
+            }
+        }
+    }
+    if !queue.is_aborted() {
+        let _ = timeout(CLOSE_GRACE, sink.send(Message::Close(None))).await;
+    }
+    let _ = timeout(CLOSE_GRACE, sink.close()).await;
+}

@@ -1,0 +1,105 @@
+//! HTTPS: the axum router (discovery, agent WebSocket, viewer page, health) served over a
+//! manual tokio-rustls accept loop with hyper-util (HTTP/1.1 with upgrades).
+
+pub mod agent_ws;
+pub mod pages;
+pub mod visitor_config;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Timing;
+use crate::direct::MAX_CONNECTIONS;
+use crate::relay::Registry;
+
+/// What every handler needs.
+#[derive(Debug)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    /// Public host name used in URLs.
+    pub host: String,
+    pub https_port: u16,
+    pub direct_port: u16,
+    pub timing: Timing,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A JSON error body `{"error": message}`.
+pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
+/// The router of every HTTPS endpoint.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/visitor/config", get(visitor_config::handler))
+        .route("/ws/agent", get(agent_ws::handler))
+        .route("/agent", get(pages::agent_page))
+        .route("/agent/", get(pages::agent_page))
+        .route("/agent/viewer.js", get(pages::viewer_js))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(|| async { json_error(StatusCode::NOT_FOUND, "not found") })
+        .with_state(state)
+}
+
+/// Accepts HTTPS connections until `shutdown` turns true.
+pub async fn run_listener(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    router: Router,
+    timing: Timing,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((tcp, peer)) => {
+                    if conns.len() >= MAX_CONNECTIONS {
+                        log::warn!("https: refusing {peer}: {MAX_CONNECTIONS} connections are open");
+                        continue;
+                    }
+                    let acceptor = acceptor.clone();
+                    let router = router.clone();
+                    conns.spawn(async move {
+                        let _ = tcp.set_nodelay(true);
+                        let tls = match tokio::time::timeout(timing.handshake_timeout, acceptor.accept(tcp)).await {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                log::debug!("https: TLS handshake with {peer} failed: {e}");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                        let service = TowerToHyperService::new(router);
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(timing.handshake_timeout)
+                            .serve_connection(TokioIo::new(tls), service)
+                            .with_upgrades();
+                        if let Err(e) = conn.await {
+                            log::debug!("https: connection with {peer}: {e}");
+                        }
+                    });
+                }
+                Err(e) => {
+                    log::warn!("https: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The agent viewer page (`/agent`, with the development token and group injected) and its
+//! script (`/agent/viewer.js`). The assets are compiled in.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+
+const VIEWER_HTML: &str = include_str!("../../assets/viewer.html");
+const VIEWER_JS: &str = include_str!("../../assets/viewer.js");
+
+/// Placeholder in viewer.html replaced by the development agent token.
+pub const TOKEN_PLACEHOLDER: &str = "__GLANCE_DEV_TOKEN__";
+/// Placeholder in viewer.html replaced by the development group id.
+pub const GROUP_PLACEHOLDER: &str = "__GLANCE_GROUP_ID__";
+
+pub async fn agent_page(State(st): State<Arc<AppState>>) -> Response {
+    let html = VIEWER_HTML
+        .replace(TOKEN_PLACEHOLDER, st.registry.dev_token())
+        .replace(GROUP_PLACEHOLDER, &st.registry.dev_group().id.to_string());
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+pub async fn viewer_js() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        VIEWER_JS,
+    )
+        .into_response()
+}

@@ -1,0 +1,402 @@
+//! The registry of live sessions, keyed by (group, key): starting sessions (group checks,
+//! visitor token, random or given keys, replacement, the group's session limit), agents
+//! joining by key with a token, and forgetting sessions once they end.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use glance_protocol::control::validate_key;
+use glance_protocol::{AgentStatus, Control, EndReason, StartFailReason, StartSession};
+use rand::Rng;
+
+use super::agent_queue::SendQueue;
+use super::session::{Ending, JoinError, Session, SessionParams, SessionStats};
+use crate::config::{Config, GroupConfig};
+
+/// Random keys tried before giving up (or scanning a small key space).
+const RANDOM_KEY_TRIES: usize = 64;
+/// Key spaces up to this size are scanned for a free key when random tries fail.
+const SCANNABLE_KEY_SPACE: u64 = 1_000_000;
+
+/// A refused `start_session`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartRefused {
+    pub reason: StartFailReason,
+    pub message: String,
+}
+
+fn refused(reason: StartFailReason, message: impl Into<String>) -> StartRefused {
+    StartRefused {
+        reason,
+        message: message.into(),
+    }
+}
+
+/// A refused `join`: the agent status code and a reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRefused {
+    pub status: AgentStatus,
+    pub reason: String,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct Registry {
+    groups: BTreeMap<u32, Arc<GroupConfig>>,
+    dev_group: Arc<GroupConfig>,
+    dev_token: String,
+    agent_queue_bytes: usize,
+    sessions: Mutex<HashMap<u32, HashMap<String, Arc<Session>>>>,
+    next_call_id: AtomicU64,
+    next_agent_id: AtomicU64,
+}
+
+/// Compares secrets without stopping at the first difference.
+fn secret_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+impl Registry {
+    pub fn new(config: &Config, dev_token: String, agent_queue_bytes: usize) -> Registry {
+        let mut groups: BTreeMap<u32, Arc<GroupConfig>> = config
+            .groups
+            .iter()
+            .map(|g| (g.id, Arc::new(g.clone())))
+            .collect();
+        // A validated config has at least one group; an empty one gets the development group.
+        let dev_group = match config.groups.first() {
+            Some(g) => groups
+                .get(&g.id)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(g.clone())),
+            None => {
+                let g = Arc::new(GroupConfig::development(1));
+                groups.insert(1, g.clone());
+                g
+            }
+        };
+        Registry {
+            groups,
+            dev_group,
+            dev_token,
+            agent_queue_bytes,
+            sessions: Mutex::new(HashMap::new()),
+            next_call_id: AtomicU64::new(rand::rng().random_range(1_000_000..1_000_000_000)),
+            next_agent_id: AtomicU64::new(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<u32, HashMap<String, Arc<Session>>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn group(&self, id: u32) -> Option<&Arc<GroupConfig>> {
+        self.groups.get(&id)
+    }
+
+    /// The development group (the first configured).
+    pub fn dev_group(&self) -> &Arc<GroupConfig> {
+        &self.dev_group
+    }
+
+    pub fn dev_token(&self) -> &str {
+        &self.dev_token
+    }
+
+    pub fn agent_queue_bytes(&self) -> usize {
+        self.agent_queue_bytes
+    }
+
+    /// A new id for an agent connection.
+    pub fn next_agent_id(&self) -> u64 {
+        self.next_agent_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Starts a session for a visitor whose messages go to `visitor`. A live session with
+    /// the same key is replaced (it ends `killed`, its agents see status 36).
+    pub fn start_session(
+        self: &Arc<Self>,
+        req: &StartSession,
+        visitor: Arc<SendQueue>,
+        visitor_client: &str,
+    ) -> Result<Arc<Session>, StartRefused> {
+        let group = self.groups.get(&req.group_id).ok_or_else(|| {
+            refused(
+                StartFailReason::UnknownGroup,
+                format!("unknown group {}", req.group_id),
+            )
+        })?;
+        if !secret_eq(&req.token, &group.api_key) {
+            return Err(refused(
+                StartFailReason::Unauthorized,
+                format!("the token is not valid for group {}", group.id),
+            ));
+        }
+        if let Some(k) = &req.key {
+            validate_key(k)
+                .map_err(|m| refused(StartFailReason::InvalidKey, format!("the key {m}")))?;
+        }
+        let mut all = self.lock();
+        let live = all.entry(group.id).or_default();
+        let replaced = req.key.as_ref().and_then(|k| live.get(k)).cloned();
+        let others = live.len() - usize::from(replaced.is_some());
+        if others >= group.max_sessions {
+            return Err(refused(
+                StartFailReason::GroupLimit,
+                format!(
+                    "group {} already runs its limit of {} simultaneous sessions",
+                    group.id, group.max_sessions
+                ),
+            ));
+        }
+        let key = match &req.key {
+            Some(k) => k.clone(),
+            None => random_key(group.random_key_length, live).ok_or_else(|| {
+                refused(
+                    StartFailReason::NoKeyAvailable,
+                    format!(
+                        "no free {}-digit key is left in group {}",
+                        group.random_key_length, group.id
+                    ),
+                )
+            })?,
+        };
+        let max_guests = match req.max_guests {
+            0 => group.max_guests,
+            n => n.min(group.max_guests),
+        };
+        let params = SessionParams {
+            group: group.clone(),
+            key: key.clone(),
+            call_id: self.next_call_id.fetch_add(1, Ordering::Relaxed),
+            ssnid: format!("{:016x}", rand::rng().random::<u64>()),
+            persist: req.persist,
+            max_guests,
+            paused: req.paused,
+            width: req.display.width,
+            height: req.display.height,
+            display_name: req.display.name.clone(),
+            visitor_client: visitor_client.to_string(),
+        };
+        // `session_started` is queued before the session becomes visible to agents, so the
+        // visitor never sees a guest_count or refresh_request before it.
+        visitor.push_control(Control::SessionStarted {
+            call_id: params.call_id,
+            key: key.clone(),
+            ssnid: params.ssnid.clone(),
+        });
+        let session = Arc::new(Session::new(params, visitor, self.agent_queue_bytes));
+        if let Some(old) = replaced {
+            old.end(&Ending::new(
+                EndReason::Killed,
+                AgentStatus::SessionEndedReplaced,
+                "replaced by a newer session with the same key",
+                true,
+            ));
+        }
+        live.insert(key.clone(), session.clone());
+        drop(all);
+        log::info!(
+            "session {}/{} started (call {}, persist {}, max_guests {})",
+            group.id,
+            key,
+            session.params().call_id,
+            req.persist,
+            max_guests
+        );
+        tokio::spawn(session.clone().run_no_agent_timer(Arc::downgrade(self)));
+        Ok(session)
+    }
+
+    /// Checks an agent's token and finds the session; the agent is not added yet.
+    pub fn find_for_agent(
+        &self,
+        key: &str,
+        token: &str,
+        group_id: Option<u32>,
+    ) -> Result<Arc<Session>, JoinRefused> {
+        let unauthorized = |why: &str| JoinRefused {
+            status: AgentStatus::FailUnauthorized,
+            reason: why.to_string(),
+        };
+        if token.is_empty() {
+            return Err(unauthorized("a token is required"));
+        }
+        let is_dev = secret_eq(token, &self.dev_token);
+        let group = match group_id {
+            Some(g) => g,
+            None if is_dev => self.dev_group.id,
+            None => self
+                .groups
+                .values()
+                .find(|g| g.agent_tokens.iter().any(|t| secret_eq(t, token)))
+                .map(|g| g.id)
+                .ok_or_else(|| unauthorized("the token is not valid"))?,
+        };
+        let valid = is_dev
+            || self
+                .groups
+                .get(&group)
+                .is_some_and(|g| g.agent_tokens.iter().any(|t| secret_eq(t, token)));
+        if !valid {
+            return Err(unauthorized(&format!(
+                "the token is not valid for group {group}"
+            )));
+        }
+        self.lock()
+            .get(&group)
+            .and_then(|m| m.get(key))
+            .cloned()
+            .ok_or_else(|| JoinRefused {
+                status: AgentStatus::FailNoSession,
+                reason: format!("no session with key {key:?} in group {group}"),
+            })
+    }
+
+    /// Adds an agent to a session found with [`Registry::find_for_agent`].
+    pub fn join(
+        &self,
+        session: &Arc<Session>,
+        agent_id: u64,
+        queue: Arc<SendQueue>,
+    ) -> Result<(), JoinRefused> {
+        session.add_agent(agent_id, queue).map_err(|e| match e {
+            JoinError::NoSession => JoinRefused {
+                status: AgentStatus::FailNoSession,
+                reason: "the session has ended".into(),
+            },
+            JoinError::Full => JoinRefused {
+                status: AgentStatus::SessionFull,
+                reason: format!(
+                    "the session has its maximum of {} agents",
+                    session.params().max_guests
+                ),
+            },
+        })
+    }
+
+    /// Removes an agent; ends (and forgets) a non-persistent session it was the last of.
+    pub fn leave(&self, session: &Arc<Session>, agent_id: u64) {
+        if session.remove_agent(agent_id) {
+            self.forget(session);
+        }
+    }
+
+    /// Ends a session and forgets it.
+    pub fn end_session(&self, session: &Arc<Session>, e: &Ending) {
+        session.end(e);
+        self.forget(session);
+    }
+
+    fn forget(&self, session: &Arc<Session>) {
+        let mut all = self.lock();
+        if let Some(m) = all.get_mut(&session.group_id()) {
+            if m.get(session.key())
+                .is_some_and(|s| Arc::ptr_eq(s, session))
+            {
+                m.remove(session.key());
+            }
+        }
+    }
+
+    /// Ends every session (server shutdown).
+    pub fn shutdown(&self) {
+        let sessions: Vec<Arc<Session>> = self
+            .lock()
+            .drain()
+            .flat_map(|(_, m)| m.into_values())
+            .collect();
+        for s in sessions {
+            s.end(&Ending::new(
+                EndReason::Error,
+                AgentStatus::SessionEndedError,
+                "the server is shutting down",
+                true,
+            ));
+        }
+    }
+
+    /// Snapshots of every live session.
+    pub fn stats(&self) -> Vec<SessionStats> {
+        let sessions: Vec<Arc<Session>> = self
+            .lock()
+            .values()
+            .flat_map(|m| m.values().cloned())
+            .collect();
+        let mut v: Vec<SessionStats> = sessions.iter().map(|s| s.stats()).collect();
+        v.sort_by(|a, b| (a.group_id, &a.key).cmp(&(b.group_id, &b.key)));
+        v
+    }
+}
+
+/// A digits-only key of `len` digits that no live session of the group uses.
+fn random_key(len: usize, live: &HashMap<String, Arc<Session>>) -> Option<String> {
+    let space = 10u64.checked_pow(len as u32);
+    if let Some(space) = space {
+        let taken = live
+            .keys()
+            .filter(|k| k.len() == len && k.bytes().all(|b| b.is_ascii_digit()))
+            .count() as u64;
+        if taken >= space {
+            return None;
+        }
+    }
+    let mut rng = rand::rng();
+    for _ in 0..RANDOM_KEY_TRIES {
+        let k: String = (0..len)
+            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+            .collect();
+        if !live.contains_key(&k) {
+            return Some(k);
+        }
+    }
+    let space = space.filter(|s| *s <= SCANNABLE_KEY_SPACE)?;
+    let start = rng.random_range(0..space);
+    (0..space)
+        .map(|i| format!("{:0len$}", (start + i) % space))
+        .find(|k| !live.contains_key(k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_keys_fill_a_small_space_then_stop() {
+        let mut live = HashMap::new();
+        let params = |k: &str| SessionParams {
+            group: Arc::new(GroupConfig::development(1)),
+            key: k.into(),
+            call_id: 1,
+            ssnid: String::new(),
+            persist: true,
+            max_guests: 1,
+            paused: false,
+            width: 1,
+            height: 1,
+            display_name: String::new(),
+            visitor_client: String::new(),
+        };
+        for _ in 0..10 {
+            let k = random_key(1, &live).unwrap();
+            assert_eq!(k.len(), 1);
+            let s = Session::new(params(&k), Arc::new(SendQueue::new(1, 1)), 1);
+            assert!(live.insert(k, Arc::new(s)).is_none());
+        }
+        assert_eq!(random_key(1, &live), None);
+        let k = random_key(6, &live).unwrap();
+        assert!(k.len() == 6 && k.bytes().all(|b| b.is_ascii_digit()));
+    }
+
+    #[test]
+    fn secrets_compare() {
+        assert!(secret_eq("abc", "abc"));
+        assert!(!secret_eq("abc", "abd"));
+        assert!(!secret_eq("abc", "ab"));
+    }
+}

@@ -1,0 +1,490 @@
+//! One live session: its visitor's send queue, its agents and their routing state, the
+//! pause state, the no-agent timer, and how frame updates are routed (PROTOCOL.md, "How the
+//! server routes updates").
+//!
+//! Each agent is *in step* or *needs a key frame*. A multi-message frame is routed as one
+//! unit: which agents get it is decided at its first message and kept until FINAL.
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
+
+use bytes::Bytes;
+use glance_protocol::update::{FLAG_FINAL, FLAG_KEY, FLAG_REFRESH_ONLY};
+use glance_protocol::{AgentStatus, Control, EndReason};
+use tokio::sync::Notify;
+
+use super::agent_queue::{PushOutcome, QueueStats, SendQueue};
+use super::registry::Registry;
+use crate::config::GroupConfig;
+
+/// Why an agent could not join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinError {
+    /// The session is over (19).
+    NoSession,
+    /// The session has its maximum of agents (35).
+    Full,
+}
+
+/// How a session ends.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    /// The visitor-side reason.
+    pub reason: EndReason,
+    /// The agent-side status code.
+    pub status: AgentStatus,
+    pub message: String,
+    /// Whether the visitor is sent `session_ended` and its connection closed.
+    pub notify_visitor: bool,
+}
+
+impl Ending {
+    pub fn new(
+        reason: EndReason,
+        status: AgentStatus,
+        message: impl Into<String>,
+        notify_visitor: bool,
+    ) -> Ending {
+        Ending {
+            reason,
+            status,
+            message: message.into(),
+            notify_visitor,
+        }
+    }
+
+    fn control(&self) -> Control {
+        Control::SessionEnded {
+            reason: self.reason,
+            status: self.status.code(),
+            iserror: self.status.is_error(),
+            message: self.message.clone(),
+        }
+    }
+}
+
+/// The header fields of an update the router needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateHeader {
+    pub flags: u8,
+    pub seq: u32,
+    pub width: u16,
+    pub height: u16,
+}
+
+/// What the session was started with.
+#[derive(Debug, Clone)]
+pub struct SessionParams {
+    pub group: Arc<GroupConfig>,
+    pub key: String,
+    pub call_id: u64,
+    pub ssnid: String,
+    pub persist: bool,
+    /// Effective limit: the lower of the visitor's and the group's.
+    pub max_guests: u32,
+    pub paused: bool,
+    pub width: u16,
+    pub height: u16,
+    pub display_name: String,
+    /// The visitor's `hello.client`.
+    pub visitor_client: String,
+}
+
+#[derive(Debug)]
+struct AgentSlot {
+    id: u64,
+    queue: Arc<SendQueue>,
+    needs_key: bool,
+    /// Whether the frame in progress goes to this agent.
+    in_frame: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FrameInProgress {
+    seq: u32,
+    /// KEY and REFRESH_ONLY bits of its first message.
+    bits: u8,
+}
+
+#[derive(Debug)]
+struct Inner {
+    ended: bool,
+    agents: Vec<AgentSlot>,
+    paused: bool,
+    width: u16,
+    height: u16,
+    have_key: bool,
+    frame: Option<FrameInProgress>,
+    refresh_outstanding: bool,
+    /// Since when no agent is present (`None` while one is).
+    no_agent_since: Option<Instant>,
+}
+
+/// Counters of one agent of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStats {
+    pub agent_id: u64,
+    pub needs_key: bool,
+    pub queue: QueueStats,
+}
+
+/// A snapshot of one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStats {
+    pub group_id: u32,
+    pub key: String,
+    pub call_id: u64,
+    pub paused: bool,
+    pub width: u16,
+    pub height: u16,
+    pub refresh_outstanding: bool,
+    pub agents: Vec<AgentStats>,
+    /// The per-agent bound on queued update bytes.
+    pub agent_queue_limit: usize,
+    /// The visitor connection's queue.
+    pub visitor_queue: QueueStats,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct Session {
+    params: SessionParams,
+    visitor: Arc<SendQueue>,
+    agent_queue_limit: usize,
+    inner: Mutex<Inner>,
+    timer: Notify,
+}
+
+impl Session {
+    pub fn new(
+        params: SessionParams,
+        visitor: Arc<SendQueue>,
+        agent_queue_limit: usize,
+    ) -> Session {
+        let inner = Inner {
+            ended: false,
+            agents: Vec::new(),
+            paused: params.paused,
+            width: params.width,
+            height: params.height,
+            have_key: false,
+            frame: None,
+            refresh_outstanding: false,
+            no_agent_since: Some(Instant::now()),
+        };
+        Session {
+            params,
+            visitor,
+            agent_queue_limit,
+            inner: Mutex::new(inner),
+            timer: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn group_id(&self) -> u32 {
+        self.params.group.id
+    }
+
+    pub fn key(&self) -> &str {
+        &self.params.key
+    }
+
+    pub fn params(&self) -> &SessionParams {
+        &self.params
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.lock().ended
+    }
+
+    /// Adds an agent: queues `joined` for it, tells everyone the new count and asks the
+    /// visitor for a key frame.
+    pub fn add_agent(&self, id: u64, queue: Arc<SendQueue>) -> Result<(), JoinError> {
+        let mut g = self.lock();
+        if g.ended {
+            return Err(JoinError::NoSession);
+        }
+        if g.agents.len() >= self.params.max_guests as usize {
+            return Err(JoinError::Full);
+        }
+        g.agents.push(AgentSlot {
+            id,
+            queue: queue.clone(),
+            needs_key: true,
+            in_frame: false,
+        });
+        let count = g.agents.len() as u32;
+        queue.push_control(Control::Joined {
+            call_id: self.params.call_id,
+            key: self.params.key.clone(),
+            ssnid: self.params.ssnid.clone(),
+            group_id: self.params.group.id,
+            width: g.width,
+            height: g.height,
+            paused: g.paused,
+            guests: count,
+            visitor_version: self.params.visitor_client.clone(),
+            display_name: self.params.display_name.clone(),
+        });
+        self.broadcast_guest_count(&g);
+        if g.no_agent_since.take().is_some() {
+            self.timer.notify_one();
+        }
+        self.request_refresh(&mut g);
+        Ok(())
+    }
+
+    /// Removes an agent. Returns true if that ended the session (the last agent left a
+    /// non-persistent session); the caller then forgets it in the registry.
+    pub fn remove_agent(&self, id: u64) -> bool {
+        let mut g = self.lock();
+        if g.ended {
+            return false;
+        }
+        let Some(pos) = g.agents.iter().position(|a| a.id == id) else {
+            return false;
+        };
+        g.agents.remove(pos);
+        self.broadcast_guest_count(&g);
+        if g.agents.is_empty() {
+            if !self.params.persist {
+                return self.end_locked(
+                    &mut g,
+                    &Ending::new(
+                        EndReason::OtherSide,
+                        AgentStatus::SessionEndedQuit,
+                        "the last agent left",
+                        true,
+                    ),
+                );
+            }
+            g.no_agent_since = Some(Instant::now());
+            self.timer.notify_one();
+        }
+        false
+    }
+
+    fn broadcast_guest_count(&self, g: &Inner) {
+        let count = g.agents.len() as u32;
+        self.visitor.push_control(Control::GuestCount { count });
+        for a in &g.agents {
+            a.queue.push_control(Control::GuestCount { count });
+        }
+    }
+
+    fn request_refresh(&self, g: &mut Inner) {
+        if !g.refresh_outstanding {
+            g.refresh_outstanding = true;
+            self.visitor.push_control(Control::RefreshRequest);
+        }
+    }
+
+    /// Relays a pause or resume to every agent and remembers it for late joiners.
+    pub fn set_paused(&self, paused: bool) {
+        let mut g = self.lock();
+        if g.ended {
+            return;
+        }
+        g.paused = paused;
+        for a in &g.agents {
+            a.queue.push_control(Control::Paused { paused });
+        }
+        if !paused && g.agents.iter().any(|a| a.needs_key) {
+            // A request made while paused may have been dropped: ask again.
+            g.refresh_outstanding = false;
+            self.request_refresh(&mut g);
+        }
+    }
+
+    /// Routes one update (`update` is the kind byte followed by the payload, already checked
+    /// with `FrameUpdate::parse`). An error describes why the update breaks the protocol.
+    pub fn route_update(&self, update: Bytes, h: UpdateHeader) -> Result<(), String> {
+        let mut g = self.lock();
+        if g.ended {
+            return Ok(());
+        }
+        let bits = h.flags & (FLAG_KEY | FLAG_REFRESH_ONLY);
+        let size_matches = h.width == g.width && h.height == g.height;
+        if let Some(f) = g.frame {
+            if f.seq != h.seq || f.bits != bits {
+                return Err(format!(
+                    "an update of frame {} (flags {}) arrived before frame {} (flags {}) had its FINAL message",
+                    h.seq, h.flags, f.seq, f.bits
+                ));
+            }
+            if !size_matches {
+                return Err(format!(
+                    "the display size changed to {}x{} inside frame {}",
+                    h.width, h.height, h.seq
+                ));
+            }
+        } else if bits & FLAG_KEY != 0 {
+            let everyone = bits & FLAG_REFRESH_ONLY == 0;
+            // A refresh-only key frame that changes the size (a visitor should send a plain
+            // KEY then): agents in step skip it and could not apply the deltas that follow,
+            // so they wait for the next key frame like agents that fell behind.
+            let resized = g.have_key && !size_matches;
+            for a in &mut g.agents {
+                if !everyone && resized && !a.needs_key {
+                    a.needs_key = true;
+                    a.in_frame = false;
+                    continue;
+                }
+                a.in_frame = everyone || a.needs_key;
+                if a.in_frame {
+                    a.needs_key = false;
+                }
+            }
+            g.width = h.width;
+            g.height = h.height;
+            g.have_key = true;
+            g.refresh_outstanding = false;
+            if g.agents.iter().any(|a| a.needs_key) {
+                self.request_refresh(&mut g);
+            }
+        } else {
+            if !g.have_key {
+                return Err("a delta update arrived before any key frame".into());
+            }
+            if !size_matches {
+                return Err(format!(
+                    "a delta update of {}x{} does not match the {}x{} display of the last key frame",
+                    h.width, h.height, g.width, g.height
+                ));
+            }
+            for a in &mut g.agents {
+                a.in_frame = !a.needs_key;
+            }
+        }
+        g.frame = if h.flags & FLAG_FINAL != 0 {
+            None
+        } else {
+            Some(FrameInProgress { seq: h.seq, bits })
+        };
+        let mut need_refresh = false;
+        for a in g.agents.iter_mut().filter(|a| a.in_frame) {
+            match a.queue.push_update(update.clone()) {
+                PushOutcome::Queued => {}
+                PushOutcome::Overflow => {
+                    log::debug!(
+                        "session {}/{}: agent {} is slow; it waits for a key frame",
+                        self.params.group.id,
+                        self.params.key,
+                        a.id
+                    );
+                    a.needs_key = true;
+                    a.in_frame = false;
+                    need_refresh = true;
+                }
+                PushOutcome::Closed => a.in_frame = false,
+            }
+        }
+        if need_refresh {
+            self.request_refresh(&mut g);
+        }
+        Ok(())
+    }
+
+    /// Ends the session: every agent gets `session_ended` and is closed, the visitor too if
+    /// `notify_visitor`. Returns false if it had already ended.
+    pub fn end(&self, e: &Ending) -> bool {
+        let mut g = self.lock();
+        self.end_locked(&mut g, e)
+    }
+
+    fn end_locked(&self, g: &mut Inner, e: &Ending) -> bool {
+        if g.ended {
+            return false;
+        }
+        g.ended = true;
+        log::info!(
+            "session {}/{} ended: {:?} (status {}): {}",
+            self.params.group.id,
+            self.params.key,
+            e.reason,
+            e.status.code(),
+            e.message
+        );
+        let msg = e.control();
+        for a in g.agents.drain(..) {
+            a.queue.close(Some(msg.clone()));
+        }
+        if e.notify_visitor {
+            self.visitor.close(Some(msg));
+        }
+        self.timer.notify_one();
+        true
+    }
+
+    /// Ends the session with `timed_out` once no agent has been present for the group's
+    /// no-agent timeout. Returns when the session ends.
+    pub async fn run_no_agent_timer(self: Arc<Self>, registry: Weak<Registry>) {
+        let timeout = self.params.group.no_agent_timeout();
+        loop {
+            let deadline = {
+                let g = self.lock();
+                if g.ended {
+                    return;
+                }
+                g.no_agent_since.map(|t| t + timeout)
+            };
+            let Some(deadline) = deadline else {
+                self.timer.notified().await;
+                continue;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+                _ = self.timer.notified() => continue,
+            }
+            let due = {
+                let g = self.lock();
+                !g.ended
+                    && g.no_agent_since
+                        .is_some_and(|t| t + timeout <= Instant::now())
+            };
+            if due {
+                let e = Ending::new(
+                    EndReason::TimedOut,
+                    AgentStatus::SessionEndedTimeout,
+                    format!("no agent was present for {} s", timeout.as_secs()),
+                    true,
+                );
+                match registry.upgrade() {
+                    Some(r) => r.end_session(&self, &e),
+                    None => {
+                        self.end(&e);
+                    }
+                }
+                return;
+            }
+        }
+    }
+
+    pub fn stats(&self) -> SessionStats {
+        let g = self.lock();
+        SessionStats {
+            group_id: self.params.group.id,
+            key: self.params.key.clone(),
+            call_id: self.params.call_id,
+            paused: g.paused,
+            width: g.width,
+            height: g.height,
+            refresh_outstanding: g.refresh_outstanding,
+            agents: g
+                .agents
+                .iter()
+                .map(|a| AgentStats {
+                    agent_id: a.id,
+                    needs_key: a.needs_key,
+                    queue: a.queue.stats(),
+                })
+                .collect(),
+            agent_queue_limit: self.agent_queue_limit,
+            visitor_queue: self.visitor.stats(),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The visitor side of the protocol, independent of the transport: `hello`/`welcome`,
+//! `start_session` (once), then updates, `pause`, `end_session` and `pong`. A transport
+//! feeds decoded messages through a channel and writes what the visitor's [`SendQueue`]
+//! holds; this module decides what they mean.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use glance_protocol::limits::MAX_TEXT_LEN;
+use glance_protocol::update::FrameUpdate;
+use glance_protocol::{
+    negotiate_version, AgentStatus, Control, EndReason, Role, StartSession, PROTOCOL_VERSION_MAX,
+    PROTOCOL_VERSION_MIN,
+};
+use tokio::sync::mpsc;
+use tokio::time::{timeout_at, Instant};
+
+use super::agent_queue::SendQueue;
+use super::registry::Registry;
+use super::session::{Ending, Session, UpdateHeader};
+
+/// A decoded message from a visitor.
+#[derive(Debug)]
+pub enum Incoming {
+    Control(Control),
+    /// A frame update: the kind byte (2) followed by the payload.
+    Update(Bytes),
+}
+
+/// Why no further message can be read.
+#[derive(Debug)]
+pub enum RecvError {
+    /// The peer closed the connection between messages.
+    Closed,
+    /// The connection failed (or closed in the middle of a message).
+    Io(String),
+    /// Nothing arrived within the idle timeout.
+    Idle,
+    /// The bytes break the protocol; `code` is the `error` code to send.
+    Protocol { code: &'static str, message: String },
+}
+
+/// What a transport hands to [`run`].
+pub type IncomingRx = mpsc::Receiver<Result<Incoming, RecvError>>;
+
+/// The server's name and version, as `welcome` and the discovery endpoint report it.
+pub fn server_name() -> String {
+    format!("glance-server {}", env!("CARGO_PKG_VERSION"))
+}
+
+fn send_error(queue: &SendQueue, code: &str, message: impl Into<String>) {
+    let message = message.into();
+    log::info!("visitor protocol error ({code}): {message}");
+    queue.push_control(Control::Error {
+        code: code.into(),
+        message,
+    });
+    queue.close(None);
+}
+
+/// Reads the next message before `deadline`; `None` when the connection is to close (an
+/// error has been queued when one is owed).
+async fn next_before(
+    rx: &mut IncomingRx,
+    queue: &SendQueue,
+    deadline: Instant,
+    waiting_for: &str,
+) -> Option<Incoming> {
+    match timeout_at(deadline, rx.recv()).await {
+        Err(_) => {
+            send_error(
+                queue,
+                "timeout",
+                format!("no {waiting_for} within the handshake timeout"),
+            );
+            None
+        }
+        Ok(None) | Ok(Some(Err(RecvError::Closed | RecvError::Io(_) | RecvError::Idle))) => None,
+        Ok(Some(Err(RecvError::Protocol { code, message }))) => {
+            send_error(queue, code, message);
+            None
+        }
+        Ok(Some(Ok(m))) => Some(m),
+    }
+}
+
+fn describe(m: &Incoming) -> String {
+    match m {
+        Incoming::Control(c) => c.name().to_string(),
+        Incoming::Update(_) => "a frame update".into(),
+    }
+}
+
+fn check_texts(s: &StartSession) -> Result<(), String> {
+    let fields: [(&str, Option<&str>); 7] = [
+        ("token", Some(&s.token)),
+        ("key", s.key.as_deref()),
+        ("visitor_id", s.visitor_id.as_deref()),
+        ("name", Some(&s.name)),
+        ("email", Some(&s.email)),
+        ("phone", Some(&s.phone)),
+        ("display.name", Some(&s.display.name)),
+    ];
+    for (name, v) in fields {
+        if v.is_some_and(|v| v.len() > MAX_TEXT_LEN) {
+            return Err(format!(
+                "start_session.{name} is longer than {MAX_TEXT_LEN} bytes"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Serves one visitor connection until it is to close. `deadline` bounds the handshake
+/// (`hello` and `start_session`). On return the queue is closing or aborted.
+pub async fn run(
+    registry: Arc<Registry>,
+    mut rx: IncomingRx,
+    queue: Arc<SendQueue>,
+    deadline: Instant,
+) {
+    let Some(first) = next_before(&mut rx, &queue, deadline, "hello").await else {
+        queue.close(None);
+        return;
+    };
+    let client = match first {
+        Incoming::Control(Control::Hello {
+            role: Role::Visitor,
+            min_version,
+            max_version,
+            client,
+        }) => match negotiate_version(min_version, max_version) {
+            Some(version) => {
+                queue.push_control(Control::Welcome {
+                    version,
+                    server: server_name(),
+                });
+                client
+            }
+            None => {
+                return send_error(
+                    &queue,
+                    "version",
+                    format!(
+                        "this server speaks protocol versions {PROTOCOL_VERSION_MIN} to {PROTOCOL_VERSION_MAX}; the client offered {min_version} to {max_version}"
+                    ),
+                )
+            }
+        },
+        Incoming::Control(Control::Hello { role, .. }) => {
+            return send_error(
+                &queue,
+                "unexpected",
+                format!("this port serves visitors; hello.role was {role:?}"),
+            )
+        }
+        other => {
+            return send_error(
+                &queue,
+                "unexpected",
+                format!("the first message must be hello, not {}", describe(&other)),
+            )
+        }
+    };
+    let req = loop {
+        let Some(m) = next_before(&mut rx, &queue, deadline, "start_session").await else {
+            queue.close(None);
+            return;
+        };
+        match m {
+            Incoming::Control(Control::Pong { .. }) => continue,
+            Incoming::Control(Control::StartSession(req)) => break req,
+            other => {
+                return send_error(
+                    &queue,
+                    "unexpected",
+                    format!("expected start_session, got {}", describe(&other)),
+                )
+            }
+        }
+    };
+    if let Err(m) = check_texts(&req) {
+        return send_error(&queue, "malformed", m);
+    }
+    let session = match registry.start_session(&req, queue.clone(), &client) {
+        Ok(s) => s,
+        Err(r) => {
+            log::info!("start_session refused: {:?}: {}", r.reason, r.message);
+            queue.push_control(Control::StartFailed {
+                reason: r.reason,
+                message: r.message,
+            });
+            queue.close(None);
+            return;
+        }
+    };
+    queue.enable_ping();
+    serve_session(&registry, &session, &mut rx, &queue).await;
+    queue.close(None);
+}
+
+async fn serve_session(
+    registry: &Registry,
+    session: &Arc<Session>,
+    rx: &mut IncomingRx,
+    queue: &SendQueue,
+) {
+    let conn_drop = |why: &str| {
+        registry.end_session(
+            session,
+            &Ending::new(
+                EndReason::ConnDrop,
+                AgentStatus::SessionEndedConnDead,
+                format!("the visitor's connection was lost: {why}"),
+                false,
+            ),
+        )
+    };
+    let protocol_error = |code: &str, message: String| {
+        send_error(queue, code, message.clone());
+        registry.end_session(
+            session,
+            &Ending::new(
+                EndReason::Error,
+                AgentStatus::SessionEndedError,
+                format!("the visitor broke the protocol: {message}"),
+                false,
+            ),
+        )
+    };
+    loop {
+        let m = tokio::select! {
+            m = rx.recv() => m,
+            _ = queue.wait_done() => {
+                if queue.is_aborted() {
+                    conn_drop("it stopped reading");
+                }
+                return;
+            }
+        };
+        let m = match m {
+            None => return conn_drop("closed"),
+            Some(Err(RecvError::Closed)) => return conn_drop("closed without end_session"),
+            Some(Err(RecvError::Io(e))) => return conn_drop(&e),
+            Some(Err(RecvError::Idle)) => {
+                return conn_drop("nothing received within the idle timeout")
+            }
+            Some(Err(RecvError::Protocol { code, message })) => {
+                return protocol_error(code, message)
+            }
+            Some(Ok(m)) => m,
+        };
+        match m {
+            Incoming::Update(bytes) => {
+                let header = match FrameUpdate::parse(bytes.get(1..).unwrap_or_default()) {
+                    Ok(u) => UpdateHeader {
+                        flags: u.flags,
+                        seq: u.seq,
+                        width: u.width,
+                        height: u.height,
+                    },
+                    Err(e) => return protocol_error("malformed", format!("bad frame update: {e}")),
+                };
+                if let Err(m) = session.route_update(bytes, header) {
+                    return protocol_error("malformed", m);
+                }
+            }
+            Incoming::Control(Control::Pause { paused }) => session.set_paused(paused),
+            Incoming::Control(Control::Pong { .. }) => {}
+            Incoming::Control(Control::EndSession) => {
+                return registry.end_session(
+                    session,
+                    &Ending::new(
+                        EndReason::ThisSide,
+                        AgentStatus::SessionEndedQuit,
+                        "the visitor ended the session",
+                        true,
+                    ),
+                );
+            }
+            Incoming::Control(Control::StartSession(_)) => {
+                return protocol_error(
+                    "unexpected",
+                    "start_session may be sent only once per connection".into(),
+                )
+            }
+            Incoming::Control(c) => {
+                return protocol_error(
+                    "unexpected",
+                    format!("{} is not expected from a visitor here", c.name()),
+                )
+            }
+        }
+    }
+}

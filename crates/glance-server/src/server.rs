@@ -1,0 +1,185 @@
+//! [`Server`]: binds both listeners, builds the ready information and runs the relay
+//! in-process until shut down (used by the binary and by other crates' tests).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{host_port, random_token, Config, ServerOptions};
+use crate::error::ServerError;
+use crate::http::{self, AppState};
+use crate::ready::ReadyInfo;
+use crate::relay::{Registry, SessionStats};
+use crate::{direct, tls};
+
+/// A snapshot of the server's sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerStats {
+    pub sessions: Vec<SessionStats>,
+}
+
+impl ServerStats {
+    /// The session `key` of `group_id`, if live.
+    pub fn session(&self, group_id: u32, key: &str) -> Option<&SessionStats> {
+        self.sessions
+            .iter()
+            .find(|s| s.group_id == group_id && s.key == key)
+    }
+}
+
+/// A running server. Dropping it (or [`Server::shutdown`]) stops the listeners, ends every
+/// session and closes every connection.
+#[derive(Debug)]
+pub struct Server {
+    ready: ReadyInfo,
+    registry: Arc<Registry>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    https_addr: SocketAddr,
+    direct_addr: SocketAddr,
+}
+
+impl Server {
+    /// Binds both listeners and starts serving on the current tokio runtime.
+    pub async fn start(opts: ServerOptions) -> Result<Server, ServerError> {
+        opts.validate()?;
+        let config = match opts.config.clone() {
+            Some(mut c) => {
+                c.validate()?;
+                c
+            }
+            None => Config::development(),
+        };
+        let host = opts.host();
+        let tls = tls::setup(&opts.state_dir, &host, opts.cert.as_ref())?;
+        let https_l = TcpListener::bind(opts.listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                what: "HTTPS",
+                addr: opts.listen,
+                source,
+            })?;
+        let direct_want = opts.direct_addr();
+        let direct_l =
+            TcpListener::bind(direct_want)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    what: "direct visitor connections",
+                    addr: direct_want,
+                    source,
+                })?;
+        let local = |l: &TcpListener, addr: SocketAddr| {
+            l.local_addr().map_err(|source| ServerError::Bind {
+                what: "a listener's address",
+                addr,
+                source,
+            })
+        };
+        let https_addr = local(&https_l, opts.listen)?;
+        let direct_addr = local(&direct_l, direct_want)?;
+
+        let dev_token = random_token();
+        let registry = Arc::new(Registry::new(
+            &config,
+            dev_token.clone(),
+            opts.agent_queue_bytes,
+        ));
+        let session_url = format!("https://{}", host_port(&host, https_addr.port()));
+        let dev_group = registry.dev_group().clone();
+        let ready = ReadyInfo {
+            agent_url: format!("{session_url}/agent"),
+            session_url,
+            ca_cert: tls
+                .ca_cert
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            agent_token: dev_token,
+            group_id: dev_group.id,
+            api_key: dev_group.api_key.clone(),
+            direct_addr: direct_addr.to_string(),
+            https_addr: https_addr.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let state = Arc::new(AppState {
+            registry: registry.clone(),
+            host,
+            https_port: https_addr.port(),
+            direct_port: direct_addr.port(),
+            timing: opts.timing,
+            shutdown: shutdown_rx.clone(),
+        });
+        let tasks = vec![
+            tokio::spawn(http::run_listener(
+                https_l,
+                TlsAcceptor::from(tls.https.clone()),
+                http::router(state),
+                opts.timing,
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(direct::run_listener(
+                direct_l,
+                TlsAcceptor::from(tls.direct.clone()),
+                registry.clone(),
+                opts.timing,
+                shutdown_rx,
+            )),
+        ];
+        log::info!("HTTPS on {https_addr}, direct visitor connections on {direct_addr}");
+        Ok(Server {
+            ready,
+            registry,
+            shutdown,
+            tasks,
+            https_addr,
+            direct_addr,
+        })
+    }
+
+    /// What the ready line reports.
+    pub fn ready(&self) -> &ReadyInfo {
+        &self.ready
+    }
+
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https_addr
+    }
+
+    pub fn direct_addr(&self) -> SocketAddr {
+        self.direct_addr
+    }
+
+    /// The per-agent bound on queued update bytes.
+    pub fn agent_queue_bytes(&self) -> usize {
+        self.registry.agent_queue_bytes()
+    }
+
+    /// Snapshots of every live session, its agents and their queues.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats {
+            sessions: self.registry.stats(),
+        }
+    }
+
+    /// Stops accepting, ends every session (agents and visitors are told) and closes every
+    /// connection.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        self.registry.shutdown();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
