@@ -33,7 +33,8 @@ after(async () => {
 
 async function visitor(width = 320, height = 200) {
   const v = await FakeVisitor.start({
-    sessionUrl: srv.ready.session_url, caCert: srv.ready.caPem, groupId: srv.ready.group_id, width, height,
+    sessionUrl: srv.ready.session_url, caCert: srv.ready.caPem, groupId: srv.ready.group_id,
+    token: srv.ready.api_key ?? '', width, height,
   });
   visitors.push(v);
   return v;

@@ -4,6 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,10 +38,15 @@ after(async () => {
 
 test('the viewer shows what glance-share shares, pixel for pixel, and its end', { skip: missing, timeout: 120000 }, async () => {
   const dump = path.join(tmp, 'frame.bgrx');
+  // The group's visitor token (api_key of the ready line), with whichever option this
+  // glance-share has for it.
+  const help = spawnSync(SHARE, ['--help'], { encoding: 'utf8', timeout: 10000 }).stdout ?? '';
+  const tokenOpt = ['--api-key', '--token'].find((o) => new RegExp(`${o}\\b`).test(help));
   share = lines(spawnChild(SHARE, [
     '--service-url', srv.ready.session_url, '--ca-cert', srv.ready.ca_cert,
     '--group', String(srv.ready.group_id), '--synthetic', '640x400', '--script', '12',
     '--dump-frame', dump,
+    ...(tokenOpt && srv.ready.api_key ? [tokenOpt, srv.ready.api_key] : []),
   ]));
   const connected = await waitForLine(share, (j) => j.event === 'EventConnectedToSession', T, 'EventConnectedToSession');
   const key = connected.properties.sessionkey;

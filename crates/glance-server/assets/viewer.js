@@ -12,6 +12,7 @@
 
   const PROTOCOL_VERSION = 1;
   const CLIENT = 'glance-viewer 0.1.0';
+  const KIND_CONTROL = 1;
   const KIND_UPDATE = 2;
   const FLAG_KEY = 1;
   const FLAG_REFRESH_ONLY = 2;
@@ -406,6 +407,17 @@
       }
       const bytes = new Uint8Array(data);
       if (bytes.length > MAX_BINARY_LEN) return fail('too_large', 'binary message too large');
+      if (bytes[0] === KIND_CONTROL) {
+        // A control message sent as binary (kind byte 1 + JSON): read it as the text form.
+        if (bytes.length > MAX_CONTROL_LEN + 1) return fail('too_large', 'control message too large');
+        let text;
+        try {
+          text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(1));
+        } catch {
+          return fail('malformed', 'control message is not UTF-8');
+        }
+        return handleMessage(text);
+      }
       if (bytes[0] !== KIND_UPDATE) return fail('malformed', `unknown message kind ${bytes[0]}`);
       if (phase !== 'joined') return fail('unexpected', 'a frame update before joining');
       const applied = handleUpdate(bytes.subarray(1));
