@@ -1,11 +1,16 @@
-//! X11 capture (Linux): RandR monitors and GetImage of a monitor's rectangle of the root
-//! window, in pure Rust over the X protocol (x11rb). The server's 32-bit ZPixmap is BGRX on
-//! little-endian servers; the padding byte is normalised to 0xFF while copying. Formats other
-//! than 24/32-bit depth with 32 bits a pixel are refused with a clear error, never shared as
-//! garbage. (MIT-SHM, for speed, belongs to the capture-performance work.)
+//! X11 capture (Linux): RandR monitors, and a monitor's rectangle of the root window read
+//! through MIT-SHM (a shared-memory segment the X server writes into: no copy over the socket)
+//! or, where MIT-SHM is missing (a remote display), through plain GetImage — slower, never
+//! black. Pure Rust over the X protocol (x11rb); `unsafe` only to map the segment. The
+//! server's 32-bit ZPixmap is BGRX on little-endian servers; the padding byte is normalised to
+//! 0xFF while copying. Formats other than 24/32-bit depth at 32 bits a pixel are refused with a
+//! clear error, never shared as garbage.
 
+use std::os::fd::AsRawFd;
 use x11rb::connection::Connection;
+
 use x11rb::protocol::randr::ConnectionExt as _;
+use x11rb::protocol::shm::ConnectionExt as _;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder, Window};
 use x11rb::rust_connection::RustConnection;
 
@@ -74,11 +79,96 @@ pub fn list_monitors(display: Option<&str>) -> Result<Vec<DisplayDesc>, CaptureE
     Ok(out)
 }
 
+/// A shared-memory segment created by the X server and mapped read-only here.
+struct ShmSegment {
+    seg: u32,
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain memory owned by this struct; it is only read through `&self`
+// while the capturer (which owns it) is borrowed, and unmapped once in Drop.
+unsafe impl Send for ShmSegment {}
+
+impl ShmSegment {
+    /// Asks the server for a segment of `len` bytes and maps it.
+    fn create(conn: &RustConnection, len: usize) -> Result<ShmSegment, String> {
+        let v = conn
+            .shm_query_version()
+            .map_err(|e| e.to_string())?
+            .reply()
+            .map_err(|e| format!("MIT-SHM is not available: {e}"))?;
+        if (v.major_version, v.minor_version) < (1, 2) {
+            return Err(format!(
+                "MIT-SHM {}.{} cannot create segments (1.2 needed)",
+                v.major_version, v.minor_version
+            ));
+        }
+        let seg = conn.generate_id().map_err(|e| e.to_string())?;
+        let size = u32::try_from(len).map_err(|_| "frame too large for MIT-SHM".to_string())?;
+        let reply = conn
+            .shm_create_segment(seg, size, false)
+            .map_err(|e| e.to_string())?
+            .reply()
+            .map_err(|e| format!("MIT-SHM segment refused: {e}"))?;
+        let fd = reply.shm_fd;
+        // SAFETY: mapping a file descriptor the server just gave us, read-only and shared, for
+        // exactly the segment's size; the result is checked before use and the fd may be
+        // closed afterwards (the mapping keeps the memory).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            let _ = conn.shm_detach(seg);
+            return Err(format!(
+                "mmap of the MIT-SHM segment failed: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(ShmSegment {
+            seg,
+            ptr: ptr as *const u8,
+            len,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes for as long as `self` lives (see create).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for ShmSegment {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the region mapped in create(), once.
+        unsafe {
+            libc::munmap(self.ptr as *mut libc::c_void, self.len);
+        }
+    }
+}
+
 /// Captures one monitor's rectangle of the root window.
 pub struct X11Capturer {
     conn: RustConnection,
     root: Window,
     desc: DisplayDesc,
+    shm: Option<ShmSegment>,
+}
+
+impl Drop for X11Capturer {
+    fn drop(&mut self) {
+        if let Some(s) = &self.shm {
+            let _ = self.conn.shm_detach(s.seg);
+            let _ = self.conn.flush();
+        }
+    }
 }
 
 impl std::fmt::Debug for X11Capturer {
@@ -90,8 +180,18 @@ impl std::fmt::Debug for X11Capturer {
 }
 
 impl X11Capturer {
-    /// Connects to `$DISPLAY` and checks that its pixel format can be read as BGRX.
+    /// Connects to `display` (`$DISPLAY` when None) and checks that its pixel format can be
+    /// read as BGRX; uses MIT-SHM when the server offers it.
     pub fn open(display: Option<&str>, desc: &DisplayDesc) -> Result<X11Capturer, CaptureError> {
+        Self::open_with(display, desc, true)
+    }
+
+    /// As [`X11Capturer::open`], with MIT-SHM allowed or not (tests compare both paths).
+    pub fn open_with(
+        display: Option<&str>,
+        desc: &DisplayDesc,
+        allow_shm: bool,
+    ) -> Result<X11Capturer, CaptureError> {
         let (conn, screen_num) = open_conn(display)?;
         let setup = conn.setup();
         let screen = setup
@@ -114,17 +214,104 @@ impl X11Capturer {
             return Err(CaptureError::Format("MSB-first image byte order".into()));
         }
         let root = screen.root;
+        let len = desc.width as usize * desc.height as usize * 4;
+        let shm = match ShmSegment::create(&conn, len).and_then(|s| {
+            if allow_shm {
+                Ok(s)
+            } else {
+                Err("disabled by the caller".into())
+            }
+        }) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::warn!("X11 capture without MIT-SHM (slower): {e}");
+                None
+            }
+        };
         Ok(X11Capturer {
             conn,
             root,
             desc: desc.clone(),
+            shm,
         })
+    }
+
+    /// Whether frames come through MIT-SHM.
+    pub fn uses_shm(&self) -> bool {
+        self.shm.is_some()
+    }
+
+    fn capture_shm(
+        &self,
+        shm: &ShmSegment,
+        w: u16,
+        h: u16,
+        buf: &mut FrameBuf,
+    ) -> Result<(), CaptureError> {
+        let r = self
+            .conn
+            .shm_get_image(
+                self.root,
+                self.desc.x,
+                self.desc.y,
+                w,
+                h,
+                !0,
+                u8::from(ImageFormat::Z_PIXMAP),
+                shm.seg,
+                0,
+            )
+            .map_err(err)?
+            .reply()
+            .map_err(err)?;
+        let want = w as usize * h as usize * 4;
+        if (r.size as usize) < want || shm.len < want {
+            return Err(CaptureError::Capture(format!(
+                "MIT-SHM returned {} bytes for a {w}x{h} image",
+                r.size
+            )));
+        }
+        Self::copy_into(&shm.bytes()[..want], w, h, buf);
+        Ok(())
+    }
+
+    /// Copies packed BGRX rows into `buf`, normalising the padding byte.
+    fn copy_into(src: &[u8], w: u16, h: u16, buf: &mut FrameBuf) {
+        if buf.width != w || buf.height != h {
+            buf.reshape(w, h);
+        }
+        let row = w as usize * 4;
+        for (dst, src) in buf
+            .data
+            .chunks_exact_mut(buf.stride)
+            .zip(src.chunks_exact(row))
+        {
+            for (d, s) in dst[..row].chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+                d[0] = s[0];
+                d[1] = s[1];
+                d[2] = s[2];
+                d[3] = 0xFF;
+            }
+        }
     }
 }
 
 impl Capturer for X11Capturer {
     fn capture(&mut self, buf: &mut FrameBuf) -> Result<(), CaptureError> {
         let (w, h) = (self.desc.width, self.desc.height);
+        if let Some(shm) = self.shm.take() {
+            match self.capture_shm(&shm, w, h, buf) {
+                Ok(()) => {
+                    self.shm = Some(shm);
+                    return Ok(());
+                }
+                Err(e) => {
+                    // Never black frames: fall back to GetImage for good.
+                    log::warn!("MIT-SHM capture failed, using GetImage from now on: {e}");
+                    let _ = self.conn.shm_detach(shm.seg);
+                }
+            }
+        }
         let reply = self
             .conn
             .get_image(
@@ -146,21 +333,7 @@ impl Capturer for X11Capturer {
                 reply.data.len()
             )));
         }
-        if buf.width != w || buf.height != h {
-            buf.reshape(w, h);
-        }
-        for (dst, src) in buf
-            .data
-            .chunks_exact_mut(buf.stride)
-            .zip(reply.data.chunks_exact(row))
-        {
-            for (d, s) in dst[..row].chunks_exact_mut(4).zip(src.chunks_exact(4)) {
-                d[0] = s[0];
-                d[1] = s[1];
-                d[2] = s[2];
-                d[3] = 0xFF;
-            }
-        }
+        Self::copy_into(&reply.data[..row * h as usize], w, h, buf);
         Ok(())
     }
 }

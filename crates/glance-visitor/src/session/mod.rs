@@ -133,8 +133,7 @@ async fn run_inner(
     // Connect, unless EndSession comes first.
     let started = tokio::select! {
         r = connect::start(core, &spec) => r,
-        c = wait_end(cmds) => {
-            let _ = c;
+        _ = wait_end(cmds) => {
             return Outcome::Ended(EndReason::ThisSide, "the session was ended by EndSession".into());
         }
     };
