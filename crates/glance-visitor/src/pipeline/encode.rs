@@ -2,8 +2,9 @@
 //! messages (each under the protocol's size limit), the last flagged FINAL.
 
 use glance_protocol::update::{UpdateWriter, FLAG_FINAL};
-use glance_protocol::{Rect, RectEncoder};
+use glance_protocol::{Encoding, Rect, RectEncoder};
 
+use super::scroll::Move;
 use crate::capture::FrameBuf;
 
 /// Encodes frames with reusable buffers.
@@ -26,9 +27,29 @@ impl FrameEncoder {
     /// Encodes `rects` of `frame` as one frame with `flags` (FINAL is added to the last
     /// message) and appends the payloads to `out`.
     pub fn encode(&mut self, frame: &FrameBuf, rects: &[Rect], flags: u8, out: &mut Vec<Vec<u8>>) {
+        self.encode_with_moves(frame, &[], rects, flags, out)
+    }
+
+    /// As [`FrameEncoder::encode`], with copy operations first (applied by agents before the
+    /// rects).
+    pub fn encode_with_moves(
+        &mut self,
+        frame: &FrameBuf,
+        moves: &[Move],
+        rects: &[Rect],
+        flags: u8,
+        out: &mut Vec<Vec<u8>>,
+    ) {
         self.seq = self.seq.wrapping_add(1);
         let view = frame.view();
         let mut w = UpdateWriter::new(flags, self.seq, frame.width, frame.height);
+        for m in moves {
+            let (sx, sy) = m.src();
+            let mut src = [0u8; 4];
+            src[..2].copy_from_slice(&sx.to_be_bytes());
+            src[2..].copy_from_slice(&sy.to_be_bytes());
+            w.push(m.rect(), Encoding::Copy, &src);
+        }
         for r in rects {
             let (enc, data) = self.rects.encode_rect(&view, *r);
             if !w.is_empty() && !w.has_room(data.len()) {

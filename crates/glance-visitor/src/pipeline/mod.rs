@@ -7,6 +7,7 @@
 
 pub mod diff;
 pub mod encode;
+pub mod scroll;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -18,6 +19,7 @@ use glance_protocol::update::{FLAG_KEY, FLAG_REFRESH_ONLY};
 use crate::capture::{Capturer, FrameBuf};
 use diff::TileDiff;
 use encode::FrameEncoder;
+use scroll::{apply_move, bounding_box, ScrollDetector};
 
 /// Frame interval while the screen changes (30 fps).
 pub const ACTIVE_INTERVAL: Duration = Duration::from_millis(33);
@@ -148,6 +150,7 @@ fn run(capturer: &mut dyn Capturer, ctl: &PipelineCtl) -> Result<(), String> {
     let mut cur = FrameBuf::default();
     let mut have_prev = false;
     let mut diff = TileDiff::default();
+    let mut scroll = ScrollDetector::default();
     let mut enc = FrameEncoder::default();
     let mut last_change = Instant::now();
     while !ctl.stopped() {
@@ -166,9 +169,16 @@ fn run(capturer: &mut dyn Capturer, ctl: &PipelineCtl) -> Result<(), String> {
             ctl.refresh.store(false, Ordering::SeqCst);
             enc.encode_full(&cur, FLAG_KEY, &mut out);
         } else {
-            let rects = diff.diff(&prev, &cur);
-            if !rects.is_empty() {
-                enc.encode(&cur, &rects, 0, &mut out);
+            let mut rects = diff.diff(&prev, &cur);
+            let mut moves = Vec::new();
+            if let Some(m) = bounding_box(&rects).and_then(|bb| scroll.detect(&prev, &cur, bb)) {
+                // Agents copy first; what is left to send is the diff against the moved picture.
+                apply_move(&mut prev, &m);
+                rects = diff.diff(&prev, &cur);
+                moves.push(m);
+            }
+            if !rects.is_empty() || !moves.is_empty() {
+                enc.encode_with_moves(&cur, &moves, &rects, 0, &mut out);
             }
             if ctl.refresh.swap(false, Ordering::SeqCst) {
                 enc.encode_full(&cur, FLAG_KEY | FLAG_REFRESH_ONLY, &mut out);

@@ -1,0 +1,255 @@
+//! Moved-content detection (VNC's CopyRect idea): when a region scrolled vertically, find the
+//! shift by matching row hashes of the new picture against the old one, and send a copy of
+//! the moved band plus the newly exposed strip instead of re-encoding every pixel.
+//!
+//! The search runs only over the bounding box of what changed, and only when that box is
+//! large enough for a copy to pay off, so typing never pays for it.
+
+use std::collections::HashMap;
+
+use glance_protocol::Rect;
+
+use crate::capture::FrameBuf;
+
+/// Fewest rows a copy must move to be worth sending.
+const MIN_COPY_ROWS: usize = 24;
+/// Smallest changed box (rows) worth searching.
+const MIN_SEARCH_ROWS: usize = 64;
+
+/// A detected vertical move: rows `y..y+h` of the new picture equal rows `y+dy..y+dy+h` of the
+/// old one, within columns `x..x+w`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    pub x: u16,
+    pub w: u16,
+    pub y: u16,
+    pub h: u16,
+    pub dy: i32,
+}
+
+impl Move {
+    /// The destination rect.
+    pub fn rect(&self) -> Rect {
+        Rect::new(self.x, self.y, self.w, self.h)
+    }
+
+    /// The source position (top-left) in the old picture.
+    pub fn src(&self) -> (u16, u16) {
+        (self.x, (self.y as i32 + self.dy) as u16)
+    }
+}
+
+fn row_hash(row: &[u8]) -> u64 {
+    // FNV-1a over 8-byte words with the padding byte of each pixel masked out.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+            & 0x00FF_FFFF_00FF_FFFF;
+        h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    for &b in chunks.remainder() {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Reusable buffers for the search.
+#[derive(Debug, Default)]
+pub struct ScrollDetector {
+    old: Vec<u64>,
+    new: Vec<u64>,
+    index: HashMap<u64, u32>,
+    votes: HashMap<i32, u32>,
+}
+
+impl ScrollDetector {
+    /// Looks for a vertical move inside `bbox` (the tile-aligned box of what changed) between
+    /// `prev` and `cur`.
+    pub fn detect(&mut self, prev: &FrameBuf, cur: &FrameBuf, bbox: Rect) -> Option<Move> {
+        if (bbox.h as usize) < MIN_SEARCH_ROWS {
+            return None;
+        }
+        // Narrow to the columns that really changed: a window's border or the desktop around
+        // it must not spoil the row hashes.
+        let bbox = exact_columns(prev, cur, bbox)?;
+        let (x0, w) = (bbox.x as usize, bbox.w as usize);
+        let (y0, h) = (bbox.y as usize, bbox.h as usize);
+        if h < MIN_SEARCH_ROWS || w < 16 {
+            return None;
+        }
+        let hashes = |f: &FrameBuf, out: &mut Vec<u64>| {
+            out.clear();
+            out.extend((y0..y0 + h).map(|y| {
+                let s = y * f.stride + x0 * 4;
+                row_hash(&f.data[s..s + w * 4])
+            }));
+        };
+        hashes(prev, &mut self.old);
+        hashes(cur, &mut self.new);
+        // Index old rows whose hash is unique enough (first occurrence wins); skip runs of
+        // identical rows (blank lines), which say nothing about the shift.
+        self.index.clear();
+        for (i, &hv) in self.old.iter().enumerate() {
+            if i > 0 && self.old[i - 1] == hv {
+                continue;
+            }
+            self.index.entry(hv).or_insert(i as u32);
+        }
+        self.votes.clear();
+        for (i, &hv) in self.new.iter().enumerate() {
+            if (i > 0 && self.new[i - 1] == hv) || self.old[i] == hv {
+                continue;
+            }
+            if let Some(&j) = self.index.get(&hv) {
+                let dy = j as i32 - i as i32;
+                if dy != 0 {
+                    *self.votes.entry(dy).or_insert(0) += 1;
+                }
+            }
+        }
+        let (&dy, &n) = self.votes.iter().max_by_key(|(dy, n)| (**n, -dy.abs()))?;
+        if (n as usize) < MIN_COPY_ROWS / 4 {
+            return None;
+        }
+        // The longest run of rows that match under this shift.
+        let (mut best, mut run_start, mut run) = ((0usize, 0usize), 0usize, 0usize);
+        for i in 0..h {
+            let j = i as i32 + dy;
+            let ok = j >= 0 && (j as usize) < h && self.new[i] == self.old[j as usize];
+            if ok {
+                if run == 0 {
+                    run_start = i;
+                }
+                run += 1;
+                if run > best.1 {
+                    best = (run_start, run);
+                }
+            } else {
+                run = 0;
+            }
+        }
+        if best.1 < MIN_COPY_ROWS {
+            return None;
+        }
+        // Only a move if the rows really differ from what is there now (not a static band).
+        let moved = (best.0..best.0 + best.1).any(|i| self.new[i] != self.old[i]);
+        if !moved {
+            return None;
+        }
+        Some(Move {
+            x: bbox.x,
+            w: bbox.w,
+            y: (y0 + best.0) as u16,
+            h: best.1 as u16,
+            dy,
+        })
+    }
+}
+
+/// `bbox` narrowed to the first and last pixel columns that differ in any of its rows.
+fn exact_columns(prev: &FrameBuf, cur: &FrameBuf, bbox: Rect) -> Option<Rect> {
+    let (x0, x1) = (bbox.x as usize, (bbox.x + bbox.w) as usize);
+    let (mut lo, mut hi) = (x1, x0);
+    for y in bbox.y as usize..(bbox.y + bbox.h) as usize {
+        let a = &prev.data[y * prev.stride + x0 * 4..y * prev.stride + x1 * 4];
+        let b = &cur.data[y * cur.stride + x0 * 4..y * cur.stride + x1 * 4];
+        if a == b {
+            continue;
+        }
+        let first = a
+            .chunks_exact(4)
+            .zip(b.chunks_exact(4))
+            .position(|(p, q)| p[..3] != q[..3]);
+        let last = a
+            .chunks_exact(4)
+            .zip(b.chunks_exact(4))
+            .rposition(|(p, q)| p[..3] != q[..3]);
+        if let (Some(f), Some(l)) = (first, last) {
+            lo = lo.min(x0 + f);
+            hi = hi.max(x0 + l + 1);
+        }
+    }
+    (lo < hi).then(|| Rect::new(lo as u16, bbox.y, (hi - lo) as u16, bbox.h))
+}
+
+/// Applies `m` to `f` as the agent will (copy from the picture as it is).
+pub fn apply_move(f: &mut FrameBuf, m: &Move) {
+    let row = m.w as usize * 4;
+    let x = m.x as usize * 4;
+    let rows: Box<dyn Iterator<Item = usize>> = if m.dy > 0 {
+        Box::new(0..m.h as usize)
+    } else {
+        Box::new((0..m.h as usize).rev())
+    };
+    for i in rows {
+        let dst = (m.y as usize + i) * f.stride + x;
+        let src = ((m.y as i32 + m.dy) as usize + i) * f.stride + x;
+        f.data.copy_within(src..src + row, dst);
+    }
+}
+
+/// The bounding box of `rects`.
+pub fn bounding_box(rects: &[Rect]) -> Option<Rect> {
+    let first = rects.first()?;
+    let (mut x0, mut y0) = (first.x, first.y);
+    let (mut x1, mut y1) = (first.x + first.w, first.y + first.h);
+    for r in rects {
+        x0 = x0.min(r.x);
+        y0 = y0.min(r.y);
+        x1 = x1.max(r.x + r.w);
+        y1 = y1.max(r.y + r.h);
+    }
+    Some(Rect::new(x0, y0, x1 - x0, y1 - y0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::SyntheticDisplay;
+    use crate::pipeline::diff::TileDiff;
+
+    #[test]
+    fn finds_a_terminal_scroll_and_the_copy_reproduces_it() {
+        let d = SyntheticDisplay::new(800, 600);
+        for n in 0..40 {
+            d.step(n);
+        }
+        let prev = d.snapshot();
+        let (tx, ty, tw, th) = d.terminal_rect();
+        d.scroll_up(tx, ty, tw, th, 54, [16, 16, 16]);
+        d.draw_text(tx + 4, ty + th - 40, "$ new line", [200, 200, 200]);
+        let cur = d.snapshot();
+        let rects = TileDiff::default().diff(&prev, &cur);
+        let bbox = bounding_box(&rects).unwrap();
+        let m = ScrollDetector::default()
+            .detect(&prev, &cur, bbox)
+            .expect("a scroll");
+        assert_eq!(m.dy, 54);
+        assert!(
+            m.h as usize > th as usize / 2,
+            "most of the terminal moves: {m:?}"
+        );
+        let mut predicted = prev.clone();
+        apply_move(&mut predicted, &m);
+        // After the copy, only the exposed strip and the new text differ.
+        let rest: usize = TileDiff::default()
+            .diff(&predicted, &cur)
+            .iter()
+            .map(|r| r.area())
+            .sum();
+        let all: usize = rects.iter().map(|r| r.area()).sum();
+        assert!(rest * 4 < all, "copy saves most pixels: {rest} of {all}");
+    }
+
+    #[test]
+    fn no_move_for_typing_or_unrelated_change() {
+        let d = SyntheticDisplay::new(640, 480);
+        let prev = d.snapshot();
+        d.step(0);
+        let cur = d.snapshot();
+        let rects = TileDiff::default().diff(&prev, &cur);
+        let bbox = bounding_box(&rects).unwrap();
+        assert_eq!(ScrollDetector::default().detect(&prev, &cur, bbox), None);
+    }
+}
