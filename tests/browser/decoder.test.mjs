@@ -3,33 +3,18 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { ROOT, launchBrowser, newPage, pixelDiff } from './helpers.mjs';
+import { launchBrowser, newPage, pixelDiff, serveViewer } from './helpers.mjs';
 import { vectors } from './vectors.mjs';
 
-const ASSETS = path.join(ROOT, 'crates/glance-server/assets');
 let browser;
 let page;
 
 before(async () => {
   browser = await launchBrowser();
   page = await newPage(browser);
-  // Serve the viewer as glance-server would, on a made-up origin; without ?key= the page only
-  // shows its key form and opens no connection.
-  await page.route('http://glance.test/**', (route) => {
-    const url = new URL(route.request().url());
-    if (url.pathname === '/agent/viewer.js') {
-      return route.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(path.join(ASSETS, 'viewer.js')) });
-    }
-    if (url.pathname === '/agent') {
-      const html = fs.readFileSync(path.join(ASSETS, 'viewer.html'), 'utf8')
-        .replaceAll('__GLANCE_DEV_TOKEN__', 'test-token').replaceAll('__GLANCE_GROUP_ID__', '1');
-      return route.fulfill({ contentType: 'text/html', body: html });
-    }
-    return route.fulfill({ status: 404, body: 'not found' });
-  });
-  await page.goto('http://glance.test/agent', { timeout: 15000 });
+  // Without ?key= the page only shows its key form and opens no connection.
+  const url = await serveViewer(page);
+  await page.goto(url, { timeout: 15000 });
   assert.equal(await page.isVisible('#keyform'), true, 'without a key the page asks for one');
 });
 

@@ -230,3 +230,24 @@ export async function waitForCanvas(page, want, width, height, timeoutMs, what) 
     throw e;
   }
 }
+
+/**
+ * Serves the viewer from the source tree on a made-up origin, as glance-server would (the
+ * placeholders filled in with `test-token` and group 1), for tests that need no server.
+ */
+export async function serveViewer(page, origin = 'https://glance.test') {
+  const assets = process.env.GLANCE_VIEWER_ASSETS || path.join(ROOT, 'crates/glance-server/assets');
+  await page.route(`${origin}/**`, (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === '/agent/viewer.js') {
+      return route.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(path.join(assets, 'viewer.js')) });
+    }
+    if (url.pathname === '/agent') {
+      const html = fs.readFileSync(path.join(assets, 'viewer.html'), 'utf8')
+        .replaceAll('__GLANCE_DEV_TOKEN__', 'test-token').replaceAll('__GLANCE_GROUP_ID__', '1');
+      return route.fulfill({ contentType: 'text/html', body: html });
+    }
+    return route.fulfill({ status: 404, body: 'not found' });
+  });
+  return `${origin}/agent`;
+}
