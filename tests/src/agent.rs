@@ -1,0 +1,486 @@
+//! [`TestAgent`]: an agent over WSS (tokio-rustls trusting the server's CA, tokio-tungstenite
+//! on top). A background task records every control message, answers pings and applies
+//! frame updates to a [`Framebuffer`] following the browser viewer's rule: a REFRESH_ONLY
+//! frame is skipped when the agent is in step (a key frame completed and every frame since
+//! arrived whole with consecutive `seq`).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use glance_protocol::framing::{self, Message as WireMessage};
+use glance_protocol::update::FrameUpdate;
+use glance_protocol::{Control, Framebuffer, Role, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN};
+use glance_server::ReadyInfo;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::tls::{connect, host_of};
+use crate::{Result, TestError};
+
+/// How long [`TestAgent::join`] waits for `joined`/`join_failed`.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connection options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentOptions {
+    /// SO_RCVBUF for the agent's socket (small values make a stalled agent back up fast).
+    pub recv_buffer: Option<u32>,
+    /// Do not answer pings.
+    pub no_pong: bool,
+}
+
+/// Everything the agent has seen.
+#[derive(Debug, Clone, Default)]
+pub struct AgentState {
+    /// Every control message received except `ping`, in order.
+    pub events: Vec<Control>,
+    /// The rebuilt picture.
+    pub fb: Framebuffer,
+    /// Frame-update messages received.
+    pub updates: u64,
+    /// Update bytes received (kind byte included).
+    pub update_bytes: u64,
+    /// REFRESH_ONLY messages received.
+    pub refresh_only_received: u64,
+    /// REFRESH_ONLY messages skipped because the agent was in step.
+    pub refresh_only_skipped: u64,
+    /// Frames presented (FINAL messages applied).
+    pub frames: u64,
+    /// Whether the agent considers itself in step.
+    pub in_step: bool,
+    /// A message without FINAL was applied; its frame continues.
+    pub frame_open: bool,
+    skipping_seq: Option<u32>,
+    /// Pings received.
+    pub pings: u64,
+    /// The connection ended (close frame, EOF or error).
+    pub closed: bool,
+    pub close_reason: Option<String>,
+    /// A bad update or message from the server.
+    pub error: Option<String>,
+}
+
+impl AgentState {
+    /// The `joined` message, once received.
+    pub fn joined(&self) -> Option<&Control> {
+        self.events
+            .iter()
+            .find(|c| matches!(c, Control::Joined { .. }))
+    }
+
+    /// The `status` of `join_failed`, if refused.
+    pub fn join_failed(&self) -> Option<u16> {
+        self.events.iter().find_map(|c| match c {
+            Control::JoinFailed { status, .. } => Some(*status),
+            _ => None,
+        })
+    }
+
+    /// The `status` of `session_ended`, if the session ended.
+    pub fn ended_status(&self) -> Option<u16> {
+        self.events.iter().find_map(|c| match c {
+            Control::SessionEnded { status, .. } => Some(*status),
+            _ => None,
+        })
+    }
+
+    /// The last guest count announced (by `joined` or `guest_count`).
+    pub fn guest_count(&self) -> Option<u32> {
+        self.events.iter().rev().find_map(|c| match c {
+            Control::GuestCount { count } => Some(*count),
+            Control::Joined { guests, .. } => Some(*guests),
+            _ => None,
+        })
+    }
+
+    /// The pause state as last announced (by `joined` or `paused`).
+    pub fn paused(&self) -> Option<bool> {
+        self.events.iter().rev().find_map(|c| match c {
+            Control::Paused { paused } => Some(*paused),
+            Control::Joined { paused, .. } => Some(*paused),
+            _ => None,
+        })
+    }
+
+    /// The `error` message the server sent, if any.
+    pub fn server_error(&self) -> Option<(&str, &str)> {
+        self.events.iter().find_map(|c| match c {
+            Control::Error { code, message } => Some((code.as_str(), message.as_str())),
+            _ => None,
+        })
+    }
+
+    /// A one-line summary for failure messages.
+    pub fn summary(&self) -> String {
+        let names: Vec<&str> = self.events.iter().map(|c| c.name()).collect();
+        format!(
+            "events {names:?}; {} updates ({} refresh-only, {} skipped), {} frames, picture {}x{}, in_step {}, closed {} ({:?}), error {:?}",
+            self.updates,
+            self.refresh_only_received,
+            self.refresh_only_skipped,
+            self.frames,
+            self.fb.width,
+            self.fb.height,
+            self.in_step,
+            self.closed,
+            self.close_reason,
+            self.error
+        )
+    }
+
+    fn apply(&mut self, payload: &[u8]) -> Result<(), String> {
+        let u = FrameUpdate::parse(payload).map_err(|e| format!("bad update: {e}"))?;
+        self.updates += 1;
+        self.update_bytes += payload.len() as u64 + 1;
+        if u.is_refresh_only() {
+            self.refresh_only_received += 1;
+            let next = self.fb.seq.wrapping_add(1);
+            if self.skipping_seq == Some(u.seq)
+                || (self.skipping_seq.is_none()
+                    && self.in_step
+                    && !self.frame_open
+                    && u.seq == next)
+            {
+                self.skipping_seq = (!u.is_final()).then_some(u.seq);
+                self.fb.seq = u.seq;
+                self.refresh_only_skipped += 1;
+                return Ok(());
+            }
+        }
+        self.skipping_seq = None;
+        let expected = if self.frame_open {
+            self.fb.seq
+        } else {
+            self.fb.seq.wrapping_add(1)
+        };
+        if u.seq != expected {
+            self.in_step = false;
+        }
+        self.fb
+            .apply(&u)
+            .map_err(|e| format!("cannot apply update: {e}"))?;
+        self.frame_open = !u.is_final();
+        if !self.frame_open {
+            if u.is_key() {
+                self.in_step = true;
+            }
+            self.frames += 1;
+        }
+        Ok(())
+    }
+}
+
+struct Shared {
+    state: Mutex<AgentState>,
+    changed: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, AgentState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut AgentState)) {
+        f(&mut self.lock());
+        self.changed.send_modify(|v| *v += 1);
+    }
+}
+
+/// See the module documentation.
+pub struct TestAgent {
+    shared: Arc<Shared>,
+    out: mpsc::UnboundedSender<Message>,
+    reading: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for TestAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestAgent")
+            .field("state", &self.shared.lock().summary())
+            .finish()
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestAgent {
+    /// Connects to `/ws/agent` and opens the WebSocket; nothing is sent yet.
+    pub async fn open(ready: &ReadyInfo, opts: AgentOptions) -> Result<TestAgent> {
+        let tls = connect(ready, &ready.https_addr, opts.recv_buffer).await?;
+        let port = ready.https_addr.rsplit(':').next().unwrap_or("443");
+        let host = host_of(ready);
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let url = format!("wss://{host}:{port}/ws/agent");
+        let (ws, _) = tokio_tungstenite::client_async(url, tls)
+            .await
+            .map_err(|e| TestError::Ws(e.to_string()))?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(AgentState::default()),
+            changed: watch::channel(0).0,
+        });
+        let (out, out_rx) = mpsc::unbounded_channel();
+        let (reading, reading_rx) = watch::channel(true);
+        let task = tokio::spawn(run(ws, shared.clone(), out_rx, reading_rx, opts.no_pong));
+        Ok(TestAgent {
+            shared,
+            out,
+            reading,
+            task,
+        })
+    }
+
+    /// Opens the WebSocket and completes `hello`/`welcome`.
+    pub async fn connect(ready: &ReadyInfo, opts: AgentOptions) -> Result<TestAgent> {
+        let a = TestAgent::open(ready, opts).await?;
+        a.send(&Control::Hello {
+            role: Role::Agent,
+            min_version: PROTOCOL_VERSION_MIN,
+            max_version: PROTOCOL_VERSION_MAX,
+            client: "glance-tests agent".into(),
+        })?;
+        a.wait_until("welcome", JOIN_TIMEOUT, |s| {
+            s.closed
+                || s.events
+                    .iter()
+                    .any(|c| matches!(c, Control::Welcome { .. }))
+        })
+        .await?;
+        Ok(a)
+    }
+
+    /// Connects and joins session `key`; returns once `joined` or `join_failed` arrived or
+    /// the connection closed (check [`AgentState::joined`] / [`AgentState::join_failed`]).
+    pub async fn join(
+        ready: &ReadyInfo,
+        key: &str,
+        token: &str,
+        group_id: Option<u32>,
+    ) -> Result<TestAgent> {
+        TestAgent::join_with(ready, key, token, group_id, AgentOptions::default()).await
+    }
+
+    /// [`TestAgent::join`] with options.
+    pub async fn join_with(
+        ready: &ReadyInfo,
+        key: &str,
+        token: &str,
+        group_id: Option<u32>,
+        opts: AgentOptions,
+    ) -> Result<TestAgent> {
+        let a = TestAgent::connect(ready, opts).await?;
+        a.send(&Control::Join {
+            key: key.into(),
+            token: token.into(),
+            group_id,
+        })?;
+        a.wait_until("joined or join_failed", JOIN_TIMEOUT, |s| {
+            s.closed || s.joined().is_some() || s.join_failed().is_some()
+        })
+        .await?;
+        Ok(a)
+    }
+
+    /// Joins with the ready line's development token and group.
+    pub async fn join_dev(ready: &ReadyInfo, key: &str) -> Result<TestAgent> {
+        TestAgent::join(ready, key, &ready.agent_token, Some(ready.group_id)).await
+    }
+
+    /// Sends a control message.
+    pub fn send(&self, c: &Control) -> Result<()> {
+        self.send_message(Message::text(c.to_json()))
+    }
+
+    /// Sends a raw WebSocket message.
+    pub fn send_message(&self, m: Message) -> Result<()> {
+        self.out
+            .send(m)
+            .map_err(|_| TestError::Closed("the agent's task has ended".into()))
+    }
+
+    /// Leaves the session without ending it.
+    pub fn leave(&self) -> Result<()> {
+        self.send(&Control::Leave)
+    }
+
+    /// Ends the session for everyone.
+    pub fn end_session(&self) -> Result<()> {
+        self.send(&Control::EndSession)
+    }
+
+    /// Stops (false) or resumes (true) reading from the connection; while stopped nothing is
+    /// read, so the server's queue for this agent backs up.
+    pub fn set_reading(&self, on: bool) {
+        let _ = self.reading.send(on);
+    }
+
+    /// A copy of everything seen so far.
+    pub fn snapshot(&self) -> AgentState {
+        self.shared.lock().clone()
+    }
+
+    /// Looks at the state without copying it.
+    pub fn with_state<R>(&self, f: impl FnOnce(&AgentState) -> R) -> R {
+        f(&self.shared.lock())
+    }
+
+    /// Waits until `f` holds, at most `timeout`.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        f: impl Fn(&AgentState) -> bool,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut rx = self.shared.changed.subscribe();
+        loop {
+            rx.borrow_and_update();
+            if f(&self.shared.lock()) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                return Err(TestError::Timeout {
+                    what: what.into(),
+                    secs: timeout.as_secs_f64(),
+                    detail: self.shared.lock().summary(),
+                });
+            }
+        }
+    }
+
+    /// Waits until the connection is closed.
+    pub async fn wait_closed(&self, timeout: Duration) -> Result<()> {
+        self.wait_until("the connection to close", timeout, |s| s.closed)
+            .await
+    }
+}
+
+async fn run<S>(
+    ws: tokio_tungstenite::WebSocketStream<S>,
+    shared: Arc<Shared>,
+    mut out: mpsc::UnboundedReceiver<Message>,
+    mut reading: watch::Receiver<bool>,
+    no_pong: bool,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = ws.split();
+    let close = |reason: String| {
+        shared.update(|s| {
+            s.closed = true;
+            s.close_reason.get_or_insert(reason);
+        })
+    };
+    loop {
+        let on = *reading.borrow_and_update();
+        tokio::select! {
+            m = out.recv() => match m {
+                Some(m) => {
+                    if let Err(e) = sink.send(m).await {
+                        return close(format!("send failed: {e}"));
+                    }
+                }
+                None => return,
+            },
+            r = reading.changed() => {
+                if r.is_err() {
+                    return;
+                }
+            }
+            m = stream.next(), if on => {
+                let m = match m {
+                    None => return close("end of stream".into()),
+                    Some(Err(e)) => return close(format!("read failed: {e}")),
+                    Some(Ok(m)) => m,
+                };
+                match m {
+                    Message::Text(t) => match Control::from_json(t.as_bytes()) {
+                        Ok(Control::Ping { t }) => {
+                            shared.update(|s| s.pings += 1);
+                            if !no_pong {
+                                let pong = Message::text(Control::Pong { t }.to_json());
+                                if let Err(e) = sink.send(pong).await {
+                                    return close(format!("send failed: {e}"));
+                                }
+                            }
+                        }
+                        Ok(c) => shared.update(|s| s.events.push(c)),
+                        Err(e) => {
+                            shared.update(|s| s.error = Some(format!("bad control message: {e}")));
+                        }
+                    },
+                    Message::Binary(b) => match framing::decode_ws_binary(&b) {
+                        Ok(WireMessage::Update(payload)) => {
+                            let mut failed = None;
+                            shared.update(|s| {
+                                if let Err(e) = s.apply(&payload) {
+                                    s.error = Some(e.clone());
+                                    failed = Some(e);
+                                }
+                            });
+                            if let Some(e) = failed {
+                                let _ = sink.close().await;
+                                return close(e);
+                            }
+                        }
+                        Ok(WireMessage::Control(c)) => shared.update(|s| s.events.push(c)),
+                        Err(e) => shared.update(|s| s.error = Some(format!("bad binary message: {e}"))),
+                    },
+                    Message::Close(f) => {
+                        return close(format!("close frame {f:?}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Picture;
+    use glance_protocol::update::FLAG_REFRESH_ONLY;
+    use glance_protocol::Rect;
+
+    fn feed(s: &mut AgentState, msgs: &[Vec<u8>]) {
+        for m in msgs {
+            s.apply(m).unwrap();
+        }
+    }
+
+    #[test]
+    fn refresh_only_is_skipped_in_step_and_applied_after_a_gap() {
+        let mut s = AgentState::default();
+        let a = Picture::pattern(40, 30, 1);
+        feed(&mut s, &a.key_frame(0, 1, 8, 2));
+        assert!(s.in_step && a.matches(&s.fb));
+        // in step, next seq: a refresh-only frame (of another picture, to tell) is skipped
+        let b = Picture::pattern(40, 30, 2);
+        feed(&mut s, &b.key_frame(FLAG_REFRESH_ONLY, 2, 8, 2));
+        assert_eq!(s.refresh_only_skipped, 2);
+        assert!(a.matches(&s.fb));
+        // a gap in seq: the agent is out of step and applies the next refresh-only frame
+        let mut c = a.clone();
+        c.fill(Rect::new(0, 0, 5, 5), [9, 9, 9]);
+        feed(&mut s, &c.delta(5, &[Rect::new(0, 0, 5, 5)], 1));
+        assert!(!s.in_step);
+        feed(&mut s, &b.key_frame(FLAG_REFRESH_ONLY, 6, 8, 2));
+        assert!(b.matches(&s.fb) && s.in_step);
+        assert_eq!(s.refresh_only_skipped, 2);
+    }
+}

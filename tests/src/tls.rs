@@ -1,0 +1,74 @@
+//! TLS client side for tests: a rustls client (ring provider) that trusts the server's
+//! development CA, and connections to a ready line's addresses.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use glance_server::ReadyInfo;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, RootCertStore};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::{Result, TestError};
+
+/// A client configuration trusting the PEM certificates in `ca_pem`.
+pub fn client_config(ca_pem: &Path) -> Result<Arc<ClientConfig>> {
+    let pem = std::fs::read(ca_pem)?;
+    let mut roots = RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots
+            .add(cert?)
+            .map_err(|e| TestError::Tls(format!("{}: {e}", ca_pem.display())))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TestError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// The host of the ready line's session URL (what certificates are checked against).
+pub fn host_of(ready: &ReadyInfo) -> String {
+    let rest = ready
+        .session_url
+        .strip_prefix("https://")
+        .unwrap_or(&ready.session_url);
+    match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6).to_string(),
+        None => rest.rsplit_once(':').map_or(rest, |(h, _)| h).to_string(),
+    }
+}
+
+/// Connects TCP (optionally with a small receive buffer) and TLS to `addr`, checking the
+/// certificate for `host` against the ready line's CA.
+pub async fn connect(
+    ready: &ReadyInfo,
+    addr: &str,
+    recv_buffer: Option<u32>,
+) -> Result<TlsStream<TcpStream>> {
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| TestError::Protocol(format!("bad address {addr:?}: {e}")))?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(n) = recv_buffer {
+        socket.set_recv_buffer_size(n)?;
+    }
+    let tcp = socket.connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let cfg = client_config(Path::new(&ready.ca_cert))?;
+    let name = ServerName::try_from(host_of(ready))
+        .map_err(|e| TestError::Tls(format!("server name: {e}")))?;
+    TlsConnector::from(cfg)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| TestError::Tls(e.to_string()))
+}
