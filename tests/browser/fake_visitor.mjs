@@ -52,6 +52,25 @@ export const copy = (x, y, w, h, sx, sy) => {
   return { x, y, w, h, enc: ENC_COPY, data, sx, sy };
 };
 
+/** Largest update payload: a binary message is at most 4 MiB, its kind byte included. */
+export const MAX_UPDATE_BYTES = 4 * 1024 * 1024 - 1;
+
+/** Splits a message's rects over several messages of at most `maxBytes` each. */
+export function splitRects(rects, maxBytes) {
+  const out = [[]];
+  let size = 11;
+  for (const r of rects) {
+    const n = 13 + r.data.length;
+    if (out.at(-1).length > 0 && size + n > maxBytes) {
+      out.push([]);
+      size = 11;
+    }
+    out.at(-1).push(r);
+    size += n;
+  }
+  return out;
+}
+
 /** A deterministic pseudo-random generator (xorshift32). */
 export function prng(seed) {
   let s = seed >>> 0 || 1;
@@ -268,8 +287,9 @@ export class FakeVisitor {
    * the last gets FINAL). With `applyToModel`, the rects change the known picture.
    * Returns the seq.
    */
-  sendFrame(messages, flags, applyToModel = true) {
+  sendFrame(messages, flags, applyToModel = true, maxBytes = MAX_UPDATE_BYTES) {
     this.seq = (this.seq + 1) >>> 0;
+    messages = messages.flatMap((rects) => splitRects(rects, maxBytes));
     messages.forEach((rects, i) => {
       const f = flags | (i === messages.length - 1 ? FLAG_FINAL : 0);
       this.write(2, encodeUpdate(f, this.seq, this.model.width, this.model.height, rects));
@@ -284,9 +304,9 @@ export class FakeVisitor {
   }
 
   /** A KEY frame of a (possibly new) display size painted with `rects`. */
-  sendKeyFrame(width, height, rects) {
+  sendKeyFrame(width, height, rects, maxBytes = MAX_UPDATE_BYTES) {
     if (width !== this.model.width || height !== this.model.height) this.model.reshape(width, height);
-    return this.sendFrame([rects], FLAG_KEY);
+    return this.sendFrame([rects], FLAG_KEY, true, maxBytes);
   }
 
   pause(paused) {

@@ -198,6 +198,25 @@ test('a malformed update closes the connection with an error', { timeout: 30000 
   await page.close();
 });
 
+test('a full-HD key frame over several messages, then a scroll', { timeout: 60000 }, async (t) => {
+  const [w, h] = [1920, 1080];
+  const v = await visitor(w, h);
+  const bands = [];
+  for (let y = 0; y < h; y += 32) bands.push(zlibRgb(0, y, w, Math.min(32, h - y), pattern(w, Math.min(32, h - y), y + 11)));
+  const page = await openViewer(v.key);
+  const t0 = Date.now();
+  const seq = v.sendKeyFrame(w, h, bands, 1024 * 1024); // about 1 MiB a message
+  await expectPicture(page, v, 'the full-HD key frame');
+  const s = await waitForViewer(page, (x) => x.seq >= seq, T, 'the key frame seq');
+  assert.deepEqual([s.width, s.height], [w, h]);
+  const keyMs = Date.now() - t0;
+  const t1 = Date.now();
+  v.sendFrame([[copy(0, 0, w, h - 40, 0, 40), zlibRgb(0, h - 40, w, 40, pattern(w, 40, 99))]], 0);
+  await expectPicture(page, v, 'after a scroll');
+  t.diagnostic(`full-HD key frame shown in ${keyMs} ms, a scroll in ${Date.now() - t1} ms (pixel checks included)`);
+  await page.close();
+});
+
 // Keep the screenshot path visible in the test output.
 test('screenshots were written', () => {
   assert.ok(fs.existsSync(path.join(TARGET, 'agent-viewer-fake.png')));
