@@ -131,6 +131,7 @@ test('the canvas follows key frames, deltas of every encoding, pause/resume, a s
   assert.equal(s.endStatus, 24);
   assert.equal(await page.isVisible('#notice'), true);
   assert.match(await page.textContent('#notice'), /The visitor ended the session/);
+  await page.screenshot({ path: path.join(TARGET, 'agent-viewer-ended.png') });
   await page.close();
 });
 

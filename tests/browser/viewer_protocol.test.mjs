@@ -147,10 +147,15 @@ const END_TEXT = {
 for (const [status, text] of Object.entries(END_TEXT)) {
   test(`session_ended with status ${status} names the reason`, { timeout: 20000 }, async () => {
     const { page, server } = await join();
-    server.send({ type: 'session_ended', reason: 'other_side', status: Number(status), iserror: false, message: '' });
+    // The server's message is shown when it adds something to the viewer's own words.
+    const message = status === '29' ? 'The relay ran out of memory' : status === '25' ? 'the session timed out' : '';
+    server.send({ type: 'session_ended', reason: 'other_side', status: Number(status), iserror: false, message });
     const s = await waitForViewer(page, (x) => x.state === 'ended', T, 'ended');
     assert.equal(s.endStatus, Number(status));
     assert.match(await page.textContent('#notice-text'), text);
+    assert.match(await page.textContent('#notice-text'), new RegExp(`\\(status ${status}\\)$`));
+    if (status === '29') assert.match(await page.textContent('#notice-text'), /ran out of memory/);
+    if (status === '25') assert.doesNotMatch(await page.textContent('#notice-text'), /timed out.*timed out/);
     assert.equal(await page.textContent('#conn'), 'Session ended');
     server.ws.close();
     await new Promise((r) => setTimeout(r, 100));

@@ -380,7 +380,10 @@
           phase = 'over';
           view.endStatus = m.status;
           const text = STATUS_TEXT[m.status] || `The session ended (${m.reason}).`;
-          return setState('ended', `${text}${m.message ? ` ${m.message}` : ''} (status ${m.status})`);
+          // The server's own words only when they add something to ours.
+          const norm = (t) => String(t || '').toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim();
+          const extra = norm(m.message) && !norm(text).includes(norm(m.message)) ? ` ${m.message}.` : '';
+          return setState('ended', `${text}${extra} (status ${m.status})`);
         }
         break;
       default:
