@@ -364,6 +364,7 @@
             canvas.height = m.height;
             ctx.fillStyle = '#fff';
             ctx.fillRect(0, 0, m.width, m.height);
+            $('size').textContent = `${m.width}×${m.height}`;
           }
           return setState(m.paused ? 'paused' : 'joined');
         }
@@ -495,8 +496,9 @@
     get state() { return view.state; },
     get key() { return view.key; },
     get guests() { return view.guests; },
-    get width() { return picture.width; },
-    get height() { return picture.height; },
+    /** The display size: the picture's, or the announced one before the first key frame. */
+    get width() { return picture.width || canvas.width; },
+    get height() { return picture.height || canvas.height; },
     /** FINAL updates applied (skipped REFRESH_ONLY frames do not count). */
     get frames() { return picture.frames; },
     get seq() { return picture.seq; },
