@@ -406,7 +406,14 @@ impl Drop for GlanceVisitor {
             self.wait_idle(Duration::from_secs(3));
         }
         if let Some(rt) = self.rt.take() {
-            rt.shutdown_timeout(Duration::from_secs(2));
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // Dropped inside the application's own async code: a runtime may not be shut
+                // down from there, so do it on a thread of its own.
+                let _ =
+                    std::thread::spawn(move || rt.shutdown_timeout(Duration::from_secs(2))).join();
+            } else {
+                rt.shutdown_timeout(Duration::from_secs(2));
+            }
         }
         // Closing the channel lets the event thread drain what is queued and exit.
         self.core

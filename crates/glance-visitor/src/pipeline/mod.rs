@@ -145,13 +145,65 @@ pub fn spawn(
         })
 }
 
+/// The per-frame work after capture: diff against the last encoded picture, detect moves,
+/// encode. Holds the reference picture and reusable buffers; no allocation per frame in steady
+/// state beyond the encoded output.
+#[derive(Debug, Default)]
+pub struct FrameProcessor {
+    prev: FrameBuf,
+    have_prev: bool,
+    diff: TileDiff,
+    scroll: ScrollDetector,
+    enc: FrameEncoder,
+}
+
+impl FrameProcessor {
+    /// Encodes what changed in `cur` since the last picture processed, appending payloads to
+    /// `out`. A key frame for everyone when there is no reference yet, the size changed or
+    /// `force_key`; a REFRESH_ONLY key frame after the delta when `refresh`. When something
+    /// was produced, `cur` becomes the reference and `cur` receives the old buffer for reuse.
+    /// Returns whether anything was produced.
+    pub fn process(
+        &mut self,
+        cur: &mut FrameBuf,
+        force_key: bool,
+        refresh: bool,
+        out: &mut Vec<Vec<u8>>,
+    ) -> bool {
+        let before = out.len();
+        let resized = cur.width != self.prev.width || cur.height != self.prev.height;
+        if !self.have_prev || resized || force_key {
+            self.enc.encode_full(cur, FLAG_KEY, out);
+        } else {
+            let mut rects = self.diff.diff(&self.prev, cur);
+            let mut moves = Vec::new();
+            if let Some(m) =
+                bounding_box(&rects).and_then(|bb| self.scroll.detect(&self.prev, cur, bb))
+            {
+                // Agents copy first; what is left to send is the diff against the moved picture.
+                apply_move(&mut self.prev, &m);
+                rects = self.diff.diff(&self.prev, cur);
+                moves.push(m);
+            }
+            if !rects.is_empty() || !moves.is_empty() {
+                self.enc.encode_with_moves(cur, &moves, &rects, 0, out);
+            }
+            if refresh {
+                self.enc.encode_full(cur, FLAG_KEY | FLAG_REFRESH_ONLY, out);
+            }
+        }
+        if out.len() == before {
+            return false;
+        }
+        std::mem::swap(&mut self.prev, cur);
+        self.have_prev = true;
+        true
+    }
+}
+
 fn run(capturer: &mut dyn Capturer, ctl: &PipelineCtl) -> Result<(), String> {
-    let mut prev = FrameBuf::default();
     let mut cur = FrameBuf::default();
-    let mut have_prev = false;
-    let mut diff = TileDiff::default();
-    let mut scroll = ScrollDetector::default();
-    let mut enc = FrameEncoder::default();
+    let mut proc = FrameProcessor::default();
     let mut last_change = Instant::now();
     while !ctl.stopped() {
         if ctl.is_paused() {
@@ -164,27 +216,9 @@ fn run(capturer: &mut dyn Capturer, ctl: &PipelineCtl) -> Result<(), String> {
         let started = Instant::now();
         capturer.capture(&mut cur).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
-        let resized = cur.width != prev.width || cur.height != prev.height;
-        if !have_prev || resized || ctl.force_key.swap(false, Ordering::SeqCst) {
-            ctl.refresh.store(false, Ordering::SeqCst);
-            enc.encode_full(&cur, FLAG_KEY, &mut out);
-        } else {
-            let mut rects = diff.diff(&prev, &cur);
-            let mut moves = Vec::new();
-            if let Some(m) = bounding_box(&rects).and_then(|bb| scroll.detect(&prev, &cur, bb)) {
-                // Agents copy first; what is left to send is the diff against the moved picture.
-                apply_move(&mut prev, &m);
-                rects = diff.diff(&prev, &cur);
-                moves.push(m);
-            }
-            if !rects.is_empty() || !moves.is_empty() {
-                enc.encode_with_moves(&cur, &moves, &rects, 0, &mut out);
-            }
-            if ctl.refresh.swap(false, Ordering::SeqCst) {
-                enc.encode_full(&cur, FLAG_KEY | FLAG_REFRESH_ONLY, &mut out);
-            }
-        }
-        if out.is_empty() {
+        let force_key = ctl.force_key.swap(false, Ordering::SeqCst);
+        let refresh = ctl.refresh.swap(false, Ordering::SeqCst);
+        if !proc.process(&mut cur, force_key, refresh, &mut out) {
             let idle = last_change.elapsed() > IDLE_AFTER;
             ctl.sleep(
                 if idle { IDLE_INTERVAL } else { ACTIVE_INTERVAL }
@@ -193,8 +227,6 @@ fn run(capturer: &mut dyn Capturer, ctl: &PipelineCtl) -> Result<(), String> {
             continue;
         }
         last_change = Instant::now();
-        std::mem::swap(&mut prev, &mut cur);
-        have_prev = true;
         ctl.put(out);
         ctl.sleep(ACTIVE_INTERVAL.saturating_sub(started.elapsed()));
     }

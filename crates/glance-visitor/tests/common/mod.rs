@@ -1,0 +1,115 @@
+//! Helpers for the visitor's end-to-end tests: a visitor whose events land in a queue, and
+//! bounded waits for events and for an agent's picture.
+#![allow(dead_code)]
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use glance_server::ReadyInfo;
+use glance_tests::TestAgent;
+use glance_visitor::{
+    DisplaySource, Event, EventCode, GlanceVisitor, SyntheticDisplay, VisitorConfig,
+};
+
+pub struct Visitor {
+    pub v: GlanceVisitor,
+    pub rx: mpsc::Receiver<Event>,
+    pub display: Option<SyntheticDisplay>,
+}
+
+pub fn config(ready: &ReadyInfo, visitor_id: Option<&str>) -> VisitorConfig {
+    VisitorConfig {
+        group_id: ready.group_id as i32,
+        name: "E2E Visitor".into(),
+        visitor_id: visitor_id.map(str::to_string),
+        service_url: Some(ready.session_url.clone()),
+        ca_cert_path: Some(ready.ca_cert.clone().into()),
+        ..Default::default()
+    }
+}
+
+impl Visitor {
+    /// A visitor sharing a synthetic display, initialised against `ready`.
+    pub async fn synthetic(ready: &ReadyInfo, w: u16, h: u16) -> Visitor {
+        let d = SyntheticDisplay::new(w, h);
+        let mut v = Visitor::with_source(DisplaySource::Synthetic(d.clone()));
+        v.display = Some(d);
+        v.v.init(config(ready, None)).unwrap();
+        v.expect(EventCode::VisitorInitialized, 5).await;
+        v
+    }
+
+    pub fn with_source(source: DisplaySource) -> Visitor {
+        let (tx, rx) = mpsc::channel();
+        let v = GlanceVisitor::with_source(
+            move |e: &Event| {
+                let _ = tx.send(e.clone());
+            },
+            source,
+        )
+        .unwrap();
+        Visitor {
+            v,
+            rx,
+            display: None,
+        }
+    }
+
+    pub fn display(&self) -> &SyntheticDisplay {
+        self.display.as_ref().unwrap()
+    }
+
+    /// The next event with `code`, skipping others; panics after `secs`.
+    pub async fn expect(&self, code: EventCode, secs: u64) -> Event {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut skipped = Vec::new();
+        loop {
+            match self.rx.try_recv() {
+                Ok(e) if e.code == code => return e,
+                Ok(e) => skipped.push(format!("{} ({})", e.code.name(), e.message)),
+                Err(_) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "no {} within {secs} s; skipped {skipped:?}",
+                        code.name()
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+
+    /// Starts a random-key session and returns the key.
+    pub async fn start_random(&self) -> String {
+        self.v
+            .start_session_key(glance_visitor::GLANCE_KEYTYPE_RANDOM)
+            .unwrap();
+        let e = self.expect(EventCode::ConnectedToSession, 20).await;
+        e.property("sessionkey").unwrap().to_string()
+    }
+
+    /// Waits until the session ends and returns the reason.
+    pub async fn ended(&self, secs: u64) -> String {
+        let e = self.expect(EventCode::SessionEnded, secs).await;
+        e.property("reason").unwrap_or_default().to_string()
+    }
+}
+
+/// Waits until `agent` shows exactly the synthetic display's current picture.
+pub async fn agent_matches(agent: &TestAgent, d: &SyntheticDisplay, what: &str) {
+    let snap = d.snapshot();
+    agent
+        .wait_until(what, Duration::from_secs(15), |s| {
+            s.fb.equals_bgrx(&snap.view())
+        })
+        .await
+        .unwrap();
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}

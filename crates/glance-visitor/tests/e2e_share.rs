@@ -1,0 +1,159 @@
+//! End to end: the real visitor shares the synthetic display through a real glance-server over
+//! TLS on 127.0.0.1 to Rust agents whose rebuilt framebuffer must equal the visitor's picture
+//! pixel for pixel, after a sequence of changes, a pause and resume, and a late second agent.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{agent_matches, runtime, Visitor};
+use glance_protocol::Control;
+use glance_tests::{TestAgent, TestServer};
+use glance_visitor::EventCode;
+
+#[test]
+fn synthetic_display_pixel_exact_through_pause_and_late_joiner() {
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::synthetic(&ready, 800, 600).await;
+        let d = vis.display().clone();
+        let key = vis.start_random().await;
+        assert!(key.chars().all(|c| c.is_ascii_digit()), "random key {key}");
+        let info = vis.v.session_info();
+        assert!(info.call_id > 0 && info.is_connected && info.key == key);
+
+        let a1 = TestAgent::join_dev(&ready, &key).await.unwrap();
+        assert!(
+            a1.with_state(|s| s.joined().is_some()),
+            "{}",
+            a1.snapshot().summary()
+        );
+        let g = vis.expect(EventCode::GuestCountChange, 10).await;
+        assert_eq!(g.property("count"), Some("1"));
+        assert_eq!(vis.v.session_info().n_guests, 1);
+        agent_matches(&a1, &d, "first picture").await;
+
+        // A sequence of changes: typing, scrolling, windows.
+        for n in 0..40 {
+            d.step(n);
+            if n % 7 == 6 {
+                agent_matches(&a1, &d, "after changes").await;
+            }
+        }
+        agent_matches(&a1, &d, "after 40 changes").await;
+
+        // Pause: the agent is told, and no pixel of what changes meanwhile reaches it.
+        vis.v.pause(true).unwrap();
+        a1.wait_until("paused", Duration::from_secs(10), |s| {
+            s.paused() == Some(true)
+        })
+        .await
+        .unwrap();
+        let before = a1.snapshot();
+        d.step(200);
+        d.fill_rect(10, 300, 300, 100, [250, 0, 250]);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let during = a1.snapshot();
+        assert_eq!(before.fb.rgba, during.fb.rgba, "no pixels while paused");
+        assert_eq!(before.updates, during.updates, "no updates while paused");
+        assert!(vis.v.session_info().is_paused);
+
+        // A second agent joins late, while paused: told it is paused, no pixels yet.
+        let a2 = TestAgent::join_dev(&ready, &key).await.unwrap();
+        a2.wait_until("joined paused", Duration::from_secs(10), |s| {
+            s.paused() == Some(true)
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            vis.expect(EventCode::GuestCountChange, 10)
+                .await
+                .property("count"),
+            Some("2")
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !a2.with_state(|s| s.fb.has_picture()),
+            "a paused session shows nothing"
+        );
+
+        vis.v.pause(false).unwrap();
+        agent_matches(&a1, &d, "first agent after resume").await;
+        agent_matches(&a2, &d, "late agent after resume").await;
+        for n in 40..60 {
+            d.step(n);
+        }
+        agent_matches(&a1, &d, "first agent after more changes").await;
+        agent_matches(&a2, &d, "late agent after more changes").await;
+
+        // The second agent leaves; the first sees the count drop.
+        a2.leave().unwrap();
+        assert_eq!(
+            vis.expect(EventCode::GuestCountChange, 10)
+                .await
+                .property("count"),
+            Some("1")
+        );
+        a1.wait_until("count 1", Duration::from_secs(10), |s| {
+            s.guest_count() == Some(1)
+        })
+        .await
+        .unwrap();
+
+        // The visitor ends: SessionEndReasonThisSide; the agent sees status 24.
+        vis.v.end_session().unwrap();
+        assert_eq!(vis.ended(10).await, "SessionEndReasonThisSide");
+        a1.wait_until("ended", Duration::from_secs(10), |s| {
+            s.ended_status().is_some()
+        })
+        .await
+        .unwrap();
+        assert_eq!(a1.with_state(|s| s.ended_status()), Some(24));
+        assert_eq!(vis.v.session_info().call_id, 0);
+    });
+}
+
+#[test]
+fn display_resize_reaches_agents_as_a_key_frame() {
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::synthetic(&ready, 320, 240).await;
+        let d = vis.display().clone();
+        let key = vis.start_random().await;
+        let a = TestAgent::join_dev(&ready, &key).await.unwrap();
+        agent_matches(&a, &d, "first picture").await;
+        d.resize(400, 300);
+        d.step(3);
+        agent_matches(&a, &d, "resized picture").await;
+        assert_eq!(a.with_state(|s| (s.fb.width, s.fb.height)), (400, 300));
+        vis.v.end_session().unwrap();
+        vis.ended(10).await;
+    });
+}
+
+#[test]
+fn wrong_or_missing_token_never_sees_pixels() {
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::synthetic(&ready, 320, 240).await;
+        let key = vis.start_random().await;
+        for token in ["", "not-the-token", &format!("{}x", ready.agent_token)] {
+            let a = TestAgent::join(&ready, &key, token, Some(ready.group_id))
+                .await
+                .unwrap();
+            a.wait_closed(Duration::from_secs(10)).await.unwrap();
+            let s = a.snapshot();
+            assert_eq!(s.join_failed(), Some(18), "{}", s.summary());
+            assert_eq!(s.updates, 0);
+            assert!(!s.fb.has_picture());
+            assert!(!s.events.iter().any(|c| matches!(c, Control::Joined { .. })));
+        }
+        // The visitor never saw a guest.
+        assert_eq!(vis.v.session_info().n_guests, 0);
+        vis.v.end_session().unwrap();
+        vis.ended(10).await;
+    });
+}
