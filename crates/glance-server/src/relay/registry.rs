@@ -321,14 +321,19 @@ impl Registry {
         }
     }
 
-    /// Snapshots of every live session.
+    /// Snapshots of every live session (ended ones are left out even before they are
+    /// forgotten).
     pub fn stats(&self) -> Vec<SessionStats> {
         let sessions: Vec<Arc<Session>> = self
             .lock()
             .values()
             .flat_map(|m| m.values().cloned())
             .collect();
-        let mut v: Vec<SessionStats> = sessions.iter().map(|s| s.stats()).collect();
+        let mut v: Vec<SessionStats> = sessions
+            .iter()
+            .filter(|s| !s.is_ended())
+            .map(|s| s.stats())
+            .collect();
         v.sort_by(|a, b| (a.group_id, &a.key).cmp(&(b.group_id, &b.key)));
         v
     }

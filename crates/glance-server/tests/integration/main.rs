@@ -1,0 +1,9 @@
+//! Integration tests of glance-server: real TLS on 127.0.0.1, the test agent and the raw
+//! visitor of glance-tests. Every wait is bounded.
+
+mod bad_input;
+mod common;
+mod lifecycle;
+mod ready_line;
+mod relay;
+mod slow_agent;
