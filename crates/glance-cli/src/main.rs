@@ -50,6 +50,14 @@ struct Args {
     /// With --script: write the final picture here as raw BGRX once static.
     #[arg(long)]
     dump_frame: Option<PathBuf>,
+    /// With --synthetic: once an agent joins, stay static for --idle-secs, then run the scripted
+    /// desktop workload (typing, scrolling, a window drag) at 30 ticks a second for this many
+    /// seconds. Phases are printed as {"phase": ...} lines (used by glance-bench).
+    #[arg(long)]
+    workload_secs: Option<u64>,
+    /// See --workload-secs.
+    #[arg(long, default_value_t = 0)]
+    idle_secs: u64,
     /// The agent viewer URL, printed with `?key=` once the session starts.
     #[arg(long)]
     agent_url: Option<String>,
@@ -177,6 +185,28 @@ fn run(args: Args) -> Result<i32, String> {
                 if let Some(u) = &args.agent_url {
                     let sep = if u.contains('?') { '&' } else { '?' };
                     eprintln!("  Agent URL:   {u}{sep}key={key}\n");
+                }
+            }
+            EventCode::GuestCountChange if !scripted && args.workload_secs.is_some() => {
+                if let (Some(secs), Some(d)) = (args.workload_secs, synthetic.clone()) {
+                    scripted = true;
+                    let idle = args.idle_secs;
+                    std::thread::spawn(move || {
+                        print_stdout(r#"{"phase":"idle_start"}"#);
+                        std::thread::sleep(Duration::from_secs(idle));
+                        print_stdout(r#"{"phase":"workload_start"}"#);
+                        let start = std::time::Instant::now();
+                        let mut i = 0u32;
+                        while start.elapsed() < Duration::from_secs(secs) {
+                            d.workload_tick(i);
+                            i += 1;
+                            let next = start + Duration::from_millis(i as u64 * 1000 / 30);
+                            std::thread::sleep(
+                                next.saturating_duration_since(std::time::Instant::now()),
+                            );
+                        }
+                        print_stdout(&format!(r#"{{"phase":"workload_end","ticks":{i}}}"#));
+                    });
                 }
             }
             EventCode::GuestCountChange if !scripted => {

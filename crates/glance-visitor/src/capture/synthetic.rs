@@ -166,6 +166,45 @@ impl SyntheticDisplay {
         }
     }
 
+    /// One tick of the scripted desktop workload (benchmarks): typing a character every tick,
+    /// Enter every 40 characters (the terminal scrolls when full), and a window dragged
+    /// across the desktop by 6 pixels a tick for 30 of every 100 ticks.
+    pub fn workload_tick(&self, i: u32) {
+        let (tx, ty, tw, th) = self.terminal_rect();
+        let line_h = 18u16;
+        let lines = (th / line_h).max(1) as u32;
+        let col = i % 40;
+        let line = i / 40;
+        if col == 0 && line > 0 && line >= lines {
+            self.scroll_up(tx, ty, tw, th, line_h, [16, 16, 16]);
+        }
+        let row = line.min(lines - 1) as u16;
+        let c = b"the quick brown fox jumps over the lazy dog"[(i as usize) % 43];
+        let text = [c];
+        let text = std::str::from_utf8(&text).unwrap_or("x");
+        self.draw_text(
+            tx + 4 + col as u16 * 12,
+            ty + 2 + row * line_h,
+            text,
+            [200, 220, 200],
+        );
+        let phase = i % 100;
+        if phase < 30 {
+            let (w, h) = self.size();
+            let (ww, wh) = (w / 4, h / 4);
+            let y = h - wh - 10;
+            let x_old = 10 + (phase.saturating_sub(1) * 6) as u16;
+            let x_new = 10 + (phase * 6) as u16;
+            if phase > 0 {
+                // restore what the window covered, then draw it moved
+                self.fill_rect(x_old, y, ww, wh, [60, 90, 70]);
+            }
+            self.fill_rect(x_new, y, ww, wh, [90, 110, 200]);
+            self.fill_rect(x_new, y, ww, 16, [40, 50, 120]);
+            self.draw_text(x_new + 4, y + 2, "window", [255, 255, 255]);
+        }
+    }
+
     /// A capturer reading this display.
     pub fn capturer(&self) -> SyntheticCapturer {
         SyntheticCapturer {

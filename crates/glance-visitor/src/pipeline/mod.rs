@@ -150,6 +150,8 @@ pub fn spawn(
 /// state beyond the encoded output.
 #[derive(Debug, Default)]
 pub struct FrameProcessor {
+    /// Benchmarks turn move detection off to measure what it saves.
+    pub no_moves: bool,
     prev: FrameBuf,
     have_prev: bool,
     diff: TileDiff,
@@ -177,9 +179,12 @@ impl FrameProcessor {
         } else {
             let mut rects = self.diff.diff(&self.prev, cur);
             let mut moves = Vec::new();
-            if let Some(m) =
+            let found = if self.no_moves {
+                None
+            } else {
                 bounding_box(&rects).and_then(|bb| self.scroll.detect(&self.prev, cur, bb))
-            {
+            };
+            if let Some(m) = found {
                 // Agents copy first; what is left to send is the diff against the moved picture.
                 apply_move(&mut self.prev, &m);
                 rects = self.diff.diff(&self.prev, cur);
