@@ -1,7 +1,7 @@
 //! [`TestServer`]: glance-server in-process on 127.0.0.1 (ephemeral ports), with a temporary
 //! state directory and a runtime of its own, shut down on drop.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use glance_server::{Config, ReadyInfo, Server, ServerOptions, ServerStats, Timing};
@@ -17,6 +17,8 @@ pub struct TestServerOptions {
     pub agent_queue_bytes: Option<usize>,
     /// Heartbeat and timeouts; `None`: the protocol's.
     pub timing: Option<Timing>,
+    /// An operator certificate chain and key (PEM files) instead of the development CA.
+    pub cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// See the module documentation.
@@ -62,6 +64,7 @@ impl TestServer {
         if let Some(t) = o.timing {
             opts.timing = t;
         }
+        opts.cert = o.cert.clone();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("glance-test-server")

@@ -11,7 +11,7 @@ use glance_protocol::Control;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{timeout, Instant};
 use tokio_rustls::TlsAcceptor;
 
@@ -75,15 +75,26 @@ async fn serve(tcp: TcpStream, acceptor: TlsAcceptor, registry: Arc<Registry>, t
     };
     let (r, w) = tokio::io::split(tls);
     let queue = Arc::new(SendQueue::new(0, MAX_QUEUED_CONTROLS));
-    let mut writer = tokio::spawn(write_loop(w, queue.clone(), timing.ping_interval));
+    // Both helpers end with this task, even when it is aborted (server shutdown).
+    let mut writer = AbortOnDrop(tokio::spawn(write_loop(
+        w,
+        queue.clone(),
+        timing.ping_interval,
+    )));
     let (tx, rx) = mpsc::channel(1);
-    let reader = tokio::spawn(read_loop(r, tx, timing.idle_timeout));
+    let _reader = AbortOnDrop(tokio::spawn(read_loop(r, tx, timing.idle_timeout)));
     visitor::run(registry, rx, queue.clone(), deadline).await;
     queue.close(None);
-    if timeout(CLOSE_GRACE, &mut writer).await.is_err() {
-        writer.abort();
+    let _ = timeout(CLOSE_GRACE, &mut writer.0).await;
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
-    reader.abort();
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(mut w: W, queue: Arc<SendQueue>, ping: Duration) {

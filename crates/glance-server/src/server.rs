@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -114,6 +114,7 @@ impl Server {
             direct_port: direct_addr.port(),
             timing: opts.timing,
             shutdown: shutdown_rx.clone(),
+            agent_slots: Arc::new(Semaphore::new(http::MAX_AGENT_CONNECTIONS)),
         });
         let tasks = vec![
             tokio::spawn(http::run_listener(

@@ -19,7 +19,9 @@ use glance_protocol::{
 };
 use tokio::time::{timeout, Instant};
 
-use super::AppState;
+use axum::http::StatusCode;
+
+use super::{json_error, AppState};
 use crate::direct::CLOSE_GRACE;
 use crate::relay::agent_queue::{Outgoing, SendQueue, MAX_QUEUED_CONTROLS};
 use crate::relay::session::{Ending, Session};
@@ -29,9 +31,18 @@ use crate::relay::visitor::server_name;
 const MAX_AGENT_MESSAGE: usize = MAX_CONTROL_LEN + 1;
 
 pub async fn handler(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    let Ok(permit) = st.agent_slots.clone().try_acquire_owned() else {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many agent connections are open",
+        );
+    };
     ws.max_message_size(MAX_AGENT_MESSAGE)
         .max_frame_size(MAX_AGENT_MESSAGE)
-        .on_upgrade(move |socket| serve(st, socket))
+        .on_upgrade(move |socket| async move {
+            serve(st, socket).await;
+            drop(permit);
+        })
 }
 
 enum Step {

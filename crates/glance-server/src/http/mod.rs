@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -33,7 +33,12 @@ pub struct AppState {
     pub direct_port: u16,
     pub timing: Timing,
     pub shutdown: watch::Receiver<bool>,
+    /// One permit per open agent WebSocket ([`MAX_AGENT_CONNECTIONS`]).
+    pub agent_slots: Arc<Semaphore>,
 }
+
+/// Agent WebSockets open at once; more are answered 503.
+pub const MAX_AGENT_CONNECTIONS: usize = 4096;
 
 /// A JSON error body `{"error": message}`.
 pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -48,6 +53,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/agent", get(pages::agent_page))
         .route("/agent/", get(pages::agent_page))
         .route("/agent/viewer.js", get(pages::viewer_js))
+        .route(
+            "/ws/visitor",
+            get(|| async {
+                json_error(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "tunneling is not implemented yet; connect to the direct address",
+                )
+            }),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "not found") })
         .with_state(state)

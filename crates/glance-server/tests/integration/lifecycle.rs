@@ -128,7 +128,7 @@ async fn the_group_session_limit_is_enforced() {
         StartFailReason::GroupLimit
     );
     // Replacing a live key does not add a session.
-    RawVisitor::start_dev(r, Some("one"), 16, 16).await.unwrap();
+    let _replacement = RawVisitor::start_dev(r, Some("one"), 16, 16).await.unwrap();
     assert_eq!(srv.stats().sessions.len(), 2);
 }
 

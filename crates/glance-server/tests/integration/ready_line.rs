@@ -158,3 +158,36 @@ async fn a_bad_config_file_is_refused_naming_the_field() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("group[0].max_guests"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_certificate_replaces_the_development_ca() {
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let srv = glance_tests::TestServer::start_with(glance_tests::TestServerOptions {
+        cert: Some((cert.clone(), key)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(srv.ready().ca_cert, "");
+    assert!(!srv.state_dir().join("ca.pem").exists());
+    let mut ready = srv.ready().clone();
+    ready.ca_cert = cert.display().to_string();
+    assert_eq!(http::get(&ready, "/healthz").await.unwrap().status, 200);
+    let v = RawVisitor::start_dev(&ready, None, 16, 16).await.unwrap();
+    let a = TestAgent::join_dev(&ready, v.key()).await.unwrap();
+    assert!(a.with_state(|s| s.joined().is_some()));
+    // /ws/visitor is advertised but not served yet: a clear JSON error.
+    let r = http::get(&ready, "/ws/visitor").await.unwrap();
+    assert_eq!(r.status, 501);
+    assert!(r.json().unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .contains("direct"));
+}
