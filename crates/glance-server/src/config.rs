@@ -203,9 +203,15 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct GroupConfig {
     pub id: u32,
-    /// The visitor token `start_session` must carry. Empty in the file: a random one.
+    /// The group's visitor token. A `start_session` with a non-empty token must carry this
+    /// one; an empty token is accepted unless `require_visitor_token`. Empty in the file: a
+    /// random one.
     #[serde(default)]
     pub api_key: String,
+    /// Refuse `start_session` without a token (default false: visitors of the seed SDK may
+    /// start sessions with only their group id).
+    #[serde(default)]
+    pub require_visitor_token: bool,
     /// Digits of a random session key.
     #[serde(default = "default_key_length")]
     pub random_key_length: usize,
@@ -233,6 +239,7 @@ impl GroupConfig {
         GroupConfig {
             id,
             api_key: random_token(),
+            require_visitor_token: false,
             random_key_length: default_key_length(),
             max_sessions: default_max_sessions(),
             no_agent_timeout_secs: default_no_agent_timeout(),

@@ -18,7 +18,8 @@ pub struct ReadyInfo {
     pub agent_token: String,
     /// The development (first configured) group.
     pub group_id: u32,
-    /// That group's api_key: the visitor token `start_session` must carry.
+    /// That group's api_key: the visitor token `start_session` may carry (an empty token is
+    /// accepted unless the group sets `require_visitor_token`; any other is refused).
     pub api_key: String,
     /// The bound address of the visitors' direct TLS listener.
     pub direct_addr: String,

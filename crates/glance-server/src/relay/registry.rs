@@ -131,7 +131,13 @@ impl Registry {
                 format!("unknown group {}", req.group_id),
             )
         })?;
-        if !secret_eq(&req.token, &group.api_key) {
+        if req.token.is_empty() && group.require_visitor_token {
+            return Err(refused(
+                StartFailReason::Unauthorized,
+                format!("group {} requires a visitor token", group.id),
+            ));
+        }
+        if !req.token.is_empty() && !secret_eq(&req.token, &group.api_key) {
             return Err(refused(
                 StartFailReason::Unauthorized,
                 format!("the token is not valid for group {}", group.id),

@@ -152,6 +152,25 @@ async fn unknown_group_bad_token_and_bad_key_are_refused() {
         StartFailReason::InvalidKey
     );
     assert!(srv.stats().sessions.is_empty());
+    // An empty visitor token is accepted by default.
+    let mut p = start_params(r, Some("no-token"), 16, 16);
+    p.token = String::new();
+    let _v = RawVisitor::start(r, p).await.unwrap();
+    assert_eq!(srv.stats().sessions.len(), 1);
+
+    // A group may require the token.
+    let srv = TestServer::with_config(
+        "[[group]]\nid = 1\napi_key = \"secret\"\nrequire_visitor_token = true\n",
+    )
+    .await
+    .unwrap();
+    let r = srv.ready();
+    let mut p = start_params(r, None, 16, 16);
+    p.token = String::new();
+    assert_eq!(start_failed(&srv, p).await, StartFailReason::Unauthorized);
+    let _w = RawVisitor::start(r, start_params(r, None, 16, 16))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
