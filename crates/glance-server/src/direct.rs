@@ -81,12 +81,19 @@ async fn serve(tcp: TcpStream, acceptor: TlsAcceptor, registry: Arc<Registry>, t
         queue.clone(),
         timing.ping_interval,
     )));
-    let (tx, rx) = mpsc::channel(1);
+    let (tx, mut rx) = mpsc::channel(1);
     let _reader = AbortOnDrop(tokio::spawn(read_loop(r, tx, timing.idle_timeout)));
-    visitor::run(registry, rx, queue.clone(), deadline).await;
+    visitor::run(registry, &mut rx, queue.clone(), deadline).await;
     queue.close(None);
     let _ = timeout(CLOSE_GRACE, &mut writer.0).await;
+    // Closing a socket with unread bytes resets it, and a reset can destroy our last
+    // messages (session_ended, error) before the peer reads them: discard what the peer
+    // still sends until it closes too, for a bounded time.
+    let _ = timeout(LINGER, async { while let Some(Ok(_)) = rx.recv().await {} }).await;
 }
+
+/// How long a closed connection keeps reading (and discarding) until the peer closes.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// Aborts a task when dropped.
 struct AbortOnDrop(JoinHandle<()>);

@@ -310,7 +310,9 @@ impl Registry {
         }
     }
 
-    /// Ends every session (server shutdown).
+    /// Ends every session (server shutdown). Agents see status 27 (the connection is dead);
+    /// visitors are not told: their connections simply close, as when the server vanishes,
+    /// so that they report `conn_drop`.
     pub fn shutdown(&self) {
         let sessions: Vec<Arc<Session>> = self
             .lock()
@@ -319,10 +321,10 @@ impl Registry {
             .collect();
         for s in sessions {
             s.end(&Ending::new(
-                EndReason::Error,
-                AgentStatus::SessionEndedError,
+                EndReason::ConnDrop,
+                AgentStatus::SessionEndedConnDead,
                 "the server is shutting down",
-                true,
+                false,
             ));
         }
     }

@@ -115,11 +115,11 @@ fn check_texts(s: &StartSession) -> Result<(), String> {
 /// (`hello` and `start_session`). On return the queue is closing or aborted.
 pub async fn run(
     registry: Arc<Registry>,
-    mut rx: IncomingRx,
+    rx: &mut IncomingRx,
     queue: Arc<SendQueue>,
     deadline: Instant,
 ) {
-    let Some(first) = next_before(&mut rx, &queue, deadline, "hello").await else {
+    let Some(first) = next_before(rx, &queue, deadline, "hello").await else {
         queue.close(None);
         return;
     };
@@ -163,7 +163,7 @@ pub async fn run(
         }
     };
     let req = loop {
-        let Some(m) = next_before(&mut rx, &queue, deadline, "start_session").await else {
+        let Some(m) = next_before(rx, &queue, deadline, "start_session").await else {
             queue.close(None);
             return;
         };
@@ -195,7 +195,7 @@ pub async fn run(
         }
     };
     queue.enable_ping();
-    serve_session(&registry, &session, &mut rx, &queue).await;
+    serve_session(&registry, &session, rx, &queue).await;
     queue.close(None);
 }
 

@@ -481,3 +481,38 @@ async fn pause_is_relayed_and_reported_to_late_joiners() {
     let a = TestAgent::join_dev(r, "starts-paused").await.unwrap();
     assert_eq!(a.snapshot().paused(), Some(true));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_ended_reaches_a_visitor_that_is_still_sending() {
+    logs();
+    let srv = TestServer::start().await.unwrap();
+    let r = srv.ready();
+    let mut live = Live::start(r, Some("busy")).await;
+    let noise = Picture::noise(96, 64, 3);
+    let rect = glance_protocol::Rect::new(0, 0, 96, 64);
+    let deltas: Vec<Vec<u8>> = (0..200u32)
+        .flat_map(|i| noise.delta(live.seq + 1 + i, &[rect], 1))
+        .collect();
+    let visitor = &live.visitor;
+    let agent = &live.agent;
+    tokio::join!(
+        async {
+            for d in &deltas {
+                if visitor.send_update(d).await.is_err() {
+                    break;
+                }
+            }
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            agent.end_session().unwrap();
+        }
+    );
+    let c = live
+        .visitor
+        .recv_until("session_ended", T, ended)
+        .await
+        .unwrap();
+    assert_eq!(end_of(&c), (EndReason::OtherSide, 23));
+    live.seq = 0;
+}
