@@ -20,6 +20,12 @@ function killAll() {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
 process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+  });
+}
 
 /** Spawns a process that is killed when the test process exits. stderr is kept for reports. */
 export function spawnChild(cmd, args, opts = {}) {
