@@ -21,6 +21,7 @@ have_cmd clang     || need+=(clang)
 have_cmd node      || need+=(nodejs)
 have_cmd npm       || need+=(npm)
 have_pkg fonts-dejavu-core || need+=(fonts-dejavu-core)
+have_pkg xfonts-base || need+=(xfonts-base)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

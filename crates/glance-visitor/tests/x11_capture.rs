@@ -2,67 +2,14 @@
 //! on the root window come back exactly, and the MIT-SHM and GetImage paths agree.
 #![cfg(target_os = "linux")]
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use common::Xvfb;
 use glance_visitor::capture::x11::{list_monitors, X11Capturer};
 use glance_visitor::capture::{Capturer, FrameBuf};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt, CreateGCAux, Rectangle};
 use x11rb::rust_connection::RustConnection;
-
-/// An Xvfb on a free display number, killed on drop.
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
-impl Xvfb {
-    fn start(size: &str) -> Xvfb {
-        for n in 140..200 {
-            if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            {
-                continue;
-            }
-            let display = format!(":{n}");
-            let child = Command::new("Xvfb")
-                .args([
-                    &display,
-                    "-screen",
-                    "0",
-                    size,
-                    "-nolisten",
-                    "tcp",
-                    "-noreset",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb must be installed (scripts/setup.sh installs it)");
-            let mut x = Xvfb { child, display };
-            let t = Instant::now();
-            while t.elapsed() < Duration::from_secs(10) {
-                if RustConnection::connect(Some(&x.display)).is_ok() {
-                    return x;
-                }
-                if let Ok(Some(_)) = x.child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = x.child.kill();
-        }
-        panic!("could not start Xvfb");
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn fill_root(display: &str, rect: Rectangle, rgb: u32) {
     let (conn, screen) = RustConnection::connect(Some(display)).unwrap();
