@@ -38,8 +38,11 @@ cc "${cflags[@]}" -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   "$out/c_session_test_asan" "$server"
 
-echo "== C session test under valgrind memcheck"
-valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+echo "== C session test under valgrind memcheck (leaks)"
+# --undef-value-errors=no: ring's hand-written AES-GCM assembly makes memcheck report
+# uninitialised bytes in TLS records (a known false positive: valgrind does not model those
+# instructions); invalid reads/writes are still reported, and ASan above covers them too.
+valgrind --quiet --undef-value-errors=no --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
   --error-exitcode=9 "$out/c_session_test" "$server"
 
 echo "== 8-thread stress test"

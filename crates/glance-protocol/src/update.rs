@@ -496,7 +496,12 @@ pub fn inflate_exact(data: &[u8], want: usize) -> Result<Vec<u8>, UpdateError> {
     let status = d
         .decompress(data, &mut out, flate2::FlushDecompress::Finish)
         .map_err(|_| UpdateError::BadZlib)?;
-    if status != flate2::Status::StreamEnd || d.total_out() as usize != want {
+    // Exactly `want` bytes out, and every byte in: trailing data after the stream is corrupt
+    // (browsers' DecompressionStream refuses it too).
+    if status != flate2::Status::StreamEnd
+        || d.total_out() as usize != want
+        || d.total_in() as usize != data.len()
+    {
         return Err(UpdateError::BadZlib);
     }
     Ok(out)
@@ -626,6 +631,18 @@ mod tests {
         let mut fb = Framebuffer::new();
         assert_eq!(
             fb.apply(&FrameUpdate::parse(&bytes).unwrap()),
+            Err(UpdateError::BadZlib)
+        );
+        // zlib with trailing bytes after the stream
+        let mut wr = UpdateWriter::new(FLAG_KEY, 1, 4, 4);
+        let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
+        z.write_all(&[7u8; 48]).unwrap();
+        let mut data = z.finish().unwrap();
+        data.extend_from_slice(&[1, 2, 3]);
+        wr.push(Rect::new(0, 0, 4, 4), Encoding::ZlibRgb, &data);
+        let bytes = wr.finish();
+        assert_eq!(
+            Framebuffer::new().apply(&FrameUpdate::parse(&bytes).unwrap()),
             Err(UpdateError::BadZlib)
         );
         // delta before any key frame
