@@ -150,18 +150,18 @@ namespace Glance
             [MarshalAs(UnmanagedType.I1)] public bool presence_start;
         }
 
-        // GlanceSessionInfo: 2 x 8-byte-aligned ints then fixed char arrays and bools.
+        // GlanceSessionInfo: the C layout (char arrays, one-byte bools).
         [StructLayout(LayoutKind.Sequential)]
-        internal unsafe struct NSessionInfo
+        internal struct NSessionInfo
         {
             public long call_id;
             public int n_guests;
-            public fixed byte glance_address[256];
-            public fixed byte key[64];
-            public fixed byte host_name[256];
+            [MarshalAs(UnmanagedType.ByValArray, SizeConst = 256)] public byte[] glance_address;
+            [MarshalAs(UnmanagedType.ByValArray, SizeConst = 64)] public byte[] key;
+            [MarshalAs(UnmanagedType.ByValArray, SizeConst = 256)] public byte[] host_name;
             public byte rc_requested, is_guest, is_reverse, rc_enabled, sb_enabled,
                 gestures_enabled, is_paused, is_connected, is_showing, is_viewing;
-            public fixed byte display_name[256];
+            [MarshalAs(UnmanagedType.ByValArray, SizeConst = 256)] public byte[] display_name;
         }
 
         [DllImport(Lib)] internal static extern GlanceVisitorHandle glance_visitor_new(EventCallback cb, IntPtr userData);
@@ -207,11 +207,11 @@ namespace Glance
             return Encoding.UTF8.GetString(b);
         }
 
-        internal static unsafe string FromFixed(byte* p, int cap)
+        internal static string FromFixed(byte[] b)
         {
-            int n = 0;
-            while (n < cap && p[n] != 0) n++;
-            return Encoding.UTF8.GetString(p, n);
+            if (b == null) return "";
+            int n = Array.IndexOf(b, (byte)0);
+            return Encoding.UTF8.GetString(b, 0, n < 0 ? b.Length : n);
         }
     }
 
@@ -340,7 +340,7 @@ namespace Glance
         public void EndSession() { Check(Native.glance_visitor_end_session(handle), "EndSession"); }
         public void Pause(bool pause) { Check(Native.glance_visitor_pause(handle, pause), "Pause"); }
 
-        public unsafe SessionInfo GetSessionInfo()
+        public SessionInfo GetSessionInfo()
         {
             Native.NSessionInfo n;
             Check(Native.glance_visitor_get_session_info(handle, out n), "GetSessionInfo");
@@ -348,8 +348,8 @@ namespace Glance
             {
                 CallId = n.call_id,
                 NGuests = n.n_guests,
-                Key = Native.FromFixed(n.key, 64),
-                DisplayName = Native.FromFixed(n.display_name, 256),
+                Key = Native.FromFixed(n.key),
+                DisplayName = Native.FromFixed(n.display_name),
                 RcEnabled = n.rc_enabled != 0,
                 IsPaused = n.is_paused != 0,
                 IsConnected = n.is_connected != 0,

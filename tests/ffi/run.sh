@@ -29,7 +29,7 @@ c++ -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -Ibindings/cpp -Itests/
 "$out/cpp_session_test" "$server"
 
 echo "== C# session test (Mono)"
-mcs -unsafe -nologo -out:"$out/SessionTest.exe" bindings/csharp/Glance.cs tests/csharp/SessionTest.cs
+mcs -nologo -out:"$out/SessionTest.exe" bindings/csharp/Glance.cs tests/csharp/SessionTest.cs
 LD_LIBRARY_PATH="$lib" mono "$out/SessionTest.exe" "$server"
 
 echo "== C session test under AddressSanitizer + UndefinedBehaviorSanitizer"
