@@ -52,4 +52,16 @@ cc "${cflags[@]}" tests/c/stress_test.c -o "$out/c_stress_test" "${link[@]}"
 echo "== examples build"
 make --quiet -C examples GLANCE_LIB="$lib" OUT="$root/$out/examples" >/dev/null
 mcs -nologo -out:"$out/examples/GlanceExample.exe" bindings/csharp/Glance.cs examples/csharp/Program.cs
+echo "== install: pkg-config and CMake find_package(glance)"
+prefix=$root/$out/prefix
+rm -rf "$prefix" "$out/cmake-build"
+GLANCE_PROFILE=debug bash scripts/install.sh "$prefix" >/dev/null
+PKG_CONFIG_PATH=$prefix/lib/pkgconfig cc -std=c11 -Wall -Werror -D_DEFAULT_SOURCE examples/c/main.c \
+  -o "$out/example_pkgconfig" $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs glance) \
+  -Wl,-rpath,"$prefix/lib"
+rc=0; "$out/example_pkgconfig" 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || { echo "the pkg-config build did not run (exit $rc)" >&2; exit 1; }  # 2: usage
+cmake -S examples/cmake -B "$out/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$out/cmake-build" >/dev/null
+test -x "$out/cmake-build/glance_example_c" && test -x "$out/cmake-build/glance_example_cpp"
 echo "ffi: all C ABI tests passed"
