@@ -181,12 +181,16 @@ fn encodes(out: &mut Map<String, Value>, reps: usize) {
     out.insert("encode_fullchange_1080p_bytes".into(), json!(bytes));
 }
 
-fn e2e_latency(out: &mut Map<String, Value>, samples: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("runtime");
+        .expect("runtime")
+}
+
+fn e2e_latency(out: &mut Map<String, Value>, samples: usize) {
+    let rt = runtime();
     rt.block_on(async {
         let server = TestServer::start().await.expect("server");
         let ready = server.ready().clone();
@@ -274,11 +278,7 @@ fn peak_rss_mb(pid: u32) -> f64 {
 }
 
 fn process_figures(out: &mut Map<String, Value>, share: &str, idle_secs: u64, work_secs: u64) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     rt.block_on(async {
         let server = TestServer::start().await.expect("server");
         let ready = server.ready().clone();
