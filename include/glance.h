@@ -315,6 +315,15 @@ void glance_start_params_init(struct GlanceStartParams *params);
 GlanceResult glance_visitor_start_session_params(struct GlanceVisitor *visitor,
                                                  const struct GlanceStartParams *params);
 
+// ShowDisplay(displayParams): share another display in the running session (a name from
+// glance_visitor_get_display_name, or "main").
+//
+// # Safety
+// `params` is NULL or points to a GlanceDisplayParams whose strings are NULL or valid for
+// the call.
+GlanceResult glance_visitor_show_display(struct GlanceVisitor *visitor,
+                                         const struct GlanceDisplayParams *params);
+
 // EndSession: EventSessionEnded (SessionEndReasonThisSide) follows.
 GlanceResult glance_visitor_end_session(struct GlanceVisitor *visitor);
 

@@ -185,6 +185,16 @@ class Visitor {
     return glance_visitor_start_session_params(handle_, &sp);
   }
   void startSession(const StartParams &p) { check(startSessionNoexcept(p), "startSession(params)"); }
+  void showDisplay(const DisplayParams &d) {
+    GlanceDisplayParams p{};
+    p.display_name = d.displayName.c_str();
+    p.scale = d.scale;
+    p.capture_width = d.captureWidth;
+    p.capture_height = d.captureHeight;
+    p.video = d.video;
+    p.application = d.application.c_str();
+    check(glance_visitor_show_display(handle_, &p), "showDisplay");
+  }
   void endSession() { check(glance_visitor_end_session(handle_), "endSession"); }
   void pause(bool pause) { check(glance_visitor_pause(handle_, pause), "pause"); }
 

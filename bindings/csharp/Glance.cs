@@ -172,6 +172,7 @@ namespace Glance
         [DllImport(Lib)] internal static extern void glance_start_params_init(out NStartParams p);
         [DllImport(Lib)] internal static extern int glance_visitor_start_session_params(GlanceVisitorHandle v, ref NStartParams p);
         [DllImport(Lib)] internal static extern int glance_visitor_end_session(GlanceVisitorHandle v);
+        [DllImport(Lib)] internal static extern int glance_visitor_show_display(GlanceVisitorHandle v, ref NDisplayParams p);
         [DllImport(Lib)] internal static extern int glance_visitor_pause(GlanceVisitorHandle v, [MarshalAs(UnmanagedType.I1)] bool pause);
         [DllImport(Lib)] internal static extern int glance_visitor_get_session_info(GlanceVisitorHandle v, out NSessionInfo info);
         [DllImport(Lib)] internal static extern int glance_visitor_get_display_count(GlanceVisitorHandle v);
@@ -338,6 +339,20 @@ namespace Glance
         public void StartSession(StartParams p) { var r = TryStartSession(p); if (r != GlanceResult.Ok) throw new GlanceException(r, "StartSession(params)"); }
 
         public void EndSession() { Check(Native.glance_visitor_end_session(handle), "EndSession"); }
+
+        public void ShowDisplay(DisplayParams d)
+        {
+            using (var a = new Utf8Args())
+            {
+                var n = new Native.NDisplayParams
+                {
+                    display_name = a.Add(d.DisplayName), scale = d.Scale,
+                    capture_width = d.CaptureWidth, capture_height = d.CaptureHeight,
+                    video = d.Video, application = a.Add(d.Application),
+                };
+                Check(Native.glance_visitor_show_display(handle, ref n), "ShowDisplay");
+            }
+        }
         public void Pause(bool pause) { Check(Native.glance_visitor_pause(handle, pause), "Pause"); }
 
         public SessionInfo GetSessionInfo()

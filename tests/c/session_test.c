@@ -39,6 +39,16 @@ static void run_session(GlanceVisitor *v, Events *q, GlanceResult start, char *k
   glance_visitor_get_session_info(v, &info);
   CHECK(info.is_paused && !info.is_showing, "paused flags");
   CHECK(glance_visitor_pause(v, false) == GLANCE_OK, "resume");
+  GlanceDisplayParams dp;
+  memset(&dp, 0, sizeof dp);
+  dp.scale = 1.0f;
+  dp.display_name = "Synthetic";
+  CHECK(glance_visitor_show_display(v, &dp) == GLANCE_OK, "show display");
+  dp.display_name = "no-such-monitor";
+  CHECK(glance_visitor_show_display(v, &dp) == GLANCE_ERROR_INVALID_PARAMETER, "unknown display");
+  CHECK(h_wait(q, EventInvalidParameter, 5, &ev), "EventInvalidParameter display");
+  CHECK(glance_visitor_show_display(v, NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL display params");
+  CHECK(h_wait(q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL display");
   glance_visitor_get_session_info(v, &info);
   CHECK(!info.is_paused && info.is_showing, "resumed flags");
   /* A second start while running is a state error. */
@@ -87,6 +97,13 @@ int main(int argc, char **argv) {
   CHECK(h_wait(&q, EventInvalidState, 5, &ev), "EventInvalidState before init");
   CHECK(glance_visitor_end_session(v) == GLANCE_ERROR_INVALID_STATE, "end without session");
   CHECK(h_wait(&q, EventInvalidState, 5, &ev), "EventInvalidState on end");
+  {
+    GlanceDisplayParams dp0;
+    memset(&dp0, 0, sizeof dp0);
+    dp0.scale = 1.0f;
+    CHECK(glance_visitor_show_display(v, &dp0) == GLANCE_ERROR_INVALID_STATE, "show without session");
+  }
+  CHECK(h_wait(&q, EventInvalidState, 5, &ev), "EventInvalidState on show");
   CHECK(glance_visitor_init(v, NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL config");
   CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL config");
 

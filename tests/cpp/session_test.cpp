@@ -66,6 +66,12 @@ std::string session(glance::Visitor &v, Queue &q, const std::function<void()> &s
   CHECK(v.sessionInfo().isPaused, "paused");
   v.pause(false);
   CHECK(!v.sessionInfo().isPaused, "resumed");
+  glance::DisplayParams dp;
+  dp.displayName = "main";
+  v.showDisplay(dp);
+  dp.displayName = "nope";
+  CHECK(rejected([&] { v.showDisplay(dp); }) == GLANCE_ERROR_INVALID_PARAMETER, "unknown display");
+  CHECK(q.wait(EventInvalidParameter, 5).has_value(), "EventInvalidParameter display");
   CHECK(rejected([&] { v.startSession(); }) == GLANCE_ERROR_INVALID_STATE, "double start");
   CHECK(q.wait(EventInvalidState, 5).has_value(), "EventInvalidState");
   v.endSession();

@@ -64,6 +64,9 @@ static class SessionTest
         Check(v.GetSessionInfo().IsPaused, "paused");
         v.Pause(false);
         Check(!v.GetSessionInfo().IsPaused, "resumed");
+        v.ShowDisplay(new DisplayParams { DisplayName = "main" });
+        Check(Rejected(() => v.ShowDisplay(new DisplayParams { DisplayName = "nope" })) == GlanceResult.InvalidParameter, "unknown display");
+        Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter display");
         Check(Rejected(() => v.StartSession()) == GlanceResult.InvalidState, "double start");
         Check(Wait(EventCode.InvalidState, 5) != null, "EventInvalidState");
         v.EndSession();

@@ -281,6 +281,31 @@ pub unsafe extern "C" fn glance_visitor_start_session_params(
     })
 }
 
+/// ShowDisplay(displayParams): share another display in the running session (a name from
+/// glance_visitor_get_display_name, or "main").
+///
+/// # Safety
+/// `params` is NULL or points to a GlanceDisplayParams whose strings are NULL or valid for
+/// the call.
+#[no_mangle]
+pub unsafe extern "C" fn glance_visitor_show_display(
+    visitor: *mut GlanceVisitor,
+    params: *const GlanceDisplayParams,
+) -> GlanceResult {
+    with_visitor(visitor, |v| {
+        // SAFETY: caller's contract on `params`.
+        let Some(p) = (unsafe { params.as_ref() }) else {
+            v.invalid_parameter("params must not be NULL");
+            return GlanceResult::GLANCE_ERROR_NULL_ARGUMENT;
+        };
+        // SAFETY: the struct's strings are NULL or valid for the call.
+        match unsafe { display_params(v, p) } {
+            Ok(d) => v.show_display(d).into(),
+            Err(e) => e,
+        }
+    })
+}
+
 /// EndSession: EventSessionEnded (SessionEndReasonThisSide) follows.
 #[no_mangle]
 pub extern "C" fn glance_visitor_end_session(visitor: *mut GlanceVisitor) -> GlanceResult {

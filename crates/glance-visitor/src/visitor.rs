@@ -15,7 +15,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::capture::{CaptureError, DisplayDesc, DisplayKind, DisplaySource};
 use crate::events::{Event, EventCode};
-use crate::params::{SessionInfo, StartParams, VisitorConfig};
+use crate::params::{DisplayParams, SessionInfo, StartParams, VisitorConfig};
 use crate::session::{self, Command, SessionSpec};
 
 /// Why a call was rejected at once. The matching event fires too.
@@ -338,6 +338,37 @@ impl GlanceVisitor {
     /// resumes.
     pub fn pause(&self, pause: bool) -> Result<(), CallError> {
         self.send("Pause", Command::Pause(pause))
+    }
+
+    /// ShowDisplay(displayParams): share another display in the running session. Agents get
+    /// a whole picture of it next.
+    pub fn show_display(&self, params: DisplayParams) -> Result<(), CallError> {
+        if let Err(m) = params.validate() {
+            return self.reject(CallError::InvalidParameter(m));
+        }
+        let desc = match self.core.source.find(&params.display_name) {
+            Ok(d) => d,
+            Err(e) => {
+                return self.reject(CallError::InvalidParameter(format!(
+                    "displayName {:?} cannot be shown: {e}",
+                    params.display_name
+                )))
+            }
+        };
+        let st = self.core.state();
+        match (st.phase, &st.cmds) {
+            (Phase::Active, Some(tx)) => {
+                let _ = tx.send(Command::Show(desc));
+                Ok(())
+            }
+            _ => {
+                drop(st);
+                self.reject(CallError::InvalidState(
+                    "ShowDisplay needs a connected session (wait for EventConnectedToSession)"
+                        .into(),
+                ))
+            }
+        }
     }
 
     /// GetSessionInfo (call_id 0 when no session runs).

@@ -94,3 +94,115 @@ fn shares_an_xterm_pixel_exact() {
     let _ = xterm.kill();
     let _ = xterm.wait();
 }
+
+/// Two RandR monitors on one Xvfb screen: left (red) and right (blue).
+fn two_monitors(display: &str) {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::randr::{ConnectionExt as _, MonitorInfo};
+    use x11rb::protocol::xproto::{ConnectionExt as _, CreateGCAux, Rectangle};
+    let (conn, screen) = x11rb::rust_connection::RustConnection::connect(Some(display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    // The server's automatic whole-screen monitor gives way to a monitor that claims its
+    // output: the left half takes it.
+    let outputs = conn
+        .randr_get_screen_resources(root)
+        .unwrap()
+        .reply()
+        .unwrap()
+        .outputs;
+    for (i, name) in ["left", "right"].iter().enumerate() {
+        let atom = conn
+            .intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom;
+        conn.randr_set_monitor(
+            root,
+            MonitorInfo {
+                name: atom,
+                primary: i == 0,
+                automatic: false,
+                x: (i * 512) as i16,
+                y: 0,
+                width: 512,
+                height: 768,
+                width_in_millimeters: 100,
+                height_in_millimeters: 150,
+                outputs: if i == 0 { outputs.clone() } else { vec![] },
+            },
+        )
+        .unwrap();
+        let gc = conn.generate_id().unwrap();
+        let color = if i == 0 { 0xC00000 } else { 0x0000C0 };
+        conn.create_gc(gc, root, &CreateGCAux::new().foreground(color))
+            .unwrap();
+        conn.poly_fill_rectangle(
+            root,
+            gc,
+            &[Rectangle {
+                x: (i * 512) as i16,
+                y: 0,
+                width: 512,
+                height: 768,
+            }],
+        )
+        .unwrap();
+    }
+    conn.get_input_focus().unwrap().reply().unwrap();
+}
+
+#[test]
+fn show_display_switches_monitors_mid_session() {
+    let x = Xvfb::start("1024x768x24");
+    two_monitors(&x.display);
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::with_source(DisplaySource::Platform(Some(x.display.clone())));
+        assert_eq!(vis.v.display_count(), 2);
+        assert_eq!(vis.v.display_name(0).unwrap(), "left");
+        assert_eq!(vis.v.display_name(1).unwrap(), "right");
+        assert_eq!(vis.v.main_monitor(), Some(0));
+        vis.v.init(config(&ready, None)).unwrap();
+        vis.expect(EventCode::VisitorInitialized, 5).await;
+        // ShowDisplay before a session is a state error.
+        let right = glance_visitor::DisplayParams {
+            display_name: "right".into(),
+            ..Default::default()
+        };
+        assert!(vis.v.show_display(right.clone()).is_err());
+        vis.expect(EventCode::InvalidState, 5).await;
+
+        let key = vis.start_random().await;
+        assert_eq!(vis.v.session_info().display_name, "left");
+        let agent = TestAgent::join_dev(&ready, &key).await.unwrap();
+        let red = |s: &glance_tests::AgentState| {
+            s.fb.width == 512 && s.fb.rgba.chunks_exact(4).all(|p| p[..3] == [0xC0, 0, 0])
+        };
+        agent
+            .wait_until("left monitor", Duration::from_secs(15), red)
+            .await
+            .unwrap();
+
+        // Unknown names are parameter errors; the session keeps showing the left monitor.
+        let bogus = glance_visitor::DisplayParams {
+            display_name: "HDMI-9".into(),
+            ..Default::default()
+        };
+        assert!(vis.v.show_display(bogus).is_err());
+        vis.expect(EventCode::InvalidParameter, 5).await;
+
+        vis.v.show_display(right).unwrap();
+        let blue = |s: &glance_tests::AgentState| {
+            s.fb.width == 512 && s.fb.rgba.chunks_exact(4).all(|p| p[..3] == [0, 0, 0xC0])
+        };
+        agent
+            .wait_until("right monitor", Duration::from_secs(15), blue)
+            .await
+            .unwrap();
+        assert_eq!(vis.v.session_info().display_name, "right");
+        vis.v.end_session().unwrap();
+        vis.ended(10).await;
+    });
+}

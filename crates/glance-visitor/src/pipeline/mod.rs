@@ -35,7 +35,7 @@ struct Slot {
 }
 
 /// Shared between the capture thread, the network writer and the session.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PipelineCtl {
     stop: AtomicBool,
     paused: AtomicBool,
@@ -44,6 +44,17 @@ pub struct PipelineCtl {
     slot: Mutex<Slot>,
     cond: Condvar,
     ready: tokio::sync::Notify,
+    /// A capturer to switch to (ShowDisplay), taken by the capture thread.
+    next_capturer: Mutex<Option<Box<dyn Capturer>>>,
+}
+
+impl std::fmt::Debug for PipelineCtl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineCtl")
+            .field("paused", &self.is_paused())
+            .field("stopped", &self.stopped())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PipelineCtl {
@@ -74,6 +85,14 @@ impl PipelineCtl {
 
     pub fn is_paused(&self) -> bool {
         self.paused.load(Ordering::SeqCst)
+    }
+
+    /// Switches capture to another display (ShowDisplay): the next frame is a key frame of
+    /// the new display for every agent.
+    pub fn switch_capturer(&self, c: Box<dyn Capturer>) {
+        *self.next_capturer.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+        self.force_key.store(true, Ordering::SeqCst);
+        self.cond.notify_all();
     }
 
     /// Stops the capture thread.
@@ -132,14 +151,14 @@ impl PipelineCtl {
 /// Runs the capture loop on a new thread until [`PipelineCtl::stop`]. `on_error` is called
 /// once if capture fails; the thread then ends.
 pub fn spawn(
-    mut capturer: Box<dyn Capturer>,
+    capturer: Box<dyn Capturer>,
     ctl: Arc<PipelineCtl>,
     on_error: impl FnOnce(String) + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("glance-capture".into())
         .spawn(move || {
-            if let Err(e) = run(capturer.as_mut(), &ctl) {
+            if let Err(e) = run(capturer, &ctl) {
                 on_error(e);
             }
         })
@@ -206,7 +225,7 @@ impl FrameProcessor {
     }
 }
 
-fn run(capturer: &mut dyn Capturer, ctl: &PipelineCtl) -> Result<(), String> {
+fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String> {
     let mut cur = FrameBuf::default();
     let mut proc = FrameProcessor::default();
     let mut last_change = Instant::now();
@@ -217,6 +236,14 @@ fn run(capturer: &mut dyn Capturer, ctl: &PipelineCtl) -> Result<(), String> {
         }
         if !ctl.wait_slot_free(IDLE_INTERVAL) {
             continue;
+        }
+        if let Some(c) = ctl
+            .next_capturer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            capturer = c;
         }
         let started = Instant::now();
         capturer.capture(&mut cur).map_err(|e| e.to_string())?;

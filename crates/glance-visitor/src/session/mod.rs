@@ -26,6 +26,8 @@ pub(crate) use connect::Started;
 pub(crate) enum Command {
     End,
     Pause(bool),
+    /// ShowDisplay: share this display from now on.
+    Show(DisplayDesc),
 }
 
 /// Everything a session needs, fixed at StartSession.
@@ -205,6 +207,18 @@ async fn run_inner(
                     ctl.set_paused(p);
                     let _ = out_tx.send(Control::Pause { paused: p });
                 }
+                Some(Command::Show(desc)) => {
+                    let source = core.source.clone();
+                    let d2 = desc.clone();
+                    match tokio::task::spawn_blocking(move || source.open(&d2)).await {
+                        Ok(Ok(c)) => {
+                            ctl.switch_capturer(c);
+                            core.update(generation, |st| st.info.display_name = desc.name.clone());
+                        }
+                        Ok(Err(e)) => core.fire(Event::new(EventCode::DeviceDisconnected, format!("cannot show {}: {e}", desc.name))),
+                        Err(e) => core.fire(Event::new(EventCode::Exception, format!("cannot show {}: {e}", desc.name))),
+                    }
+                }
                 Some(Command::End) | None => {
                     ctl.stop();
                     let _ = out_tx.send(Control::EndSession);
@@ -266,8 +280,9 @@ async fn wait_end(cmds: &mut UnboundedReceiver<Command>) {
     loop {
         match cmds.recv().await {
             Some(Command::End) | None => return,
-            // A pause before connecting is already recorded in the session info.
-            Some(Command::Pause(_)) => {}
+            // A pause before connecting is already recorded in the session info; ShowDisplay
+            // is refused before the session is connected.
+            Some(Command::Pause(_)) | Some(Command::Show(_)) => {}
         }
     }
 }

@@ -122,42 +122,40 @@ pub struct Xvfb {
 }
 
 impl Xvfb {
+    /// Starts Xvfb on a display number it picks itself (-displayfd), so parallel tests never
+    /// share one.
     pub fn start(size: &str) -> Xvfb {
-        for n in 140..200 {
-            if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            {
-                continue;
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                size,
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb must be installed (scripts/setup.sh installs it)");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("Xvfb stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("Xvfb prints its display");
+        let display = format!(":{}", line.trim());
+        let x = Xvfb { child, display };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if x11rb::rust_connection::RustConnection::connect(Some(&x.display)).is_ok() {
+                return x;
             }
-            let display = format!(":{n}");
-            let child = Command::new("Xvfb")
-                .args([
-                    &display,
-                    "-screen",
-                    "0",
-                    size,
-                    "-nolisten",
-                    "tcp",
-                    "-noreset",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb must be installed (scripts/setup.sh installs it)");
-            let mut x = Xvfb { child, display };
-            let t = Instant::now();
-            while t.elapsed() < Duration::from_secs(10) {
-                if x11rb::rust_connection::RustConnection::connect(Some(&x.display)).is_ok() {
-                    return x;
-                }
-                if let Ok(Some(_)) = x.child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = x.child.kill();
+            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("could not start Xvfb");
+        panic!("Xvfb on {} does not answer", x.display);
     }
 }
 
