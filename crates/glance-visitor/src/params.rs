@@ -226,14 +226,22 @@ impl DisplayParams {
     pub fn validate(&self) -> Result<(), String> {
         check_text("displayName", &self.display_name)?;
         check_text("application", &self.application)?;
-        if !(self.scale.is_finite() && self.scale > 0.0) {
-            return Err(format!("scale {} must be a positive number", self.scale));
+        if !(self.scale.is_finite() && self.scale > 0.0 && self.scale <= 4.0) {
+            return Err(format!(
+                "scale {} is out of range (greater than 0, at most 4)",
+                self.scale
+            ));
         }
-        if self.capture_width < 0 || self.capture_height < 0 {
-            return Err("captureWidth and captureHeight must not be negative".into());
-        }
-        if self.scale != 1.0 || self.capture_width != 0 || self.capture_height != 0 {
-            return Err("scale, captureWidth and captureHeight are not supported yet (scaling arrives with the capture pipeline work); pass 1.0, 0, 0".into());
+        let max = glance_protocol::limits::MAX_DISPLAY_DIM as i32;
+        for (name, v) in [
+            ("captureWidth", self.capture_width),
+            ("captureHeight", self.capture_height),
+        ] {
+            if !(0..=max).contains(&v) {
+                return Err(format!(
+                    "{name} {v} is out of range (0 to {max}; 0: not set)"
+                ));
+            }
         }
         if self.video {
             return Err(
@@ -288,7 +296,12 @@ mod tests {
         assert!(p.validate(&cfg()).unwrap_err().contains("forceTunnel"));
         let mut p = base.clone();
         p.display_params.scale = 0.5;
+        assert!(p.validate(&cfg()).is_ok(), "scaling is supported");
+        p.display_params.scale = 5.0;
         assert!(p.validate(&cfg()).unwrap_err().contains("scale"));
+        let mut p = base.clone();
+        p.display_params.capture_width = -1;
+        assert!(p.validate(&cfg()).unwrap_err().contains("captureWidth"));
         let mut p = base.clone();
         p.display_params.scale = f32::NAN;
         assert!(p.validate(&cfg()).unwrap_err().contains("scale"));

@@ -358,7 +358,10 @@ impl GlanceVisitor {
         let st = self.core.state();
         match (st.phase, &st.cmds) {
             (Phase::Active, Some(tx)) => {
-                let _ = tx.send(Command::Show(desc));
+                let _ = tx.send(Command::Show(
+                    desc,
+                    crate::pipeline::scale::ScaleSpec::from_params(&params),
+                ));
                 Ok(())
             }
             _ => {

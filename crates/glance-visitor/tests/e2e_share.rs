@@ -157,3 +157,65 @@ fn wrong_or_missing_token_never_sees_pixels() {
         vis.ended(10).await;
     });
 }
+
+#[test]
+fn scale_and_capture_box_resize_what_agents_see() {
+    use glance_visitor::pipeline::scale::{ScaleSpec, Scaler};
+    use glance_visitor::{DisplayParams, StartParams};
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::synthetic(&ready, 800, 600).await;
+        let d = vis.display().clone();
+        let half = DisplayParams {
+            scale: 0.5,
+            ..Default::default()
+        };
+        vis.v
+            .start_session_params(StartParams {
+                display_params: half.clone(),
+                ..Default::default()
+            })
+            .unwrap();
+        let key = vis
+            .expect(EventCode::ConnectedToSession, 20)
+            .await
+            .property("sessionkey")
+            .unwrap()
+            .to_string();
+        let a = TestAgent::join_dev(&ready, &key).await.unwrap();
+        let expect = |spec: ScaleSpec| {
+            let mut out = glance_visitor::capture::FrameBuf::default();
+            Scaler::default()
+                .scale(&d.snapshot(), spec, &mut out)
+                .unwrap();
+            out
+        };
+        for n in 0..10 {
+            d.step(n);
+        }
+        let want = expect(ScaleSpec::from_params(&half));
+        assert_eq!((want.width, want.height), (400, 300));
+        a.wait_until("half-size picture", Duration::from_secs(15), |s| {
+            s.fb.equals_bgrx(&want.view())
+        })
+        .await
+        .unwrap();
+        // ShowDisplay with a capture box: fit 320x320 keeping 4:3 -> 320x240.
+        let boxed = DisplayParams {
+            capture_width: 320,
+            capture_height: 320,
+            ..Default::default()
+        };
+        vis.v.show_display(boxed.clone()).unwrap();
+        let want = expect(ScaleSpec::from_params(&boxed));
+        assert_eq!((want.width, want.height), (320, 240));
+        a.wait_until("boxed picture", Duration::from_secs(15), |s| {
+            s.fb.equals_bgrx(&want.view())
+        })
+        .await
+        .unwrap();
+        vis.v.end_session().unwrap();
+        vis.ended(10).await;
+    });
+}

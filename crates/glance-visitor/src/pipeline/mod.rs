@@ -7,6 +7,7 @@
 
 pub mod diff;
 pub mod encode;
+pub mod scale;
 pub mod scroll;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,7 @@ use glance_protocol::update::{FLAG_KEY, FLAG_REFRESH_ONLY};
 use crate::capture::{Capturer, FrameBuf};
 use diff::TileDiff;
 use encode::FrameEncoder;
+use scale::{ScaleSpec, Scaler};
 use scroll::{apply_move, bounding_box, ScrollDetector};
 
 /// Frame interval while the screen changes (30 fps).
@@ -46,6 +48,8 @@ pub struct PipelineCtl {
     ready: tokio::sync::Notify,
     /// A capturer to switch to (ShowDisplay), taken by the capture thread.
     next_capturer: Mutex<Option<Box<dyn Capturer>>>,
+    /// How frames are sized (DisplayParams scale / capture box).
+    scale: Mutex<ScaleSpec>,
 }
 
 impl std::fmt::Debug for PipelineCtl {
@@ -93,6 +97,16 @@ impl PipelineCtl {
         *self.next_capturer.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
         self.force_key.store(true, Ordering::SeqCst);
         self.cond.notify_all();
+    }
+
+    /// Sets how frames are sized; the next frame is a key frame when the size changes.
+    pub fn set_scale(&self, spec: ScaleSpec) {
+        *self.scale.lock().unwrap_or_else(|p| p.into_inner()) = spec;
+        self.cond.notify_all();
+    }
+
+    fn scale_spec(&self) -> ScaleSpec {
+        *self.scale.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Stops the capture thread.
@@ -226,7 +240,9 @@ impl FrameProcessor {
 }
 
 fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String> {
+    let mut raw = FrameBuf::default();
     let mut cur = FrameBuf::default();
+    let mut scaler = Scaler::default();
     let mut proc = FrameProcessor::default();
     let mut last_change = Instant::now();
     while !ctl.stopped() {
@@ -246,7 +262,13 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
             capturer = c;
         }
         let started = Instant::now();
-        capturer.capture(&mut cur).map_err(|e| e.to_string())?;
+        capturer.capture(&mut raw).map_err(|e| e.to_string())?;
+        let spec = ctl.scale_spec();
+        if spec.is_identity(raw.width, raw.height) {
+            std::mem::swap(&mut raw, &mut cur);
+        } else {
+            scaler.scale(&raw, spec, &mut cur)?;
+        }
         let mut out = Vec::new();
         let force_key = ctl.force_key.swap(false, Ordering::SeqCst);
         let refresh = ctl.refresh.swap(false, Ordering::SeqCst);

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::SessionSpec;
 use crate::capture::{CaptureError, Capturer, DisplayDesc, FrameBuf};
 use crate::params::{parse_https_url, KeyChoice};
+use crate::pipeline::scale::ScaleSpec;
 use crate::transport::conn::{self, DirectStream};
 use crate::transport::{http, tls, with_timeout, TransportError};
 use crate::visitor::Core;
@@ -142,10 +143,14 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
             paused: p.paused,
             main_call_id: p.main_call_id,
             presence_start: p.presence_start,
-            display: DisplayInfo {
-                name: display.name.clone(),
-                width: first.width,
-                height: first.height,
+            display: {
+                let (width, height) =
+                    ScaleSpec::from_params(&p.display_params).target(first.width, first.height);
+                DisplayInfo {
+                    name: display.name.clone(),
+                    width,
+                    height,
+                }
             },
         }),
     )

@@ -14,6 +14,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use crate::capture::DisplayDesc;
 use crate::events::{Event, EventCode};
 use crate::params::{KeyChoice, StartParams, VisitorConfig};
+use crate::pipeline::scale::ScaleSpec;
 use crate::pipeline::{self, PipelineCtl};
 use crate::transport::conn::{self, DirectStream};
 use crate::transport::TransportError;
@@ -26,8 +27,8 @@ pub(crate) use connect::Started;
 pub(crate) enum Command {
     End,
     Pause(bool),
-    /// ShowDisplay: share this display from now on.
-    Show(DisplayDesc),
+    /// ShowDisplay: share this display from now on, sized so.
+    Show(DisplayDesc, ScaleSpec),
 }
 
 /// Everything a session needs, fixed at StartSession.
@@ -182,6 +183,7 @@ async fn run_inner(
 
     let ctl = Arc::new(PipelineCtl::default());
     let _stop = StopOnDrop(ctl.clone());
+    ctl.set_scale(ScaleSpec::from_params(&spec.params.display_params));
     ctl.set_paused(paused_now);
     let (net_tx, mut net_rx) = unbounded_channel::<Result<Message, TransportError>>();
     let (out_tx, out_rx) = unbounded_channel::<Control>();
@@ -207,7 +209,8 @@ async fn run_inner(
                     ctl.set_paused(p);
                     let _ = out_tx.send(Control::Pause { paused: p });
                 }
-                Some(Command::Show(desc)) => {
+                Some(Command::Show(desc, spec)) => {
+                    ctl.set_scale(spec);
                     let source = core.source.clone();
                     let d2 = desc.clone();
                     match tokio::task::spawn_blocking(move || source.open(&d2)).await {
@@ -282,7 +285,7 @@ async fn wait_end(cmds: &mut UnboundedReceiver<Command>) {
             Some(Command::End) | None => return,
             // A pause before connecting is already recorded in the session info; ShowDisplay
             // is refused before the session is connected.
-            Some(Command::Pause(_)) | Some(Command::Show(_)) => {}
+            Some(Command::Pause(_)) | Some(Command::Show(..)) => {}
         }
     }
 }
