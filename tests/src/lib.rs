@@ -6,16 +6,19 @@
 //!   browser viewer does.
 //! - [`RawVisitor`]: a minimal direct-protocol visitor for server tests.
 //! - [`Picture`]: pictures to share, encoded with the reference encoder.
+//! - [`ThrottleProxy`]: a loopback TCP proxy limiting the uplink to a byte rate.
 
 pub mod agent;
 pub mod http;
 pub mod picture;
+pub mod proxy;
 pub mod server;
 pub mod tls;
 pub mod visitor;
 
 pub use agent::{AgentOptions, AgentState, TestAgent};
 pub use picture::Picture;
+pub use proxy::ThrottleProxy;
 pub use server::{TestServer, TestServerOptions};
 pub use visitor::{RawVisitor, VisitorEvent};
 

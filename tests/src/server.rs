@@ -17,6 +17,8 @@ pub struct TestServerOptions {
     pub agent_queue_bytes: Option<usize>,
     /// Heartbeat and timeouts; `None`: the protocol's.
     pub timing: Option<Timing>,
+    /// `--advertise-direct`: the direct address visitors are told (e.g. a throttling proxy).
+    pub advertise_direct: Option<String>,
     /// An operator certificate chain and key (PEM files) instead of the development CA.
     pub cert: Option<(PathBuf, PathBuf)>,
 }
@@ -64,6 +66,7 @@ impl TestServer {
         if let Some(t) = o.timing {
             opts.timing = t;
         }
+        opts.advertise_direct = o.advertise_direct.clone();
         opts.cert = o.cert.clone();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

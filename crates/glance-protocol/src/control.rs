@@ -114,6 +114,12 @@ pub enum Control {
     },
     /// An agent needs a whole picture: send a key frame (flag REFRESH_ONLY).
     RefreshRequest,
+    /// Flow control: the service has read every update up to and including the last message
+    /// (FINAL) of frame `seq`. The visitor bounds the bytes it has sent but not seen acked,
+    /// so that no backlog builds up in socket buffers on a slow link.
+    Ack {
+        seq: u32,
+    },
 
     // ----- agent -> server -----
     /// Join the session `key` of `group_id` (the token's group when absent).
@@ -209,6 +215,7 @@ impl Control {
             Control::StartFailed { .. } => "start_failed",
             Control::GuestCount { .. } => "guest_count",
             Control::RefreshRequest => "refresh_request",
+            Control::Ack { .. } => "ack",
             Control::Join { .. } => "join",
             Control::Leave => "leave",
             Control::Joined { .. } => "joined",

@@ -34,6 +34,10 @@ pub struct Cli {
     /// Host name used in URLs and in the certificate (default: the listen IP).
     #[arg(long)]
     pub public_host: Option<String>,
+    /// The direct address visitors are told to connect to (HOST:PORT), when it differs from
+    /// the listener's: port forwarding, a TCP load balancer, a test proxy.
+    #[arg(long)]
+    pub advertise_direct: Option<String>,
     /// Bytes of frame updates queued for one agent before it is treated as slow.
     #[arg(long, default_value_t = DEFAULT_AGENT_QUEUE_BYTES)]
     pub agent_queue_bytes: usize,
@@ -67,6 +71,7 @@ impl Cli {
             config,
             direct_listen: self.direct_listen,
             public_host: self.public_host,
+            advertise_direct: self.advertise_direct,
             agent_queue_bytes: self.agent_queue_bytes,
             cert: self.cert.zip(self.key),
             timing: Timing::default(),
@@ -108,6 +113,8 @@ pub struct ServerOptions {
     pub direct_listen: Option<SocketAddr>,
     /// Host name for URLs and the certificate; `None`: the listen IP.
     pub public_host: Option<String>,
+    /// Direct address announced to visitors; `None`: the listener's, with the public host.
+    pub advertise_direct: Option<String>,
     /// Per-agent bound on queued frame-update bytes.
     pub agent_queue_bytes: usize,
     /// A certificate chain and key (PEM files) to use instead of the development CA's.
@@ -124,6 +131,7 @@ impl ServerOptions {
             config: None,
             direct_listen: None,
             public_host: None,
+            advertise_direct: None,
             agent_queue_bytes: DEFAULT_AGENT_QUEUE_BYTES,
             cert: None,
             timing: Timing::default(),

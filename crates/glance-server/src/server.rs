@@ -112,6 +112,7 @@ impl Server {
             host,
             https_port: https_addr.port(),
             direct_port: direct_addr.port(),
+            advertise_direct: opts.advertise_direct.clone(),
             timing: opts.timing,
             shutdown: shutdown_rx.clone(),
             agent_slots: Arc::new(Semaphore::new(http::MAX_AGENT_CONNECTIONS)),

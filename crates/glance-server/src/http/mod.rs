@@ -31,6 +31,8 @@ pub struct AppState {
     pub host: String,
     pub https_port: u16,
     pub direct_port: u16,
+    /// Overrides the direct address announced to visitors.
+    pub advertise_direct: Option<String>,
     pub timing: Timing,
     pub shutdown: watch::Receiver<bool>,
     /// One permit per open agent WebSocket ([`MAX_AGENT_CONNECTIONS`]).

@@ -28,7 +28,10 @@ pub async fn handler(
         return json_error(StatusCode::NOT_FOUND, format!("unknown group {id}"));
     }
     Json(serde_json::json!({
-        "direct": host_port(&st.host, st.direct_port),
+        "direct": st
+            .advertise_direct
+            .clone()
+            .unwrap_or_else(|| host_port(&st.host, st.direct_port)),
         "tunnel": format!("wss://{}/ws/visitor", host_port(&st.host, st.https_port)),
         "min_version": PROTOCOL_VERSION_MIN,
         "max_version": PROTOCOL_VERSION_MAX,

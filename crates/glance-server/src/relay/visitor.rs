@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use glance_protocol::limits::MAX_TEXT_LEN;
-use glance_protocol::update::FrameUpdate;
+use glance_protocol::update::{FrameUpdate, FLAG_FINAL};
 use glance_protocol::{
     negotiate_version, AgentStatus, Control, EndReason, Role, StartSession, PROTOCOL_VERSION_MAX,
     PROTOCOL_VERSION_MIN,
@@ -261,8 +261,13 @@ async fn serve_session(
                     },
                     Err(e) => return protocol_error("malformed", format!("bad frame update: {e}")),
                 };
+                let (seq, last) = (header.seq, header.flags & FLAG_FINAL != 0);
                 if let Err(m) = session.route_update(bytes, header) {
                     return protocol_error("malformed", m);
+                }
+                if last {
+                    // Flow control: the visitor may send more once this frame is read.
+                    queue.push_control(Control::Ack { seq });
                 }
             }
             Incoming::Control(Control::Pause { paused }) => session.set_paused(paused),

@@ -34,7 +34,15 @@ pub const IDLE_AFTER: Duration = Duration::from_secs(2);
 struct Slot {
     /// Encoded payloads of the next frame(s), waiting for the network.
     pending: Option<Vec<Vec<u8>>>,
+    /// Frames written but not yet acknowledged by the service: (seq of the FINAL message,
+    /// bytes), oldest first.
+    inflight: std::collections::VecDeque<(u32, usize)>,
+    inflight_bytes: usize,
 }
+
+/// Bytes sent but not acknowledged before the next frame waits (one frame may always go when
+/// nothing is outstanding). See the flow control of docs/PROTOCOL.md.
+pub const SEND_WINDOW: usize = 128 * 1024;
 
 /// Shared between the capture thread, the network writer and the session.
 #[derive(Default)]
@@ -130,16 +138,55 @@ impl PipelineCtl {
         }
     }
 
-    /// Waits (bounded) until the slot is empty or something needs attention.
+    /// Records frames just written to the network (for flow control).
+    pub fn sent(&self, frames: &[Vec<u8>]) {
+        let mut g = self.slot();
+        let mut bytes = 0;
+        for f in frames {
+            bytes += f.len() + glance_protocol::framing::HEADER_LEN;
+            if let Ok((flags, seq, _, _)) = glance_protocol::update::peek_header(f) {
+                if flags & glance_protocol::update::FLAG_FINAL != 0 {
+                    g.inflight.push_back((seq, bytes));
+                    g.inflight_bytes += bytes;
+                    bytes = 0;
+                }
+            }
+        }
+    }
+
+    /// The service has read every frame up to `seq`.
+    pub fn acked(&self, seq: u32) {
+        {
+            let mut g = self.slot();
+            while let Some(&(s, b)) = g.inflight.front() {
+                // seq numbers wrap: "s is not after seq"
+                if (s.wrapping_sub(seq) as i32) > 0 {
+                    break;
+                }
+                g.inflight.pop_front();
+                g.inflight_bytes -= b;
+            }
+        }
+        self.cond.notify_all();
+    }
+
+    /// Bytes sent and not yet acknowledged.
+    pub fn inflight_bytes(&self) -> usize {
+        self.slot().inflight_bytes
+    }
+
+    /// Waits (bounded) until the slot is empty and the send window has room, or something
+    /// needs attention.
     fn wait_slot_free(&self, timeout: Duration) -> bool {
+        let busy = |s: &Slot| s.pending.is_some() || s.inflight_bytes >= SEND_WINDOW;
         let g = self.slot();
         let (g, _) = self
             .cond
             .wait_timeout_while(g, timeout, |s| {
-                s.pending.is_some() && !self.stopped() && !self.is_paused()
+                busy(s) && !self.stopped() && !self.is_paused()
             })
             .unwrap_or_else(|p| p.into_inner());
-        g.pending.is_none()
+        !busy(&g)
     }
 
     fn sleep(&self, d: Duration) {

@@ -244,6 +244,7 @@ async fn run_inner(
                             .with("count", count.to_string()));
                     }
                     Control::RefreshRequest => ctl.request_refresh(),
+                    Control::Ack { seq } => ctl.acked(seq),
                     Control::SessionEnded { reason, message, .. } => {
                         break Outcome::Ended(reason, if message.is_empty() { "the session ended".into() } else { message });
                     }
@@ -321,6 +322,7 @@ async fn write_loop(
                     }
                 },
                 frames = ctl.take() => {
+                    ctl.sent(&frames);
                     for f in &frames {
                         conn::write_update(&mut wr, f).await?;
                     }
