@@ -343,6 +343,11 @@ int32_t glance_visitor_get_display_count(struct GlanceVisitor *visitor);
 // GetMainMonitor: the primary monitor's index; -1 without displays (negative: an error).
 int32_t glance_visitor_get_main_monitor(struct GlanceVisitor *visitor);
 
+// IdentifyMonitors: draws each display's number (its index + 1) on it for a few seconds.
+// Returns at once; GLANCE_ERROR_INVALID_STATE (and EventInvalidState) when no display can be
+// reached.
+GlanceResult glance_visitor_identify_monitors(struct GlanceVisitor *visitor);
+
 // GetDisplayType(n); GLANCE_DISPLAY_NONE (and EventInvalidParameter) for a bad index.
 GlanceDisplayType glance_visitor_get_display_type(struct GlanceVisitor *visitor, int32_t n);
 

@@ -214,6 +214,7 @@ class Visitor {
     return s;
   }
 
+  void identifyMonitors() { check(glance_visitor_identify_monitors(handle_), "identifyMonitors"); }
   int displayCount() const { return glance_visitor_get_display_count(handle_); }
   int mainMonitor() const { return glance_visitor_get_main_monitor(handle_); }
   GlanceDisplayType displayType(int n) const { return glance_visitor_get_display_type(handle_, n); }

@@ -176,6 +176,7 @@ namespace Glance
         [DllImport(Lib)] internal static extern int glance_visitor_pause(GlanceVisitorHandle v, [MarshalAs(UnmanagedType.I1)] bool pause);
         [DllImport(Lib)] internal static extern int glance_visitor_get_session_info(GlanceVisitorHandle v, out NSessionInfo info);
         [DllImport(Lib)] internal static extern int glance_visitor_get_display_count(GlanceVisitorHandle v);
+        [DllImport(Lib)] internal static extern int glance_visitor_identify_monitors(GlanceVisitorHandle v);
         [DllImport(Lib)] internal static extern int glance_visitor_get_main_monitor(GlanceVisitorHandle v);
         [DllImport(Lib)] internal static extern int glance_visitor_get_display_type(GlanceVisitorHandle v, int n);
         [DllImport(Lib)] internal static extern IntPtr glance_visitor_get_display_name(GlanceVisitorHandle v, int n);
@@ -373,6 +374,7 @@ namespace Glance
             };
         }
 
+        public void IdentifyMonitors() { Check(Native.glance_visitor_identify_monitors(handle), "IdentifyMonitors"); }
         public int GetDisplayCount() { return Native.glance_visitor_get_display_count(handle); }
         public int GetMainMonitor() { return Native.glance_visitor_get_main_monitor(handle); }
         public DisplayType GetDisplayType(int n) { return (DisplayType)Native.glance_visitor_get_display_type(handle, n); }

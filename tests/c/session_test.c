@@ -130,6 +130,8 @@ int main(int argc, char **argv) {
   glance_string_free(name);
   CHECK(glance_visitor_get_display_name(v, 7) == NULL, "out of range name");
   CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter for index");
+  CHECK(glance_visitor_identify_monitors(v) == GLANCE_OK, "identify monitors");
+  CHECK(glance_visitor_identify_monitors(NULL) == GLANCE_ERROR_NULL_ARGUMENT, "identify NULL");
   CHECK(glance_visitor_get_display_type(v, -1) == GLANCE_DISPLAY_NONE, "negative index");
   CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter for -1");
 

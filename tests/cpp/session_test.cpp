@@ -113,6 +113,7 @@ int main(int argc, char **argv) {
     CHECK(q.wait(EventVisitorInitialized, 5).has_value(), "initialized");
     CHECK(v.displayCount() == 1 && v.displayName(0) == std::optional<std::string>("Synthetic"),
           "displays");
+    v.identifyMonitors();
     CHECK(!v.displayName(3).has_value(), "bad index");
     CHECK(q.wait(EventInvalidParameter, 5).has_value(), "EventInvalidParameter index");
     CHECK(rejected([&] { v.startSession("no spaces allowed"); }) == GLANCE_ERROR_INVALID_PARAMETER,

@@ -111,6 +111,7 @@ static class SessionTest
                 Check(Wait(EventCode.VisitorInitialized, 5) != null, "initialized");
                 Check(v.GetDisplayCount() == 1 && v.GetDisplayName(0) == "Synthetic", "displays");
                 Check(v.GetDisplayType(0) == DisplayType.Monitor, "display type");
+                v.IdentifyMonitors();
                 Check(v.GetDisplayName(5) == null, "bad display index");
                 Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter index");
                 Check(Rejected(() => v.StartSession("bad key!")) == GlanceResult.InvalidParameter, "bad key");

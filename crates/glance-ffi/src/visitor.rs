@@ -411,6 +411,14 @@ fn index(v: &Visitor, n: i32) -> Option<usize> {
     Some(n as usize)
 }
 
+/// IdentifyMonitors: draws each display's number (its index + 1) on it for a few seconds.
+/// Returns at once; GLANCE_ERROR_INVALID_STATE (and EventInvalidState) when no display can be
+/// reached.
+#[no_mangle]
+pub extern "C" fn glance_visitor_identify_monitors(visitor: *mut GlanceVisitor) -> GlanceResult {
+    with_visitor(visitor, |v| v.identify_monitors().into())
+}
+
 /// GetDisplayType(n); GLANCE_DISPLAY_NONE (and EventInvalidParameter) for a bad index.
 #[no_mangle]
 pub extern "C" fn glance_visitor_get_display_type(

@@ -420,6 +420,17 @@ impl GlanceVisitor {
         }
     }
 
+    /// IdentifyMonitors: draws each display's number (index + 1) on it for a few seconds.
+    /// Returns at once.
+    pub fn identify_monitors(&self) -> Result<(), CallError> {
+        match crate::capture::identify::identify(&self.core.source) {
+            Ok(()) => Ok(()),
+            Err(e) => self.reject(CallError::InvalidState(format!(
+                "no display can be identified: {e}"
+            ))),
+        }
+    }
+
     /// Waits (bounded) until no session runs; true if idle.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         let st = self.core.state();

@@ -206,3 +206,46 @@ fn show_display_switches_monitors_mid_session() {
         vis.ended(10).await;
     });
 }
+
+#[test]
+fn identify_monitors_draws_each_number_then_removes_it() {
+    let x = Xvfb::start("1024x768x24");
+    two_monitors(&x.display);
+    let vis = Visitor::with_source(DisplaySource::Platform(Some(x.display.clone())));
+    let source = DisplaySource::Platform(Some(x.display.clone()));
+    let monitors = source.list().unwrap();
+    let mut caps: Vec<X11Capturer> = monitors
+        .iter()
+        .map(|m| X11Capturer::open(Some(&x.display), m).unwrap())
+        .collect();
+    let white_in = |cap: &mut X11Capturer| {
+        let mut f = FrameBuf::default();
+        cap.capture(&mut f).unwrap();
+        f.data
+            .chunks_exact(4)
+            .filter(|p| p[..3] == [255, 255, 255])
+            .count()
+    };
+    assert!(caps.iter_mut().all(|c| white_in(c) == 0));
+    vis.v.identify_monitors().unwrap();
+    // Each monitor shows its number: "1" lights 2 bars, "2" lights 5.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let counts = loop {
+        let c: Vec<usize> = caps.iter_mut().map(|c| white_in(c)).collect();
+        if c.iter().all(|&n| n > 0) || Instant::now() > deadline {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        counts[0] > 1000 && counts[1] > counts[0],
+        "white pixels per monitor: {counts:?}"
+    );
+    std::thread::sleep(
+        glance_visitor::capture::identify::IDENTIFY_DURATION + Duration::from_millis(800),
+    );
+    assert!(
+        caps.iter_mut().all(|c| white_in(c) == 0),
+        "the numbers are gone afterwards"
+    );
+}

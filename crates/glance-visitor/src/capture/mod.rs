@@ -4,6 +4,7 @@
 //! machines) and [`x11`] (Linux). [`displays`] enumerates what can be shared.
 
 pub mod displays;
+pub mod identify;
 pub mod synthetic;
 #[cfg(target_os = "linux")]
 pub mod x11;

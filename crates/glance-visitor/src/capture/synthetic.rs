@@ -83,6 +83,20 @@ impl SyntheticDisplay {
         }
     }
 
+    /// Copies a rect of `from` (a snapshot of this display) back into the picture.
+    pub fn restore_rect(&self, from: &FrameBuf, x: u16, y: u16, w: u16, h: u16) {
+        let mut f = self.lock();
+        if f.width != from.width || f.height != from.height {
+            return;
+        }
+        let x1 = (x as usize + w as usize).min(f.width as usize);
+        for yy in y as usize..(y as usize + h as usize).min(f.height as usize) {
+            let s = yy * f.stride + x as usize * 4;
+            let e = yy * f.stride + x1 * 4;
+            f.data[s..e].copy_from_slice(&from.data[s..e]);
+        }
+    }
+
     /// Scrolls the rect up by `dy` pixels, filling the exposed strip with `bg`.
     pub fn scroll_up(&self, x: u16, y: u16, w: u16, h: u16, dy: u16, bg: [u8; 3]) {
         let mut f = self.lock();
