@@ -231,7 +231,7 @@ fn identify_monitors_draws_each_number_then_removes_it() {
     // Each monitor shows its number: "1" lights 2 bars, "2" lights 5.
     let deadline = Instant::now() + Duration::from_secs(2);
     let counts = loop {
-        let c: Vec<usize> = caps.iter_mut().map(|c| white_in(c)).collect();
+        let c: Vec<usize> = caps.iter_mut().map(&white_in).collect();
         if c.iter().all(|&n| n > 0) || Instant::now() > deadline {
             break c;
         }
