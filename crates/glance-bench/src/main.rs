@@ -5,7 +5,11 @@
 //! noisy. End-to-end figures go through a real glance-server on loopback; the idle and
 //! workload figures measure a separate `glance-share` process (CPU from /proc).
 //!
-//!   cargo run --release -p glance-bench [-- --quick] [-- --out PATH]
+//!   cargo run --release -p glance-bench [-- --quick] [-- --out PATH] [-- --vnc-only]
+//!
+//! The last part (vnc.rs, ~2 minutes) compares bytes on the wire with x11vnc's ZRLE and Tight
+//! on a scripted X11 workload; `--vnc-only` runs just that part and updates its keys in the
+//! existing output file.
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
@@ -21,6 +25,8 @@ use glance_visitor::{
     GLANCE_KEYTYPE_RANDOM,
 };
 use serde_json::{json, Map, Value};
+
+mod vnc;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -364,22 +370,31 @@ fn main() {
         .unwrap_or_default();
     let share = exe_dir.join("glance-share");
     let reps = if quick { 9 } else { 31 };
+    let vnc_only = args.iter().any(|a| a == "--vnc-only");
 
-    let mut out = Map::new();
-    eprintln!("measuring memcmp and diff ...");
-    memcmp_and_diff(&mut out, 1920, 1080, "1080p", reps);
-    memcmp_and_diff(&mut out, 3840, 2160, "4k", reps);
-    eprintln!("measuring encodes ...");
-    encodes(&mut out, reps.min(15));
-    eprintln!("measuring end-to-end latency through glance-server ...");
-    e2e_latency(&mut out, if quick { 20 } else { 60 });
-    eprintln!("measuring the visitor process: idle, workload, memory ...");
-    process_figures(
-        &mut out,
-        &share.to_string_lossy(),
-        if quick { 4 } else { 10 },
-        if quick { 8 } else { 30 },
-    );
+    let mut out = if vnc_only {
+        vnc::kept_figures(&out_path)
+    } else {
+        Map::new()
+    };
+    if !vnc_only {
+        eprintln!("measuring memcmp and diff ...");
+        memcmp_and_diff(&mut out, 1920, 1080, "1080p", reps);
+        memcmp_and_diff(&mut out, 3840, 2160, "4k", reps);
+        eprintln!("measuring encodes ...");
+        encodes(&mut out, reps.min(15));
+        eprintln!("measuring end-to-end latency through glance-server ...");
+        e2e_latency(&mut out, if quick { 20 } else { 60 });
+        eprintln!("measuring the visitor process: idle, workload, memory ...");
+        process_figures(
+            &mut out,
+            &share.to_string_lossy(),
+            if quick { 4 } else { 10 },
+            if quick { 8 } else { 30 },
+        );
+    }
+    eprintln!("measuring bytes against a VNC server on the same X11 workload ...");
+    vnc::measure(&mut out, &share);
 
     let text = serde_json::to_string_pretty(&Value::Object(out.clone())).unwrap_or_default();
     if let Some(dir) = std::path::Path::new(&out_path).parent() {

@@ -1,0 +1,466 @@
+//! The scripted desktop workload both sides see: a fresh Xvfb (1920x1080x24, black root, no
+//! window manager) with three windows, then a fixed timeline driven by the wall clock.
+//!
+//! * a shell xterm (100x24, DejaVu Sans Mono 10, `sh` with prompt `$ `) with the keyboard
+//!   focus, into which ten shell commands with fixed output are typed by `xdotool type` (40 ms
+//!   a key, one command every 2.7 s); their output makes it scroll in the second half;
+//! * a log xterm (90x44) running `cat` on a FIFO, into which this driver writes a
+//!   deterministic build-log line every 200 ms, so it scrolls continuously;
+//! * an `xmessage` box dragged by `xdotool windowmove` every 40 ms along a fixed path over
+//!   both terminals from 27 % to 67 % of the run (300 steps for 30 s).
+//!
+//! Everything (text, timings, path) is fixed, so two runs on fresh displays differ only by
+//! scheduling jitter.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SCREEN: &str = "1920x1080x24";
+const SHELL_TITLE: &str = "glance-bench-shell";
+const LOG_TITLE: &str = "glance-bench-log";
+const DRAG_TITLE: &str = "glance-bench-drag";
+const FONT: &str = "DejaVu Sans Mono";
+/// Milliseconds between typed keys.
+const KEY_DELAY_MS: u32 = 40;
+const LOG_EVERY: f64 = 0.2;
+const TYPE_EVERY: f64 = 2.7;
+const MOVE_EVERY: f64 = 0.04;
+/// Where the dragged box starts and the corners of its path (it returns to the start).
+const DRAG_PATH: [(f64, f64); 5] = [
+    (200.0, 700.0),
+    (1150.0, 720.0),
+    (1200.0, 250.0),
+    (350.0, 200.0),
+    (200.0, 700.0),
+];
+
+/// Shell commands whose output depends on nothing but themselves.
+const COMMANDS: [&str; 10] = [
+    "echo \"Glance versus VNC: the same thirty seconds, twice\"",
+    "seq 1 8",
+    "printf '%s\\n' alpha beta gamma delta epsilon",
+    "echo the quick brown fox jumps over the lazy dog",
+    "expr 1234 '*' 5678",
+    "yes 'all work and no play' | head -n 6",
+    "echo $((6 * 7)) is the answer",
+    "seq -s ' ' 10 10 200",
+    "printf '%05d|%-8s|\\n' 1 one 22 two 333 three",
+    "echo \"typing done: $(seq -s + 1 5)\"",
+];
+
+/// Whether `prog` is on PATH.
+pub fn have(prog: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| {
+            let f = d.join(prog);
+            f.is_file()
+                && std::fs::metadata(&f).is_ok_and(|m| {
+                    use std::os::unix::fs::PermissionsExt;
+                    m.permissions().mode() & 0o111 != 0
+                })
+        })
+    })
+}
+
+/// The programs the workload needs.
+pub fn missing_tools() -> Vec<&'static str> {
+    ["Xvfb", "xterm", "xdotool", "xmessage", "mkfifo"]
+        .into_iter()
+        .filter(|p| !have(p))
+        .collect()
+}
+
+/// The n-th deterministic build-log line.
+pub fn log_line(n: u32) -> String {
+    const CRATES: [&str; 6] = [
+        "glance-protocol",
+        "glance-visitor",
+        "glance-server",
+        "glance-ffi",
+        "glance-cli",
+        "glance-bench",
+    ];
+    const STEPS: [&str; 5] = ["compiling", "checking", "linking", "testing", "documenting"];
+    const MODS: [&str; 8] = [
+        "pipeline::diff",
+        "pipeline::encode",
+        "capture::x11",
+        "transport::ws",
+        "relay::visitor",
+        "http::agent",
+        "update::tiles",
+        "framing",
+    ];
+    // A small LCG keeps the numbers varied but fixed.
+    let mut x = (n as u64 + 1).wrapping_mul(6364136223846793005);
+    let mut next = |m: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % m
+    };
+    format!(
+        "[{n:04}] {:<11} {}::{:<17} ... ok ({:>5} us, crc {:08x})",
+        STEPS[next(5) as usize],
+        CRATES[next(6) as usize],
+        MODS[next(8) as usize],
+        next(90_000) + 100,
+        next(u32::MAX as u64),
+    )
+}
+
+/// One step of the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Log(String),
+    Type(String),
+    Move(i32, i32),
+}
+
+/// The whole timeline for a run of `secs` seconds, sorted by time.
+pub fn timeline(secs: f64) -> Vec<(f64, Action)> {
+    let mut v = Vec::new();
+    let mut n = 0u32;
+    loop {
+        let t = LOG_EVERY * (n + 1) as f64;
+        if t >= secs {
+            break;
+        }
+        v.push((t, Action::Log(log_line(n))));
+        n += 1;
+    }
+    for (k, c) in COMMANDS.iter().enumerate() {
+        let t = 0.5 + TYPE_EVERY * k as f64;
+        // Leave time for the command to be typed inside the run.
+        let typing = (c.len() + 1) as f64 * KEY_DELAY_MS as f64 / 1000.0;
+        if t + typing + 0.5 < secs {
+            v.push((t, Action::Type(c.to_string())));
+        }
+    }
+    let (from, to) = (secs * 0.27, secs * 0.67);
+    let steps = ((to - from) / MOVE_EVERY).round() as usize;
+    let seg: Vec<f64> = DRAG_PATH
+        .windows(2)
+        .map(|w| ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt())
+        .collect();
+    let total: f64 = seg.iter().sum();
+    for i in 1..=steps {
+        let mut d = total * i as f64 / steps as f64;
+        let mut k = 0;
+        while k + 1 < seg.len() && d > seg[k] {
+            d -= seg[k];
+            k += 1;
+        }
+        let f = (d / seg[k]).min(1.0);
+        let (a, b) = (DRAG_PATH[k], DRAG_PATH[k + 1]);
+        let (x, y) = (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f);
+        v.push((
+            from + MOVE_EVERY * i as f64,
+            Action::Move(x.round() as i32, y.round() as i32),
+        ));
+    }
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub log_lines: u32,
+    pub typed_commands: u32,
+    pub moves: u32,
+    /// The latest any step started after its time.
+    pub max_lag_ms: f64,
+    pub secs: f64,
+}
+
+/// A fresh Xvfb with the three windows; everything is killed on drop.
+pub struct Scene {
+    pub display: String,
+    xvfb: Child,
+    children: Vec<Child>,
+    typing: Option<Child>,
+    dir: PathBuf,
+    log: Option<File>,
+    drag_window: String,
+}
+
+fn wait_kill(c: &mut Child) {
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+impl Drop for Scene {
+    fn drop(&mut self) {
+        self.log = None;
+        if let Some(c) = &mut self.typing {
+            wait_kill(c);
+        }
+        for c in &mut self.children {
+            wait_kill(c);
+        }
+        wait_kill(&mut self.xvfb);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A private scratch directory under the temp dir.
+pub fn scratch_dir(tag: &str) -> Result<PathBuf, String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "glance-bench-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+impl Scene {
+    /// Starts Xvfb (it picks its display number), opens the windows and waits until they show.
+    pub fn start() -> Result<Scene, String> {
+        let mut xvfb = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                SCREEN,
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("Xvfb: {e}"))?;
+        let mut line = String::new();
+        let stdout = xvfb.stdout.take().ok_or("Xvfb stdout")?;
+        // Xvfb prints the display number once it accepts clients, or exits (EOF).
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let num = line.trim().to_string();
+        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+            wait_kill(&mut xvfb);
+            return Err(format!("Xvfb did not start (printed {line:?})"));
+        }
+        let dir = match scratch_dir("scene") {
+            Ok(d) => d,
+            Err(e) => {
+                wait_kill(&mut xvfb);
+                return Err(e);
+            }
+        };
+        let mut scene = Scene {
+            display: format!(":{num}"),
+            xvfb,
+            children: Vec::new(),
+            typing: None,
+            dir,
+            log: None,
+            drag_window: String::new(),
+        };
+        scene.open_windows()?;
+        Ok(scene)
+    }
+
+    fn cmd(&self, prog: &str) -> Command {
+        let mut c = Command::new(prog);
+        c.env("DISPLAY", &self.display)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+
+    fn spawn(&mut self, prog: &str, args: &[&str]) -> Result<(), String> {
+        let child = self
+            .cmd(prog)
+            .args(args)
+            .spawn()
+            .map_err(|e| format!("{prog}: {e}"))?;
+        self.children.push(child);
+        Ok(())
+    }
+
+    /// `xdotool ARGS`, waited for; its stdout.
+    fn xdotool(&self, args: &[&str]) -> Result<String, String> {
+        let out = self
+            .cmd("xdotool")
+            .args(args)
+            .stdout(Stdio::piped())
+            .output()
+            .map_err(|e| format!("xdotool: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("xdotool {args:?} failed ({})", out.status));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The id of the mapped window titled `title`, waiting up to 15 s.
+    fn window(&self, title: &str) -> Result<String, String> {
+        let t = Instant::now();
+        let pattern = format!("^{title}$");
+        while t.elapsed() < Duration::from_secs(15) {
+            if let Ok(id) = self.xdotool(&["search", "--onlyvisible", "--name", &pattern]) {
+                if let Some(id) = id.lines().next().filter(|l| !l.is_empty()) {
+                    return Ok(id.to_string());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("window {title:?} never showed on {}", self.display))
+    }
+
+    fn open_windows(&mut self) -> Result<(), String> {
+        let fifo = self.dir.join("log.fifo");
+        let ok = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .map_err(|e| format!("mkfifo: {e}"))?;
+        if !ok.success() {
+            return Err(format!("mkfifo {} failed", fifo.display()));
+        }
+        // Read and write: opening cannot block, and cat sees EOF only when we close it.
+        self.log = Some(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&fifo)
+                .map_err(|e| format!("{}: {e}", fifo.display()))?,
+        );
+        let home = self.dir.to_string_lossy().to_string();
+        let fifo = fifo.to_string_lossy().to_string();
+        let home_env = format!("HOME={home}");
+        #[rustfmt::skip]
+        let shell: Vec<&str> = vec![
+            "-title", SHELL_TITLE, "-geometry", "100x24+30+40", "-fa", FONT, "-fs", "10",
+            "-e", "env", "-i", "PATH=/usr/bin:/bin", &home_env, "PS1=$ ", "TERM=xterm", "sh",
+        ];
+        self.spawn("xterm", &shell)?;
+        #[rustfmt::skip]
+        let log: Vec<&str> = vec![
+            "-title", LOG_TITLE, "-geometry", "90x44+940+40", "-fa", FONT, "-fs", "10",
+            "-e", "cat", &fifo,
+        ];
+        self.spawn("xterm", &log)?;
+        let (x, y) = DRAG_PATH[0];
+        let geometry = format!("+{x}+{y}");
+        self.spawn(
+            "xmessage",
+            &[
+                "-title",
+                DRAG_TITLE,
+                "-geometry",
+                &geometry,
+                "Glance benchmark\nThis box is dragged across the screen\nwhile a command is \
+                 typed and a log scrolls.",
+            ],
+        )?;
+        let shell = self.window(SHELL_TITLE)?;
+        self.window(LOG_TITLE)?;
+        self.drag_window = self.window(DRAG_TITLE)?;
+        self.xdotool(&["windowfocus", &shell])?;
+        // The pointer rests on the root in a corner (neither side draws it).
+        self.xdotool(&["mousemove", "1910", "1070"])?;
+        // Let the terminals start their programs and draw.
+        std::thread::sleep(Duration::from_millis(1500));
+        Ok(())
+    }
+
+    fn reap_typing(&mut self, limit: Duration) {
+        if let Some(mut c) = self.typing.take() {
+            let t = Instant::now();
+            while t.elapsed() < limit {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            eprintln!("  workload: xdotool type overran; killed");
+            wait_kill(&mut c);
+        }
+    }
+
+    /// Runs the timeline for `secs` seconds (blocking).
+    pub fn run(&mut self, secs: f64) -> Result<Report, String> {
+        let steps = timeline(secs);
+        let mut rep = Report::default();
+        let t0 = Instant::now();
+        for (at, action) in steps {
+            let due = t0 + Duration::from_secs_f64(at);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            } else {
+                rep.max_lag_ms = rep.max_lag_ms.max((now - due).as_secs_f64() * 1000.0);
+            }
+            match action {
+                Action::Log(line) => {
+                    if let Some(f) = &mut self.log {
+                        writeln!(f, "{line}").map_err(|e| format!("log fifo: {e}"))?;
+                    }
+                    rep.log_lines += 1;
+                }
+                Action::Type(text) => {
+                    self.reap_typing(Duration::from_secs(3));
+                    let child = self
+                        .cmd("xdotool")
+                        .args(["type", "--delay", &KEY_DELAY_MS.to_string(), "--"])
+                        .arg(format!("{text}\n"))
+                        .spawn()
+                        .map_err(|e| format!("xdotool type: {e}"))?;
+                    self.typing = Some(child);
+                    rep.typed_commands += 1;
+                }
+                Action::Move(x, y) => {
+                    let id = self.drag_window.clone();
+                    self.xdotool(&["windowmove", &id, &x.to_string(), &y.to_string()])?;
+                    rep.moves += 1;
+                }
+            }
+        }
+        let end = t0 + Duration::from_secs_f64(secs);
+        let now = Instant::now();
+        if end > now {
+            std::thread::sleep(end - now);
+        }
+        self.reap_typing(Duration::from_secs(3));
+        rep.secs = t0.elapsed().as_secs_f64();
+        Ok(rep)
+    }
+
+    /// The scratch directory (removed on drop).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_is_fixed_and_inside_the_run() {
+        let a = timeline(30.0);
+        assert_eq!(a, timeline(30.0));
+        assert!(a.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(a.iter().all(|(t, _)| *t > 0.0 && *t < 30.0));
+        let count = |f: fn(&Action) -> bool| a.iter().filter(|(_, x)| f(x)).count();
+        assert_eq!(count(|x| matches!(x, Action::Log(_))), 149);
+        assert_eq!(count(|x| matches!(x, Action::Type(_))), 10);
+        assert_eq!(count(|x| matches!(x, Action::Move(..))), 300);
+        // The drag ends where it started.
+        let last = a.iter().rev().find_map(|(_, x)| match x {
+            Action::Move(x, y) => Some((*x, *y)),
+            _ => None,
+        });
+        assert_eq!(last, Some((200, 700)));
+        assert_eq!(log_line(7), log_line(7));
+        assert_ne!(log_line(7), log_line(8));
+    }
+}
