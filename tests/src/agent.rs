@@ -2,15 +2,22 @@
 //! on top). A background task records every control message, answers pings and applies
 //! frame updates to a [`Framebuffer`] following the browser viewer's rule: a REFRESH_ONLY
 //! frame is skipped when the agent is in step (a key frame completed and every frame since
-//! arrived whole with consecutive `seq`).
+//! arrived whole with consecutive `seq`). It records the cursor as well: every `cursor`
+//! message and every shape, with a shape cache like the viewer's (the last
+//! [`CURSOR_SHAPE_CACHE`] shapes received), so tests see whether each position's shape was
+//! there when it arrived.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use glance_protocol::framing::{self, Message as WireMessage};
+use glance_protocol::limits::CURSOR_SHAPE_CACHE;
 use glance_protocol::update::FrameUpdate;
-use glance_protocol::{Control, Framebuffer, Role, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN};
+use glance_protocol::{
+    Control, CursorShape, Framebuffer, Role, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN,
+};
 use glance_server::ReadyInfo;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -32,11 +39,28 @@ pub struct AgentOptions {
     pub no_pong: bool,
 }
 
+/// A `cursor` message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CursorPos {
+    pub x: u16,
+    pub y: u16,
+    pub visible: bool,
+    pub shape: u32,
+}
+
 /// Everything the agent has seen.
 #[derive(Debug, Clone, Default)]
 pub struct AgentState {
-    /// Every control message received except `ping`, in order.
+    /// Every control message received except `ping` and `cursor`, in order.
     pub events: Vec<Control>,
+    /// Every `cursor` message received, in order.
+    pub cursors: Vec<CursorPos>,
+    /// Every cursor shape received, in order.
+    pub shapes: Vec<CursorShape>,
+    /// `cursor` messages whose shape was not in the cache when they arrived.
+    pub cursors_without_shape: u64,
+    /// Ids of the cached shapes, oldest first (at most [`CURSOR_SHAPE_CACHE`]).
+    pub shape_cache: VecDeque<u32>,
     /// The rebuilt picture.
     pub fb: Framebuffer,
     /// Frame-update messages received.
@@ -105,6 +129,42 @@ impl AgentState {
         })
     }
 
+    /// The latest `cursor` message.
+    pub fn cursor(&self) -> Option<CursorPos> {
+        self.cursors.last().copied()
+    }
+
+    /// The cached shape `id` (the last one received with that id).
+    pub fn shape(&self, id: u32) -> Option<&CursorShape> {
+        if !self.shape_cache.contains(&id) {
+            return None;
+        }
+        self.shapes.iter().rev().find(|s| s.id == id)
+    }
+
+    /// How many shapes with `id` arrived.
+    pub fn shapes_received(&self, id: u32) -> usize {
+        self.shapes.iter().filter(|s| s.id == id).count()
+    }
+
+    fn on_cursor(&mut self, c: CursorPos) {
+        if !self.shape_cache.contains(&c.shape) {
+            self.cursors_without_shape += 1;
+        }
+        self.cursors.push(c);
+    }
+
+    fn on_shape(&mut self, payload: &[u8]) -> Result<(), String> {
+        let shape = CursorShape::parse(payload).map_err(|e| format!("bad cursor shape: {e}"))?;
+        self.shape_cache.retain(|&id| id != shape.id);
+        self.shape_cache.push_back(shape.id);
+        if self.shape_cache.len() > CURSOR_SHAPE_CACHE {
+            self.shape_cache.pop_front();
+        }
+        self.shapes.push(shape);
+        Ok(())
+    }
+
     /// The `error` message the server sent, if any.
     pub fn server_error(&self) -> Option<(&str, &str)> {
         self.events.iter().find_map(|c| match c {
@@ -117,7 +177,10 @@ impl AgentState {
     pub fn summary(&self) -> String {
         let names: Vec<&str> = self.events.iter().map(|c| c.name()).collect();
         format!(
-            "events {names:?}; {} updates ({} refresh-only, {} skipped), {} frames, picture {}x{}, in_step {}, closed {} ({:?}), error {:?}",
+            "events {names:?}; {} cursor messages (last {:?}), {} shapes; {} updates ({} refresh-only, {} skipped), {} frames, picture {}x{}, in_step {}, closed {} ({:?}), error {:?}",
+            self.cursors.len(),
+            self.cursor(),
+            self.shapes.len(),
             self.updates,
             self.refresh_only_received,
             self.refresh_only_skipped,
@@ -418,6 +481,9 @@ async fn run<S>(
                                 }
                             }
                         }
+                        Ok(Control::Cursor { x, y, visible, shape }) => {
+                            shared.update(|s| s.on_cursor(CursorPos { x, y, visible, shape }));
+                        }
                         Ok(c) => shared.update(|s| s.events.push(c)),
                         Err(e) => {
                             shared.update(|s| s.error = Some(format!("bad control message: {e}")));
@@ -428,6 +494,19 @@ async fn run<S>(
                             let mut failed = None;
                             shared.update(|s| {
                                 if let Err(e) = s.apply(&payload) {
+                                    s.error = Some(e.clone());
+                                    failed = Some(e);
+                                }
+                            });
+                            if let Some(e) = failed {
+                                let _ = sink.close().await;
+                                return close(e);
+                            }
+                        }
+                        Ok(WireMessage::CursorShape(payload)) => {
+                            let mut failed = None;
+                            shared.update(|s| {
+                                if let Err(e) = s.on_shape(&payload) {
                                     s.error = Some(e.clone());
                                     failed = Some(e);
                                 }

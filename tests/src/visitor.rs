@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use glance_protocol::framing::{self, Kind, Message, HEADER_LEN};
 use glance_protocol::{
-    Control, DisplayInfo, Role, StartSession, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN,
+    Control, CursorShape, DisplayInfo, Role, StartSession, PROTOCOL_VERSION_MAX,
+    PROTOCOL_VERSION_MIN,
 };
 use glance_server::ReadyInfo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -29,6 +30,8 @@ pub enum VisitorEvent {
     Control(Control),
     /// A frame update (servers never send one to visitors).
     Update(Vec<u8>),
+    /// A cursor shape payload (servers never send one to visitors either).
+    CursorShape(Vec<u8>),
     /// The connection ended; the text says how.
     Closed(String),
 }
@@ -186,6 +189,23 @@ impl RawVisitor {
         Ok(())
     }
 
+    /// Sends a cursor shape (kind 3).
+    pub async fn send_cursor_shape(&self, shape: &CursorShape) -> Result<()> {
+        self.send_raw(&framing::encode(Kind::Cursor, &shape.encode()))
+            .await
+    }
+
+    /// Sends a `cursor` message.
+    pub async fn send_cursor(&self, x: u16, y: u16, visible: bool, shape: u32) -> Result<()> {
+        self.send_control(&Control::Cursor {
+            x,
+            y,
+            visible,
+            shape,
+        })
+        .await
+    }
+
     pub async fn pause(&self, paused: bool) -> Result<()> {
         self.send_control(&Control::Pause { paused }).await
     }
@@ -222,8 +242,8 @@ impl RawVisitor {
     pub async fn recv_control(&mut self, timeout: Duration) -> Result<Control> {
         match self.recv(timeout).await? {
             VisitorEvent::Control(c) => Ok(c),
-            VisitorEvent::Update(_) => {
-                Err(TestError::Protocol("a frame update to a visitor".into()))
+            VisitorEvent::Update(_) | VisitorEvent::CursorShape(_) => {
+                Err(TestError::Protocol("a binary message to a visitor".into()))
             }
             VisitorEvent::Closed(why) => Err(TestError::Closed(why)),
         }
@@ -265,7 +285,7 @@ impl RawVisitor {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.recv(left).await? {
                 VisitorEvent::Control(c) => seen.push(c),
-                VisitorEvent::Update(_) => {}
+                VisitorEvent::Update(_) | VisitorEvent::CursorShape(_) => {}
                 VisitorEvent::Closed(_) => return Ok(seen),
             }
         }
@@ -324,6 +344,9 @@ async fn read_loop(
             }
             Ok(Message::Update(u)) => {
                 let _ = tx.send(VisitorEvent::Update(u));
+            }
+            Ok(Message::CursorShape(s)) => {
+                let _ = tx.send(VisitorEvent::CursorShape(s));
             }
             Err(e) => {
                 let _ = tx.send(VisitorEvent::Closed(format!("bad message: {e}")));

@@ -97,6 +97,15 @@ pub enum Control {
     },
     /// End the session (from the visitor, or from an agent).
     EndSession,
+    /// The mouse pointer (visitor -> server -> agents): its position in pixels of the shared
+    /// picture, whether it is over the shared display (false: hidden; x and y are then 0),
+    /// and the id of its shape (a kind-3 message sent before, see [`crate::cursor`]).
+    Cursor {
+        x: u16,
+        y: u16,
+        visible: bool,
+        shape: u32,
+    },
 
     // ----- server -> visitor -----
     SessionStarted {
@@ -211,6 +220,7 @@ impl Control {
             Control::StartSession(_) => "start_session",
             Control::Pause { .. } => "pause",
             Control::EndSession => "end_session",
+            Control::Cursor { .. } => "cursor",
             Control::SessionStarted { .. } => "session_started",
             Control::StartFailed { .. } => "start_failed",
             Control::GuestCount { .. } => "guest_count",
@@ -275,6 +285,43 @@ mod tests {
             Control::from_json(&big),
             Err(ControlError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn cursor_message() {
+        let m = Control::Cursor {
+            x: 10,
+            y: 20,
+            visible: true,
+            shape: 3,
+        };
+        let j = m.to_json();
+        assert_eq!(
+            j,
+            r#"{"type":"cursor","x":10,"y":20,"visible":true,"shape":3}"#
+        );
+        assert_eq!(Control::from_json(j.as_bytes()).unwrap(), m);
+        assert_eq!(m.name(), "cursor");
+        // unknown fields are ignored
+        assert!(Control::from_json(
+            br#"{"type":"cursor","x":1,"y":2,"visible":false,"shape":0,"later":1}"#
+        )
+        .is_ok());
+        for bad in [
+            &br#"{"type":"cursor","x":-1,"y":2,"visible":true,"shape":1}"#[..],
+            br#"{"type":"cursor","x":70000,"y":2,"visible":true,"shape":1}"#,
+            br#"{"type":"cursor","x":1.5,"y":2,"visible":true,"shape":1}"#,
+            br#"{"type":"cursor","x":1,"y":2,"visible":"yes","shape":1}"#,
+            br#"{"type":"cursor","x":1,"y":2,"visible":true,"shape":-1}"#,
+            br#"{"type":"cursor","x":1,"y":2,"visible":true}"#,
+            br#"{"type":"cursor","y":2,"visible":true,"shape":1}"#,
+        ] {
+            assert!(
+                Control::from_json(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! bytes to agents without re-encoding.
 
 use crate::control::{Control, ControlError};
+use crate::cursor::MAX_SHAPE_LEN;
 use crate::limits::{MAX_BINARY_LEN, MAX_CONTROL_LEN};
 
 /// Length of the direct-stream header.
@@ -19,6 +20,8 @@ pub enum Kind {
     Control = 1,
     /// A frame update ([`crate::update`]).
     Update = 2,
+    /// A cursor shape ([`crate::cursor`]).
+    Cursor = 3,
 }
 
 impl Kind {
@@ -26,6 +29,7 @@ impl Kind {
         match b {
             1 => Some(Kind::Control),
             2 => Some(Kind::Update),
+            3 => Some(Kind::Cursor),
             _ => None,
         }
     }
@@ -35,6 +39,7 @@ impl Kind {
         match self {
             Kind::Control => MAX_CONTROL_LEN,
             Kind::Update => MAX_BINARY_LEN - 1,
+            Kind::Cursor => MAX_SHAPE_LEN,
         }
     }
 }
@@ -45,6 +50,8 @@ pub enum Message {
     Control(Control),
     /// The payload of a frame update, still encoded (see [`crate::update::FrameUpdate::parse`]).
     Update(Vec<u8>),
+    /// The payload of a cursor shape, not yet checked (see [`crate::cursor::CursorShape::parse`]).
+    CursorShape(Vec<u8>),
 }
 
 /// Why bytes could not be read as a message.
@@ -91,6 +98,7 @@ pub fn decode_payload(kind: Kind, payload: Vec<u8>) -> Result<Message, FramingEr
     match kind {
         Kind::Control => Ok(Message::Control(Control::from_json(&payload)?)),
         Kind::Update => Ok(Message::Update(payload)),
+        Kind::Cursor => Ok(Message::CursorShape(payload)),
     }
 }
 
@@ -145,5 +153,49 @@ mod tests {
         ));
         assert!(decode_ws_binary(&[]).is_err());
         assert!(decode_ws_binary(&[7, 1]).is_err());
+    }
+
+    #[test]
+    fn cursor_kind_has_its_own_limit() {
+        use crate::cursor::CursorShape;
+        let shape = CursorShape {
+            id: 9,
+            width: 2,
+            height: 1,
+            hot_x: 0,
+            hot_y: 0,
+            rgba: vec![1, 2, 3, 4, 5, 6, 7, 8],
+        };
+        let bytes = encode(Kind::Cursor, &shape.encode());
+        let (kind, len) = parse_header(bytes[..5].try_into().unwrap()).unwrap();
+        assert_eq!((kind, len), (Kind::Cursor, 20));
+        let Message::CursorShape(p) = decode_payload(kind, bytes[5..].to_vec()).unwrap() else {
+            panic!("not a cursor shape");
+        };
+        assert_eq!(CursorShape::parse(&p).unwrap(), shape);
+        // over 256x256 RGBA plus the header: refused before any payload is read
+        let mut h = [0u8; 5];
+        h[..4].copy_from_slice(&((MAX_SHAPE_LEN + 1) as u32).to_be_bytes());
+        h[4] = 3;
+        let e = parse_header(h).unwrap_err();
+        assert_eq!(e.code(), "too_large");
+        h[..4].copy_from_slice(&(MAX_SHAPE_LEN as u32).to_be_bytes());
+        assert_eq!(parse_header(h).unwrap(), (Kind::Cursor, MAX_SHAPE_LEN));
+        // the same on a WebSocket
+        let mut ws = vec![3u8];
+        ws.extend_from_slice(&shape.encode());
+        assert!(matches!(
+            decode_ws_binary(&ws).unwrap(),
+            Message::CursorShape(_)
+        ));
+        let mut big = vec![3u8];
+        big.resize(MAX_SHAPE_LEN + 2, 0);
+        assert!(matches!(
+            decode_ws_binary(&big),
+            Err(FramingError::TooLarge {
+                kind: Kind::Cursor,
+                ..
+            })
+        ));
     }
 }

@@ -1,18 +1,21 @@
 //! glance-protocol: the wire contract between the visitor SDK, glance-server and agents.
 //!
 //! It owns the message types ([`Control`]), the framing of the direct TLS stream
-//! ([`framing`]), the binary frame-update format and its reference codec ([`update`]), the
-//! session-end reasons and agent status codes ([`status`]) and every size limit ([`limits`]).
+//! ([`framing`]), the binary frame-update format and its reference codec ([`update`]), cursor
+//! shapes ([`cursor`]), the session-end reasons and agent status codes ([`status`]) and every
+//! size limit ([`limits`]).
 //! It does no I/O: transports live in glance-visitor and glance-server. docs/PROTOCOL.md
 //! describes the same bytes for JavaScript.
 
 pub mod control;
+pub mod cursor;
 pub mod framing;
 pub mod limits;
 pub mod status;
 pub mod update;
 
 pub use control::{Control, DisplayInfo, Role, StartFailReason, StartSession};
+pub use cursor::{CursorError, CursorShape};
 pub use framing::{Kind, Message};
 pub use status::{AgentStatus, EndReason};
 pub use update::{Encoding, FrameUpdate, Framebuffer, Rect, RectEncoder, UpdateError};

@@ -14,3 +14,8 @@ pub const MAX_DISPLAY_PIXELS: u64 = 7680 * 4320;
 pub const MAX_KEY_LEN: usize = 63;
 /// Longest free-text field in a control message (names, tokens, messages).
 pub const MAX_TEXT_LEN: usize = 1024;
+/// Largest width or height of a cursor shape, in pixels.
+pub const MAX_CURSOR_DIM: u16 = 256;
+/// Cursor shapes every agent keeps (at least): the ones it received last. The server relies
+/// on it to send each agent a shape only once while it stays among them.
+pub const CURSOR_SHAPE_CACHE: usize = 64;

@@ -2,9 +2,11 @@
 // display on a canvas. Plain modern JavaScript, no build step, no external resources.
 //
 // Wire protocol: docs/PROTOCOL.md. Text messages are JSON control messages; binary messages
-// are a kind byte (2 = frame update) followed by the update. The decoder below rebuilds the
-// picture exactly as the Rust reference (`glance_protocol::update::Framebuffer::apply`) does,
-// and refuses malformed updates the same way (the connection is then closed).
+// are a kind byte (2 = frame update, 3 = cursor shape) followed by the payload. The decoder
+// below rebuilds the picture exactly as the Rust reference
+// (`glance_protocol::update::Framebuffer::apply`) does, and refuses malformed updates the same
+// way (the connection is then closed). The visitor's pointer is not in the picture: `cursor`
+// messages and cursor shapes are drawn on an overlay canvas above it.
 'use strict';
 
 (() => {
@@ -14,6 +16,7 @@
   const CLIENT = 'glance-viewer 0.1.0';
   const KIND_CONTROL = 1;
   const KIND_UPDATE = 2;
+  const KIND_CURSOR = 3;
   const FLAG_KEY = 1;
   const FLAG_REFRESH_ONLY = 2;
   const FLAG_FINAL = 4;
@@ -26,6 +29,11 @@
   const MAX_BINARY_LEN = 4 * 1024 * 1024;
   const MAX_DISPLAY_DIM = 16384;
   const MAX_DISPLAY_PIXELS = 7680 * 4320;
+  const MAX_CURSOR_DIM = 256;
+  const SHAPE_HEADER_LEN = 12;
+  const MAX_SHAPE_LEN = SHAPE_HEADER_LEN + MAX_CURSOR_DIM * MAX_CURSOR_DIM * 4;
+  // Cursor shapes kept: the ones received last (the server counts on at least this many).
+  const CURSOR_SHAPE_CACHE = 64;
   const KEY_RE = /^[A-Za-z0-9._-]{1,63}$/;
 
   // Seed-001 status codes of session_ended and join_failed, as the agent should read them.
@@ -222,6 +230,35 @@
     }
   }
 
+  // ----- cursor shapes -----------------------------------------------------------------------
+
+  /**
+   * Parses a cursor shape payload (without the kind byte): u32 id, u16 width, height, hot_x,
+   * hot_y, then width*height*4 bytes of straight-alpha RGBA. Checks as `CursorShape::parse`.
+   */
+  function parseShape(bytes) {
+    if (bytes.length < SHAPE_HEADER_LEN) {
+      throw new UpdateError(`cursor shape truncated: ${bytes.length} bytes`);
+    }
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const s = {
+      id: dv.getUint32(0), width: dv.getUint16(4), height: dv.getUint16(6),
+      hotX: dv.getUint16(8), hotY: dv.getUint16(10),
+    };
+    if (s.width === 0 || s.height === 0 || s.width > MAX_CURSOR_DIM || s.height > MAX_CURSOR_DIM) {
+      throw new UpdateError(`cursor shape of ${s.width}x${s.height} is out of range`);
+    }
+    if (s.hotX >= s.width || s.hotY >= s.height) {
+      throw new UpdateError(`cursor hot spot (${s.hotX},${s.hotY}) lies outside the shape`);
+    }
+    const want = s.width * s.height * 4;
+    if (bytes.length - SHAPE_HEADER_LEN !== want) {
+      throw new UpdateError(`cursor shape pixels of ${bytes.length - SHAPE_HEADER_LEN} bytes where ${want} were expected`);
+    }
+    s.image = new ImageData(new Uint8ClampedArray(bytes.subarray(SHAPE_HEADER_LEN)), s.width, s.height);
+    return s;
+  }
+
   // ----- page elements -----------------------------------------------------------------------
 
   const $ = (id) => document.getElementById(id);
@@ -238,6 +275,8 @@
 
   const canvas = $('screen');
   const ctx = canvas.getContext('2d', { alpha: false });
+  const cursorCanvas = $('cursor');
+  const cursorCtx = cursorCanvas.getContext('2d');
 
   /** Everything tests may read (see `window.glanceViewer` at the end). */
   const view = {
@@ -248,6 +287,65 @@
     message: '',
   };
   const picture = new Picture();
+
+  // The pointer: the last `cursor` message, the shapes received (Map keeps arrival order),
+  // and whether the position is current (false after a pause, until the next message).
+  const pointer = { cursor: null, fresh: false, shapes: new Map(), drawn: null, box: null };
+
+  /** Positions (or hides) the overlay: the hot spot on the cursor's pixel of the picture. */
+  function drawCursor() {
+    const c = pointer.cursor;
+    const shape = c && pointer.shapes.get(c.shape);
+    const pw = picture.width || canvas.width;
+    const ph = picture.height || canvas.height;
+    const show = view.state === 'joined' && pointer.fresh && c && c.visible && shape && pw > 0 && ph > 0;
+    if (!show) {
+      cursorCanvas.hidden = true;
+      pointer.box = null;
+      return;
+    }
+    if (pointer.drawn !== shape) {
+      cursorCanvas.width = shape.width;
+      cursorCanvas.height = shape.height;
+      cursorCtx.putImageData(shape.image, 0, 0);
+      pointer.drawn = shape;
+    }
+    // The picture is drawn with object-fit: contain inside the canvas element's box.
+    const cw = canvas.clientWidth;
+    const ch = canvas.clientHeight;
+    const scale = Math.min(cw / pw, ch / ph);
+    const left = canvas.offsetLeft + (cw - pw * scale) / 2 + (c.x - shape.hotX) * scale;
+    const top = canvas.offsetTop + (ch - ph * scale) / 2 + (c.y - shape.hotY) * scale;
+    const box = { left, top, width: shape.width * scale, height: shape.height * scale, scale };
+    const st = cursorCanvas.style;
+    st.left = `${box.left}px`;
+    st.top = `${box.top}px`;
+    st.width = `${box.width}px`;
+    st.height = `${box.height}px`;
+    cursorCanvas.hidden = false;
+    pointer.box = box;
+  }
+
+  function onCursor(m) {
+    const coord = (v) => Number.isInteger(v) && v >= 0 && v < MAX_DISPLAY_DIM;
+    if (!coord(m.x) || !coord(m.y) || typeof m.visible !== 'boolean'
+        || !Number.isInteger(m.shape) || m.shape < 0 || m.shape > 0xFFFFFFFF) {
+      return fail('malformed', 'malformed cursor message');
+    }
+    pointer.cursor = { x: m.x, y: m.y, visible: m.visible, shape: m.shape };
+    pointer.fresh = true;
+    drawCursor();
+  }
+
+  function onShape(bytes) {
+    const s = parseShape(bytes);
+    pointer.shapes.delete(s.id); // a shape received again counts as new
+    pointer.shapes.set(s.id, s);
+    while (pointer.shapes.size > CURSOR_SHAPE_CACHE) {
+      pointer.shapes.delete(pointer.shapes.keys().next().value);
+    }
+    drawCursor();
+  }
 
   function setState(state, message) {
     view.state = state;
@@ -266,6 +364,7 @@
     $('notice-title').textContent = state === 'ended' ? 'Session ended' : 'Cannot show this session';
     $('notice-text').textContent = view.message;
     $('end').disabled = state !== 'joined' && state !== 'paused';
+    drawCursor();
   }
 
   function setGuests(n) {
@@ -286,6 +385,7 @@
       if (d) ctx.putImageData(picture.image, 0, 0, d.x0, d.y0, d.x1 - d.x0, d.y1 - d.y0);
     }
     $('size').textContent = `${picture.width}×${picture.height}`;
+    drawCursor();
   }
 
   // ----- connection --------------------------------------------------------------------------
@@ -375,7 +475,12 @@
         }
         break;
       case 'joined':
-        if (m.type === 'paused') return setState(m.paused ? 'paused' : 'joined');
+        if (m.type === 'cursor') return onCursor(m);
+        if (m.type === 'paused') {
+          // The pointer stays hidden until the visitor tells where it is after the pause.
+          if (m.paused) pointer.fresh = false;
+          return setState(m.paused ? 'paused' : 'joined');
+        }
         if (m.type === 'guest_count') return setGuests(m.count);
         if (m.type === 'session_ended') {
           phase = 'over';
@@ -422,6 +527,16 @@
         }
         return handleMessage(text);
       }
+      if (bytes[0] === KIND_CURSOR) {
+        if (bytes.length > MAX_SHAPE_LEN + 1) return fail('too_large', 'cursor shape too large');
+        if (phase !== 'joined') return fail('unexpected', 'a cursor shape before joining');
+        try {
+          return onShape(bytes.subarray(1));
+        } catch (e) {
+          if (e instanceof UpdateError) return fail('malformed', `a malformed cursor shape (${e.message})`);
+          throw e;
+        }
+      }
       if (bytes[0] !== KIND_UPDATE) return fail('malformed', `unknown message kind ${bytes[0]}`);
       if (phase !== 'joined') return fail('unexpected', 'a frame update before joining');
       const applied = handleUpdate(bytes.subarray(1));
@@ -465,6 +580,9 @@
   $('end').addEventListener('click', () => {
     if (confirm('End the session for everyone?')) send({ type: 'end_session' });
   });
+  // The overlay follows the picture when the page's size changes.
+  window.addEventListener('resize', drawCursor);
+  if (typeof ResizeObserver === 'function') new ResizeObserver(drawCursor).observe($('stage'));
   // Leaving the page leaves the session (without ending it).
   window.addEventListener('pagehide', () => {
     if (phase === 'joined') send({ type: 'leave' });
@@ -505,9 +623,17 @@
     /** session_ended or join_failed status code, else null. */
     get endStatus() { return view.endStatus; },
     get message() { return view.message; },
+    /** The last cursor message {x, y, visible, shape} (picture pixels), or null before any. */
+    get cursor() { return pointer.cursor && { ...pointer.cursor }; },
+    /** Whether the pointer overlay is shown now. */
+    get cursorShown() { return !cursorCanvas.hidden; },
+    /** The overlay's box in page pixels relative to the stage {left, top, width, height, scale}, or null. */
+    get cursorBox() { return pointer.box && { ...pointer.box }; },
+    /** Ids of the cursor shapes kept, oldest first. */
+    get cursorShapes() { return [...pointer.shapes.keys()]; },
     /** The current picture as base64 of RGBA bytes (width*height*4), or '' before any. */
     pixels() { return picture.hasPicture() ? toBase64(picture.image.data) : ''; },
     /** The decoder alone, for tests that feed it updates directly. */
-    decoder: { parseUpdate, Picture, UpdateError },
+    decoder: { parseUpdate, parseShape, Picture, UpdateError },
   };
 })();

@@ -113,6 +113,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut w: W, queue: Arc<SendQueue>, ping
                 let bytes = match item {
                     Some(Outgoing::Control(c)) => framing::encode_control(&c),
                     Some(Outgoing::Update(b)) => framing::encode(Kind::Update, b.get(1..).unwrap_or_default()),
+                    Some(Outgoing::Shape(b)) => framing::encode(Kind::Cursor, b.get(1..).unwrap_or_default()),
                     None => break,
                 };
                 let sent = async {
@@ -188,10 +189,11 @@ pub async fn read_message<R: AsyncRead + Unpin>(
         code: e.code(),
         message: e.to_string(),
     })?;
-    let prefix = usize::from(kind == Kind::Update);
+    // Binary kinds keep their kind byte: the bytes agents get on their WebSocket.
+    let prefix = usize::from(kind != Kind::Control);
     let mut buf = Vec::with_capacity(prefix + len.min(READ_CHUNK));
     if prefix == 1 {
-        buf.push(Kind::Update as u8);
+        buf.push(kind as u8);
     }
     let end = prefix + len;
     while buf.len() < end {
@@ -206,9 +208,10 @@ pub async fn read_message<R: AsyncRead + Unpin>(
     }
     match kind {
         Kind::Update => Ok(Incoming::Update(buf.into())),
+        Kind::Cursor => Ok(Incoming::CursorShape(buf.into())),
         Kind::Control => match framing::decode_payload(kind, buf) {
             Ok(Message::Control(c)) => Ok(Incoming::Control(c)),
-            Ok(Message::Update(_)) => Err(RecvError::Protocol {
+            Ok(Message::Update(_) | Message::CursorShape(_)) => Err(RecvError::Protocol {
                 code: "malformed",
                 message: "a control message decoded as an update".into(),
             }),

@@ -233,6 +233,7 @@ async fn serve(st: Arc<AppState>, socket: WebSocket) {
                     Message::Binary(b) => match framing::decode_ws_binary(&b) {
                         Ok(WireMessage::Control(c)) => agent.handle(c),
                         Ok(WireMessage::Update(_)) => agent.fail("unexpected", "agents do not send frame updates"),
+                        Ok(WireMessage::CursorShape(_)) => agent.fail("unexpected", "agents do not send cursor shapes"),
                         Err(e) => agent.fail(e.code(), e.to_string()),
                     },
                     Message::Ping(_) | Message::Pong(_) => Step::Continue,
@@ -271,7 +272,7 @@ async fn write_loop(
             item = queue.pop() => {
                 let msg = match item {
                     Some(Outgoing::Control(c)) => Message::Text(c.to_json().into()),
-                    Some(Outgoing::Update(b)) => Message::Binary(b),
+                    Some(Outgoing::Update(b) | Outgoing::Shape(b)) => Message::Binary(b),
                     None => break,
                 };
                 if let Err(e) = sink.send(msg).await {

@@ -5,7 +5,9 @@
 //!
 //! When an update would overflow the bound the queue drops every queued update (control
 //! messages stay) and reports [`PushOutcome::Overflow`]; the session then marks the agent as
-//! needing a key frame. Too many queued control messages (a peer that reads nothing at all)
+//! needing a key frame. Cursor shapes count against the same bound and are dropped with the
+//! updates. Cursor positions are latest-wins: a new one replaces one still queued, so an
+//! agent that is behind gets only the latest position. Too many queued control messages (a peer that reads nothing at all)
 //! aborts the queue, and with it the connection.
 
 use std::collections::VecDeque;
@@ -26,6 +28,8 @@ pub enum Outgoing {
     /// A frame update: the kind byte (2) followed by the payload, as a WebSocket binary
     /// message carries it.
     Update(Bytes),
+    /// A cursor shape: the kind byte (3) followed by the payload.
+    Shape(Bytes),
 }
 
 /// What happened to a pushed update.
@@ -53,6 +57,8 @@ pub struct QueueStats {
     pub overflows: u64,
     /// Updates handed to the writer.
     pub updates_sent: u64,
+    /// Cursor positions replaced by a newer one before the writer took them.
+    pub cursors_replaced: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,14 +138,43 @@ impl SendQueue {
         true
     }
 
-    /// Queues an update (kind byte plus payload), or drops every queued update if it does not
-    /// fit.
+    /// Queues a `cursor` message, replacing one still queued (latest wins; the new one goes
+    /// to the end, after any shape queued meanwhile). Returns false as
+    /// [`SendQueue::push_control`] does.
+    pub fn push_cursor(&self, c: Control) -> bool {
+        {
+            let mut g = self.lock();
+            let before = g.items.len();
+            g.items
+                .retain(|i| !matches!(i, Outgoing::Control(Control::Cursor { .. })));
+            let removed = before - g.items.len();
+            g.stats.controls -= removed;
+            g.stats.cursors_replaced += removed as u64;
+        }
+        self.push_control(c)
+    }
+
+    /// Queues an update (kind byte plus payload), or drops every queued update (and cursor
+    /// shape) if it does not fit.
     pub fn push_update(&self, update: Bytes) -> PushOutcome {
+        self.push_binary(Outgoing::Update(update))
+    }
+
+    /// Queues a cursor shape (kind byte plus payload); it counts against the same bound as
+    /// updates and overflows the same way.
+    pub fn push_shape(&self, shape: Bytes) -> PushOutcome {
+        self.push_binary(Outgoing::Shape(shape))
+    }
+
+    fn push_binary(&self, item: Outgoing) -> PushOutcome {
+        let len = match &item {
+            Outgoing::Update(b) | Outgoing::Shape(b) => b.len(),
+            Outgoing::Control(_) => 0,
+        };
         let mut g = self.lock();
         if g.state != State::Open {
             return PushOutcome::Closed;
         }
-        let len = update.len();
         if g.stats.update_bytes > 0 && g.stats.update_bytes + len > self.update_limit {
             let before = g.items.len();
             g.items.retain(|i| matches!(i, Outgoing::Control(_)));
@@ -150,7 +185,7 @@ impl SendQueue {
         }
         g.stats.update_bytes += len;
         g.stats.peak_update_bytes = g.stats.peak_update_bytes.max(g.stats.update_bytes);
-        g.items.push_back(Outgoing::Update(update));
+        g.items.push_back(item);
         drop(g);
         self.wake.notify_one();
         PushOutcome::Queued
@@ -231,6 +266,9 @@ impl SendQueue {
                             g.stats.update_bytes = g.stats.update_bytes.saturating_sub(b.len());
                             g.stats.updates_sent += 1;
                         }
+                        Outgoing::Shape(b) => {
+                            g.stats.update_bytes = g.stats.update_bytes.saturating_sub(b.len());
+                        }
                     }
                     return Some(item);
                 }
@@ -295,6 +333,54 @@ mod tests {
             PushOutcome::Queued
         );
         assert!(matches!(q.pop().await, Some(Outgoing::Update(_))));
+    }
+
+    fn cursor(x: u16) -> Control {
+        Control::Cursor {
+            x,
+            y: 0,
+            visible: true,
+            shape: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn cursor_positions_are_latest_wins_and_shapes_overflow_like_updates() {
+        let q = SendQueue::new(10, 3);
+        assert!(q.push_cursor(cursor(1)));
+        assert!(q.push_control(Control::GuestCount { count: 1 }));
+        assert_eq!(
+            q.push_shape(Bytes::from_static(&[3; 6])),
+            PushOutcome::Queued
+        );
+        // far more positions than the control limit: only the latest stays, after the shape
+        for x in 2..100 {
+            assert!(q.push_cursor(cursor(x)));
+        }
+        let s = q.stats();
+        assert_eq!((s.controls, s.update_bytes, s.cursors_replaced), (2, 6, 98));
+        assert!(matches!(
+            q.pop().await,
+            Some(Outgoing::Control(Control::GuestCount { .. }))
+        ));
+        assert!(matches!(q.pop().await, Some(Outgoing::Shape(_))));
+        assert_eq!(
+            q.pop().await.map(|o| format!("{o:?}")),
+            Some(format!("{:?}", Outgoing::Control(cursor(99))))
+        );
+        assert_eq!(q.stats().update_bytes, 0);
+        // a shape that does not fit drops queued updates and shapes, keeps controls
+        q.push_update(Bytes::from_static(&[2; 8]));
+        q.push_cursor(cursor(5));
+        assert_eq!(
+            q.push_shape(Bytes::from_static(&[3; 6])),
+            PushOutcome::Overflow
+        );
+        assert_eq!(q.stats().update_bytes, 0);
+        assert!(matches!(
+            q.pop().await,
+            Some(Outgoing::Control(Control::Cursor { x: 5, .. }))
+        ));
     }
 
     #[tokio::test]

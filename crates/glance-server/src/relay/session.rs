@@ -4,11 +4,21 @@
 //!
 //! Each agent is *in step* or *needs a key frame*. A multi-message frame is routed as one
 //! unit: which agents get it is decided at its first message and kept until FINAL.
+//!
+//! The cursor: the session keeps the visitor's last shape (one, whatever its size within the
+//! protocol's limit) and last position. Each `cursor` must use the last shape (the visitor
+//! sends the shape again whenever it changes). Every agent's record of the shapes it has been
+//! sent mirrors the agent's cache (the [`CURSOR_SHAPE_CACHE`] shapes it received last), so a
+//! shape goes to an agent only when it lacks it, right before the first position that uses
+//! it. Positions are latest-wins in each agent's queue. A late joiner gets the shape and the
+//! last position after `joined`. While paused nothing of the cursor is relayed or kept.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
+use glance_protocol::limits::CURSOR_SHAPE_CACHE;
 use glance_protocol::update::{FLAG_FINAL, FLAG_KEY, FLAG_REFRESH_ONLY};
 use glance_protocol::{AgentStatus, Control, EndReason};
 use tokio::sync::Notify;
@@ -97,6 +107,46 @@ struct AgentSlot {
     needs_key: bool,
     /// Whether the frame in progress goes to this agent.
     in_frame: bool,
+    /// Ids of the cursor shapes queued for this agent, oldest first: what its shape cache
+    /// holds (at most [`CURSOR_SHAPE_CACHE`]).
+    shapes: VecDeque<u32>,
+}
+
+impl AgentSlot {
+    /// Queues the cursor (its shape first when the agent lacks it). Returns true if the
+    /// agent's queue overflowed: the agent then needs a key frame.
+    fn send_cursor(&mut self, shape: &(u32, Bytes), cursor: &Control) -> bool {
+        let (id, bytes) = shape;
+        let mut overflowed = false;
+        if !self.shapes.contains(id) {
+            match self.queue.push_shape(bytes.clone()) {
+                PushOutcome::Queued => {}
+                PushOutcome::Closed => return false,
+                PushOutcome::Overflow => {
+                    // Queued updates and shapes are gone: forget the shapes, catch up.
+                    overflowed = true;
+                    self.overflowed();
+                    if self.queue.push_shape(bytes.clone()) != PushOutcome::Queued {
+                        return true;
+                    }
+                }
+            }
+            self.shapes.push_back(*id);
+            if self.shapes.len() > CURSOR_SHAPE_CACHE {
+                self.shapes.pop_front();
+            }
+        }
+        self.queue.push_cursor(cursor.clone());
+        overflowed
+    }
+
+    /// The queue dropped its updates and shapes: the agent needs a key frame, and the shapes
+    /// it was sent may not reach it.
+    fn overflowed(&mut self) {
+        self.needs_key = true;
+        self.in_frame = false;
+        self.shapes.clear();
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +168,10 @@ struct Inner {
     refresh_outstanding: bool,
     /// Since when no agent is present (`None` while one is).
     no_agent_since: Option<Instant>,
+    /// The visitor's last cursor shape: its id and the message (kind byte and payload).
+    cursor_shape: Option<(u32, Bytes)>,
+    /// The last `cursor` message; `None` before any and while paused.
+    cursor: Option<Control>,
 }
 
 /// Counters of one agent of a session.
@@ -171,6 +225,8 @@ impl Session {
             frame: None,
             refresh_outstanding: false,
             no_agent_since: Some(Instant::now()),
+            cursor_shape: None,
+            cursor: None,
         };
         Session {
             params,
@@ -211,13 +267,14 @@ impl Session {
         if g.agents.len() >= self.params.max_guests as usize {
             return Err(JoinError::Full);
         }
-        g.agents.push(AgentSlot {
+        let mut slot = AgentSlot {
             id,
             queue: queue.clone(),
             needs_key: true,
             in_frame: false,
-        });
-        let count = g.agents.len() as u32;
+            shapes: VecDeque::new(),
+        };
+        let count = g.agents.len() as u32 + 1;
         queue.push_control(Control::Joined {
             call_id: self.params.call_id,
             key: self.params.key.clone(),
@@ -230,6 +287,11 @@ impl Session {
             visitor_version: self.params.visitor_client.clone(),
             display_name: self.params.display_name.clone(),
         });
+        // A late joiner sees the cursor where it is now (its shape first).
+        if let (Some(shape), Some(c)) = (&g.cursor_shape, &g.cursor) {
+            slot.send_cursor(shape, c);
+        }
+        g.agents.push(slot);
         self.broadcast_guest_count(&g);
         if g.no_agent_since.take().is_some() {
             self.timer.notify_one();
@@ -290,6 +352,10 @@ impl Session {
             return;
         }
         g.paused = paused;
+        if paused {
+            // Where the cursor was before the pause is nobody's business after it.
+            g.cursor = None;
+        }
         for a in &g.agents {
             a.queue.push_control(Control::Paused { paused });
         }
@@ -298,6 +364,50 @@ impl Session {
             g.refresh_outstanding = false;
             self.request_refresh(&mut g);
         }
+    }
+
+    /// Remembers the visitor's cursor shape (`shape` is the kind byte followed by the payload,
+    /// already checked); agents get it with the first position that uses it.
+    pub fn set_cursor_shape(&self, id: u32, shape: Bytes) {
+        let mut g = self.lock();
+        if !g.ended {
+            g.cursor_shape = Some((id, shape));
+        }
+    }
+
+    /// Relays a `cursor` message (latest wins for each agent). An error if it does not use
+    /// the last shape the visitor sent. Dropped while paused.
+    pub fn route_cursor(&self, c: Control) -> Result<(), String> {
+        let Control::Cursor { shape, .. } = c else {
+            return Err(format!("{} is not a cursor message", c.name()));
+        };
+        let mut g = self.lock();
+        if g.ended {
+            return Ok(());
+        }
+        let Some(current) = g.cursor_shape.clone() else {
+            return Err(format!(
+                "a cursor message uses shape {shape} before any cursor shape was sent"
+            ));
+        };
+        if current.0 != shape {
+            return Err(format!(
+                "a cursor message uses shape {shape}, but the last cursor shape sent is {}",
+                current.0
+            ));
+        }
+        if g.paused {
+            return Ok(());
+        }
+        let mut need_refresh = false;
+        for a in &mut g.agents {
+            need_refresh |= a.send_cursor(&current, &c);
+        }
+        g.cursor = Some(c);
+        if need_refresh {
+            self.request_refresh(&mut g);
+        }
+        Ok(())
     }
 
     /// Routes one update (`update` is the kind byte followed by the payload, already checked
@@ -366,7 +476,13 @@ impl Session {
             Some(FrameInProgress { seq: h.seq, bits })
         };
         let mut need_refresh = false;
-        for a in g.agents.iter_mut().filter(|a| a.in_frame) {
+        let Inner {
+            agents,
+            cursor_shape,
+            cursor,
+            ..
+        } = &mut *g;
+        for a in agents.iter_mut().filter(|a| a.in_frame) {
             match a.queue.push_update(update.clone()) {
                 PushOutcome::Queued => {}
                 PushOutcome::Overflow => {
@@ -376,9 +492,12 @@ impl Session {
                         self.params.key,
                         a.id
                     );
-                    a.needs_key = true;
-                    a.in_frame = false;
+                    a.overflowed();
                     need_refresh = true;
+                    // The cursor shapes queued for it went too: send the current one again.
+                    if let (Some(shape), Some(c)) = (&*cursor_shape, &*cursor) {
+                        a.send_cursor(shape, c);
+                    }
                 }
                 PushOutcome::Closed => a.in_frame = false,
             }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use glance_protocol::cursor::{peek_shape, validate_position};
 use glance_protocol::limits::MAX_TEXT_LEN;
 use glance_protocol::update::{FrameUpdate, FLAG_FINAL};
 use glance_protocol::{
@@ -25,6 +26,8 @@ pub enum Incoming {
     Control(Control),
     /// A frame update: the kind byte (2) followed by the payload.
     Update(Bytes),
+    /// A cursor shape: the kind byte (3) followed by the payload.
+    CursorShape(Bytes),
 }
 
 /// Why no further message can be read.
@@ -88,6 +91,7 @@ fn describe(m: &Incoming) -> String {
     match m {
         Incoming::Control(c) => c.name().to_string(),
         Incoming::Update(_) => "a frame update".into(),
+        Incoming::CursorShape(_) => "a cursor shape".into(),
     }
 }
 
@@ -268,6 +272,29 @@ async fn serve_session(
                 if last {
                     // Flow control: the visitor may send more once this frame is read.
                     queue.push_control(Control::Ack { seq });
+                }
+            }
+            Incoming::CursorShape(bytes) => match peek_shape(bytes.get(1..).unwrap_or_default()) {
+                Ok((id, _, _)) => session.set_cursor_shape(id, bytes),
+                Err(e) => return protocol_error("malformed", format!("bad cursor shape: {e}")),
+            },
+            Incoming::Control(Control::Cursor {
+                x,
+                y,
+                visible,
+                shape,
+            }) => {
+                if let Err(e) = validate_position(x, y) {
+                    return protocol_error("malformed", format!("bad cursor message: {e}"));
+                }
+                let c = Control::Cursor {
+                    x,
+                    y,
+                    visible,
+                    shape,
+                };
+                if let Err(m) = session.route_cursor(c) {
+                    return protocol_error("malformed", m);
                 }
             }
             Incoming::Control(Control::Pause { paused }) => session.set_paused(paused),

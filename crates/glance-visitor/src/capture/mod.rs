@@ -1,14 +1,19 @@
 //! Screen capture behind one trait. Every backend fills a [`FrameBuf`] with BGRX pixels (the
 //! 4th byte is padding, normalised to 0xFF) and a stride; nothing platform-specific leaks
 //! above this module. Backends: [`synthetic`] (deterministic, for tests and headless
-//! machines) and [`x11`] (Linux). [`displays`] enumerates what can be shared.
+//! machines) and [`x11`] (Linux). [`displays`] enumerates what can be shared. The pointer is
+//! not in the pixels: [`cursor`] reports it separately ([`CursorSource`]).
 
+pub mod cursor;
 pub mod displays;
 pub mod identify;
 pub mod synthetic;
 #[cfg(target_os = "linux")]
 pub mod x11;
+#[cfg(target_os = "linux")]
+pub mod x11_cursor;
 
+pub use cursor::{CursorSource, CursorState};
 pub use displays::{DisplayDesc, DisplayKind, DisplaySource};
 pub use synthetic::SyntheticDisplay;
 

@@ -10,6 +10,8 @@ use super::{CaptureError, Capturer, FrameBuf};
 #[derive(Debug, Clone)]
 pub struct SyntheticDisplay {
     inner: Arc<Mutex<FrameBuf>>,
+    /// The scripted pointer ([`SyntheticDisplay::set_cursor`]); never drawn into the picture.
+    pub(super) cursor: Arc<Mutex<super::cursor::SyntheticPointer>>,
 }
 
 /// 5x7 glyph rows for a few characters; other characters get a pattern from their code.
@@ -35,6 +37,7 @@ impl SyntheticDisplay {
         f.reshape(width.max(16), height.max(16));
         let d = SyntheticDisplay {
             inner: Arc::new(Mutex::new(f)),
+            cursor: Arc::default(),
         };
         d.paint_desktop();
         d

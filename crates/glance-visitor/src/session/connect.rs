@@ -171,6 +171,7 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
             match other {
                 Message::Control(c) => c.name().to_string(),
                 Message::Update(_) => "a frame update".into(),
+                Message::CursorShape(_) => "a cursor shape".into(),
             }
         ))
         .into()),

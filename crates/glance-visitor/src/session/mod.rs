@@ -3,6 +3,7 @@
 //! the session ends, firing the seed's events on the way.
 
 mod connect;
+mod cursor;
 
 use std::sync::Arc;
 
@@ -185,11 +186,21 @@ async fn run_inner(
     let _stop = StopOnDrop(ctl.clone());
     ctl.set_scale(ScaleSpec::from_params(&spec.params.display_params));
     ctl.set_paused(paused_now);
+    let pointer = Arc::new(cursor::CursorCtl::default());
+    let _stop_pointer = cursor::StopCursorOnDrop(pointer.clone());
+    pointer.set_scale(ScaleSpec::from_params(&spec.params.display_params));
+    pointer.set_paused(paused_now);
     let (net_tx, mut net_rx) = unbounded_channel::<Result<Message, TransportError>>();
     let (out_tx, out_rx) = unbounded_channel::<Control>();
     let (rd, wr) = tokio::io::split(stream);
     let reader = tokio::spawn(read_loop(rd, net_tx.clone()));
-    let writer = tokio::spawn(write_loop(wr, out_rx, ctl.clone(), net_tx.clone()));
+    let writer = tokio::spawn(write_loop(
+        wr,
+        out_rx,
+        ctl.clone(),
+        pointer.clone(),
+        net_tx.clone(),
+    ));
     let (err_tx, mut err_rx) = unbounded_channel::<String>();
     if paused_now != spec.params.paused {
         let _ = out_tx.send(Control::Pause { paused: paused_now });
@@ -201,21 +212,46 @@ async fn run_inner(
         let _ = out_tx.send(Control::EndSession);
         return Outcome::Ended(EndReason::Error, format!("cannot start capture: {e}"));
     }
+    // The pointer travels beside the pixels; a display without one is still shared.
+    let pointer_source = {
+        let source = core.source.clone();
+        let d = display.clone();
+        match tokio::task::spawn_blocking(move || source.open_cursor(&d)).await {
+            Ok(Ok(s)) => Some(s),
+            Ok(Err(e)) => {
+                log::warn!("the pointer is not shared: {e}");
+                None
+            }
+            Err(e) => {
+                log::warn!("the pointer is not shared: {e}");
+                None
+            }
+        }
+    };
+    if let Err(e) = cursor::spawn(pointer_source, pointer.clone()) {
+        log::warn!("the pointer is not shared: cannot start its thread: {e}");
+    }
 
     let outcome = loop {
         tokio::select! {
             c = cmds.recv() => match c {
                 Some(Command::Pause(p)) => {
                     ctl.set_paused(p);
+                    pointer.set_paused(p);
                     let _ = out_tx.send(Control::Pause { paused: p });
                 }
                 Some(Command::Show(desc, spec)) => {
                     ctl.set_scale(spec);
+                    pointer.set_scale(spec);
                     let source = core.source.clone();
                     let d2 = desc.clone();
-                    match tokio::task::spawn_blocking(move || source.open(&d2)).await {
-                        Ok(Ok(c)) => {
+                    let opened = tokio::task::spawn_blocking(move || {
+                        source.open(&d2).map(|c| (c, source.open_cursor(&d2)))
+                    });
+                    match opened.await {
+                        Ok(Ok((c, p))) => {
                             ctl.switch_capturer(c);
+                            pointer.switch_source(p.map_err(|e| log::warn!("the pointer is not shared: {e}")).ok());
                             core.update(generation, |st| st.info.display_name = desc.name.clone());
                         }
                         Ok(Err(e)) => core.fire(Event::new(EventCode::DeviceDisconnected, format!("cannot show {}: {e}", desc.name))),
@@ -224,6 +260,7 @@ async fn run_inner(
                 }
                 Some(Command::End) | None => {
                     ctl.stop();
+                    pointer.stop();
                     let _ = out_tx.send(Control::EndSession);
                     // Wait (bounded) for the service to confirm, so agents learn why.
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), async {
@@ -259,8 +296,8 @@ async fn run_inner(
                         break Outcome::Ended(EndReason::Error, format!("the service sent an unexpected {} message", other.name()));
                     }
                 },
-                Some(Ok(Message::Update(_))) => {
-                    break Outcome::Ended(EndReason::Error, "the service sent a frame update to the visitor".into());
+                Some(Ok(Message::Update(_) | Message::CursorShape(_))) => {
+                    break Outcome::Ended(EndReason::Error, "the service sent a binary message to the visitor".into());
                 }
                 Some(Err(e)) => break Outcome::Ended(EndReason::ConnDrop, format!("the connection to the service dropped: {e}")),
                 None => break Outcome::Ended(EndReason::ConnDrop, "the connection to the service dropped".into()),
@@ -273,6 +310,7 @@ async fn run_inner(
         }
     };
     ctl.stop();
+    pointer.stop();
     drop(out_tx);
     // Let the writer flush what is queued (the end_session message), bounded.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
@@ -308,6 +346,7 @@ async fn write_loop(
     mut wr: WriteHalf<DirectStream>,
     mut out: UnboundedReceiver<Control>,
     ctl: Arc<PipelineCtl>,
+    pointer: Arc<cursor::CursorCtl>,
     errs: UnboundedSender<Result<Message, TransportError>>,
 ) {
     let r: Result<(), TransportError> = async {
@@ -321,6 +360,15 @@ async fn write_loop(
                         return Ok(());
                     }
                 },
+                // The pointer before frames: a few bytes, and latest-wins.
+                news = pointer.take() => {
+                    if let Some(shape) = &news.shape {
+                        conn::write_shape(&mut wr, shape).await?;
+                    }
+                    if let Some(c) = &news.cursor {
+                        conn::write_control(&mut wr, c).await?;
+                    }
+                }
                 frames = ctl.take() => {
                     ctl.sent(&frames);
                     for f in &frames {

@@ -67,3 +67,13 @@ pub async fn write_update<W: AsyncWrite + Unpin>(
     w.write_all(payload).await?;
     Ok(())
 }
+
+/// Writes one cursor shape (kind 3) without flushing: the `cursor` message that uses it
+/// follows at once.
+pub async fn write_shape<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    payload: &[u8],
+) -> Result<(), TransportError> {
+    w.write_all(&framing::encode(Kind::Cursor, payload)).await?;
+    Ok(())
+}
