@@ -100,3 +100,34 @@ fn a_missing_display_is_a_clear_error() {
     let e = list_monitors(Some(":239")).unwrap_err();
     assert!(e.to_string().contains("X11"), "{e}");
 }
+
+#[test]
+fn damage_events_tell_when_the_screen_changed() {
+    let x = Xvfb::start("320x240x24");
+    let m = list_monitors(Some(&x.display)).unwrap().remove(0);
+    let mut cap = X11Capturer::open(Some(&x.display), &m).unwrap();
+    let mut f = FrameBuf::default();
+    cap.capture(&mut f).unwrap();
+    // Settle: whatever was pending before is consumed.
+    let _ = cap.may_have_changed();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(!cap.may_have_changed(), "an idle screen reports no damage");
+    fill_root(
+        &x.display,
+        Rectangle {
+            x: 5,
+            y: 5,
+            width: 20,
+            height: 20,
+        },
+        0xFFFFFF,
+    );
+    let t = std::time::Instant::now();
+    let mut seen = false;
+    while t.elapsed() < std::time::Duration::from_secs(5) && !seen {
+        seen = cap.may_have_changed();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(seen, "a drawing reports damage");
+    assert!(!cap.may_have_changed(), "and only once");
+}

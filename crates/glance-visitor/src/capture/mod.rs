@@ -63,4 +63,11 @@ impl FrameBuf {
 pub trait Capturer: Send {
     /// Captures the current picture into `buf` (reshaping it when the display size changed).
     fn capture(&mut self, buf: &mut FrameBuf) -> Result<(), CaptureError>;
+
+    /// Whether the picture may have changed since the last capture. Backends that get change
+    /// notifications (X11 damage, the synthetic display's generation) answer cheaply and let
+    /// an idle screen cost nearly nothing; the default says "maybe", so every poll captures.
+    fn may_have_changed(&mut self) -> bool {
+        true
+    }
 }

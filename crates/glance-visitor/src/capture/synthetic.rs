@@ -2,6 +2,7 @@
 //! terminal window with text) that tests change step by step. The same steps always give the
 //! same pixels, so a test can compare what an agent rebuilt with [`SyntheticDisplay::snapshot`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{CaptureError, Capturer, FrameBuf};
@@ -12,6 +13,9 @@ pub struct SyntheticDisplay {
     inner: Arc<Mutex<FrameBuf>>,
     /// The scripted pointer ([`SyntheticDisplay::set_cursor`]); never drawn into the picture.
     pub(super) cursor: Arc<Mutex<super::cursor::SyntheticPointer>>,
+    /// Bumped by every change, so a capturer can skip an unchanged picture (the synthetic
+    /// counterpart of X11's damage events).
+    generation: Arc<AtomicU64>,
 }
 
 /// 5x7 glyph rows for a few characters; other characters get a pattern from their code.
@@ -38,6 +42,7 @@ impl SyntheticDisplay {
         let d = SyntheticDisplay {
             inner: Arc::new(Mutex::new(f)),
             cursor: Arc::default(),
+            generation: Arc::new(AtomicU64::new(0)),
         };
         d.paint_desktop();
         d
@@ -46,6 +51,13 @@ impl SyntheticDisplay {
     fn lock(&self) -> MutexGuard<'_, FrameBuf> {
         // A poisoned lock only means a test panicked while drawing; the pixels are still valid.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The lock for a change: bumps the generation.
+    fn lock_mut(&self) -> MutexGuard<'_, FrameBuf> {
+        let g = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        g
     }
 
     pub fn size(&self) -> (u16, u16) {
@@ -60,13 +72,13 @@ impl SyntheticDisplay {
 
     /// Fills a rect (clipped to the display) with an RGB colour.
     pub fn fill_rect(&self, x: u16, y: u16, w: u16, h: u16, rgb: [u8; 3]) {
-        let mut f = self.lock();
+        let mut f = self.lock_mut();
         fill(&mut f, x, y, w, h, rgb);
     }
 
     /// Draws `text` with the built-in 5x7 font, 2x scaled, at (x, y).
     pub fn draw_text(&self, x: u16, y: u16, text: &str, fg: [u8; 3]) {
-        let mut f = self.lock();
+        let mut f = self.lock_mut();
         for (i, c) in text.bytes().enumerate() {
             let g = glyph(c);
             for (gy, row) in g.iter().enumerate() {
@@ -88,7 +100,7 @@ impl SyntheticDisplay {
 
     /// Copies a rect of `from` (a snapshot of this display) back into the picture.
     pub fn restore_rect(&self, from: &FrameBuf, x: u16, y: u16, w: u16, h: u16) {
-        let mut f = self.lock();
+        let mut f = self.lock_mut();
         if f.width != from.width || f.height != from.height {
             return;
         }
@@ -102,7 +114,7 @@ impl SyntheticDisplay {
 
     /// Scrolls the rect up by `dy` pixels, filling the exposed strip with `bg`.
     pub fn scroll_up(&self, x: u16, y: u16, w: u16, h: u16, dy: u16, bg: [u8; 3]) {
-        let mut f = self.lock();
+        let mut f = self.lock_mut();
         let (x, y) = (x.min(f.width), y.min(f.height));
         let w = w.min(f.width - x) as usize;
         let h = h.min(f.height - y);
@@ -118,14 +130,14 @@ impl SyntheticDisplay {
 
     /// Changes the display size and repaints the desktop.
     pub fn resize(&self, width: u16, height: u16) {
-        self.lock().reshape(width.max(16), height.max(16));
+        self.lock_mut().reshape(width.max(16), height.max(16));
         self.paint_desktop();
     }
 
     fn paint_desktop(&self) {
         let (w, h) = self.size();
         {
-            let mut f = self.lock();
+            let mut f = self.lock_mut();
             // a gradient background, like a wallpaper
             for y in 0..h {
                 for x in 0..w {
@@ -226,6 +238,7 @@ impl SyntheticDisplay {
     pub fn capturer(&self) -> SyntheticCapturer {
         SyntheticCapturer {
             display: self.clone(),
+            seen: None,
         }
     }
 }
@@ -246,11 +259,19 @@ fn fill(f: &mut FrameBuf, x: u16, y: u16, w: u16, h: u16, rgb: [u8; 3]) {
 #[derive(Debug)]
 pub struct SyntheticCapturer {
     display: SyntheticDisplay,
+    /// The generation of the last capture.
+    seen: Option<u64>,
 }
 
 impl Capturer for SyntheticCapturer {
+    fn may_have_changed(&mut self) -> bool {
+        self.seen != Some(self.display.generation.load(Ordering::SeqCst))
+    }
+
     fn capture(&mut self, buf: &mut FrameBuf) -> Result<(), CaptureError> {
         let f = self.display.lock();
+        // Read under the lock: a change after this is seen by the next may_have_changed.
+        self.seen = Some(self.display.generation.load(Ordering::SeqCst));
         if buf.width != f.width || buf.height != f.height {
             buf.reshape(f.width, f.height);
         }
@@ -278,7 +299,14 @@ mod tests {
         a.capturer().capture(&mut buf).unwrap();
         assert_eq!(buf, a.snapshot());
         a.resize(100, 50);
-        a.capturer().capture(&mut buf).unwrap();
+        let mut c = a.capturer();
+        assert!(c.may_have_changed(), "nothing captured yet");
+        c.capture(&mut buf).unwrap();
         assert_eq!((buf.width, buf.height), (100, 50));
+        assert!(!c.may_have_changed(), "unchanged since the capture");
+        let _ = a.snapshot();
+        assert!(!c.may_have_changed(), "reading is not a change");
+        a.step(3);
+        assert!(c.may_have_changed());
     }
 }

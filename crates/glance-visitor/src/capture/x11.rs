@@ -9,9 +9,11 @@
 use std::os::fd::AsRawFd;
 use x11rb::connection::Connection;
 
+use x11rb::protocol::damage::{ConnectionExt as _, ReportLevel};
 use x11rb::protocol::randr::ConnectionExt as _;
 use x11rb::protocol::shm::ConnectionExt as _;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder, Window};
+use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
 use super::{CaptureError, Capturer, DisplayDesc, DisplayKind, FrameBuf};
@@ -154,6 +156,20 @@ impl Drop for ShmSegment {
     }
 }
 
+/// Creates a DAMAGE object reporting when the root window's damage becomes non-empty.
+fn create_damage(conn: &RustConnection, root: Window) -> Result<u32, String> {
+    conn.damage_query_version(1, 1)
+        .map_err(|e| e.to_string())?
+        .reply()
+        .map_err(|e| e.to_string())?;
+    let id = conn.generate_id().map_err(|e| e.to_string())?;
+    conn.damage_create(id, root, ReportLevel::NON_EMPTY)
+        .map_err(|e| e.to_string())?
+        .check()
+        .map_err(|e| e.to_string())?;
+    Ok(id)
+}
+
 /// Shows each monitor's number (index + 1) in an override-redirect window for
 /// [`super::identify::IDENTIFY_DURATION`], on a thread of its own.
 pub fn identify(display: Option<String>, monitors: Vec<DisplayDesc>) -> Result<(), CaptureError> {
@@ -239,10 +255,16 @@ pub struct X11Capturer {
     root: Window,
     desc: DisplayDesc,
     shm: Option<ShmSegment>,
+    /// A DAMAGE object on the root window, when the server offers the extension: an idle
+    /// screen is then never captured.
+    damage: Option<u32>,
 }
 
 impl Drop for X11Capturer {
     fn drop(&mut self) {
+        if let Some(d) = self.damage {
+            let _ = self.conn.damage_destroy(d);
+        }
         if let Some(s) = &self.shm {
             let _ = self.conn.shm_detach(s.seg);
             let _ = self.conn.flush();
@@ -307,11 +329,15 @@ impl X11Capturer {
                 None
             }
         };
+        let damage = create_damage(&conn, root)
+            .map_err(|e| log::warn!("X11 capture without DAMAGE (polls every frame): {e}"))
+            .ok();
         Ok(X11Capturer {
             conn,
             root,
             desc: desc.clone(),
             shm,
+            damage,
         })
     }
 
@@ -376,6 +402,28 @@ impl X11Capturer {
 }
 
 impl Capturer for X11Capturer {
+    fn may_have_changed(&mut self) -> bool {
+        let Some(damage) = self.damage else {
+            return true;
+        };
+        let mut damaged = false;
+        loop {
+            match self.conn.poll_for_event() {
+                Ok(Some(Event::DamageNotify(_))) => damaged = true,
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                // A broken connection: let the capture report it.
+                Err(_) => return true,
+            }
+        }
+        if damaged {
+            // Empty the damage region so that the next change notifies again.
+            let _ = self.conn.damage_subtract(damage, 0u32, 0u32);
+            let _ = self.conn.flush();
+        }
+        damaged
+    }
+
     fn capture(&mut self, buf: &mut FrameBuf) -> Result<(), CaptureError> {
         let (w, h) = (self.desc.width, self.desc.height);
         if let Some(shm) = self.shm.take() {

@@ -57,6 +57,62 @@ impl TileDiff {
         self.rects(w, h)
     }
 
+    /// Like [`TileDiff::diff`], but only inside `region`, and comparing `cur` against `prev`
+    /// as it looks after `mv` (a vertical move) is applied — without copying anything. Used
+    /// after move detection: `region` is the box of the first diff, outside it nothing changed.
+    pub fn diff_after_move(
+        &mut self,
+        prev: &FrameBuf,
+        cur: &FrameBuf,
+        region: Rect,
+        mv: &super::scroll::Move,
+    ) -> Vec<Rect> {
+        let (w, h) = (cur.width as usize, cur.height as usize);
+        self.tiles_x = w.div_ceil(TILE);
+        self.tiles_y = h.div_ceil(TILE);
+        self.dirty.clear();
+        self.dirty.resize(self.tiles_x * self.tiles_y, false);
+        let (rx0, rx1) = (region.x as usize, (region.x + region.w) as usize);
+        let (ry0, ry1) = (region.y as usize, (region.y + region.h) as usize);
+        let (mx0, mx1) = (mv.x as usize, (mv.x + mv.w) as usize);
+        let (my0, my1) = (mv.y as usize, (mv.y + mv.h) as usize);
+        let (tx0, tx1) = (rx0 / TILE, rx1.div_ceil(TILE));
+        for y in ry0..ry1 {
+            let ty = y / TILE;
+            let b = &cur.data[y * cur.stride..y * cur.stride + w * 4];
+            let same = &prev.data[y * prev.stride..y * prev.stride + w * 4];
+            let moved = (my0..my1).contains(&y).then(|| {
+                let sy = (y as i32 + mv.dy) as usize;
+                &prev.data[sy * prev.stride..sy * prev.stride + w * 4]
+            });
+            for tx in tx0..tx1 {
+                let d = &mut self.dirty[ty * self.tiles_x + tx];
+                if *d {
+                    continue;
+                }
+                let (s, e) = ((tx * TILE).max(rx0), ((tx + 1) * TILE).min(rx1).min(w));
+                // Columns inside the move come from the moved row, the rest from the same row.
+                let differs = match moved {
+                    Some(m) => {
+                        let (ms, me) = (s.max(mx0), e.min(mx1));
+                        if ms < me {
+                            m[ms * 4..me * 4] != b[ms * 4..me * 4]
+                                || same[s * 4..ms * 4] != b[s * 4..ms * 4]
+                                || same[me * 4..e * 4] != b[me * 4..e * 4]
+                        } else {
+                            same[s * 4..e * 4] != b[s * 4..e * 4]
+                        }
+                    }
+                    None => same[s * 4..e * 4] != b[s * 4..e * 4],
+                };
+                if differs {
+                    *d = true;
+                }
+            }
+        }
+        self.rects(w, h)
+    }
+
     /// Merges dirty tiles: horizontal runs per band, then runs with the same span in
     /// consecutive bands, capped so a rect's raw RGB stays under 1 MiB.
     fn rects(&self, w: usize, h: usize) -> Vec<Rect> {

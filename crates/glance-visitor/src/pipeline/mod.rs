@@ -21,7 +21,7 @@ use crate::capture::{Capturer, FrameBuf};
 use diff::TileDiff;
 use encode::FrameEncoder;
 use scale::{ScaleSpec, Scaler};
-use scroll::{apply_move, bounding_box, ScrollDetector};
+use scroll::{bounding_box, ScrollDetector};
 
 /// Frame interval while the screen changes (30 fps).
 pub const ACTIVE_INTERVAL: Duration = Duration::from_millis(33);
@@ -240,6 +240,11 @@ pub struct FrameProcessor {
 }
 
 impl FrameProcessor {
+    /// Whether a reference picture exists (something was encoded before).
+    pub fn has_reference(&self) -> bool {
+        self.have_prev
+    }
+
     /// Encodes what changed in `cur` since the last picture processed, appending payloads to
     /// `out`. A key frame for everyone when there is no reference yet, the size changed or
     /// `force_key`; a REFRESH_ONLY key frame after the delta when `refresh`. When something
@@ -264,10 +269,10 @@ impl FrameProcessor {
             } else {
                 bounding_box(&rects).and_then(|bb| self.scroll.detect(&self.prev, cur, bb))
             };
-            if let Some(m) = found {
-                // Agents copy first; what is left to send is the diff against the moved picture.
-                apply_move(&mut self.prev, &m);
-                rects = self.diff.diff(&self.prev, cur);
+            if let (Some(m), Some(bb)) = (found, bounding_box(&rects)) {
+                // Agents copy first; what is left to send is the diff against the moved
+                // picture, and only inside the box that changed at all.
+                rects = self.diff.diff_after_move(&self.prev, cur, bb, &m);
                 moves.push(m);
             }
             if !rects.is_empty() || !moves.is_empty() {
@@ -308,6 +313,14 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
         {
             capturer = c;
         }
+        let force_key = ctl.force_key.swap(false, Ordering::SeqCst);
+        let refresh = ctl.refresh.swap(false, Ordering::SeqCst);
+        if !force_key && !refresh && proc.has_reference() && !capturer.may_have_changed() {
+            // Nothing changed (damage events / generation): no capture at all. The check is
+            // cheap, so poll it at the active rate and keep the latency of the next change low.
+            ctl.sleep(ACTIVE_INTERVAL);
+            continue;
+        }
         let started = Instant::now();
         capturer.capture(&mut raw).map_err(|e| e.to_string())?;
         let spec = ctl.scale_spec();
@@ -317,8 +330,6 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
             scaler.scale(&raw, spec, &mut cur)?;
         }
         let mut out = Vec::new();
-        let force_key = ctl.force_key.swap(false, Ordering::SeqCst);
-        let refresh = ctl.refresh.swap(false, Ordering::SeqCst);
         if !proc.process(&mut cur, force_key, refresh, &mut out) {
             let idle = last_change.elapsed() > IDLE_AFTER;
             ctl.sleep(
