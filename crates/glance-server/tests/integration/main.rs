@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod common;
+mod cursor;
 mod lifecycle;
 mod ready_line;
 mod relay;
