@@ -165,3 +165,16 @@ impl Drop for Xvfb {
         let _ = self.child.wait();
     }
 }
+
+/// Moves the X pointer to (x, y) of the root window (WarpPointer) and waits until the server
+/// has done it.
+#[cfg(target_os = "linux")]
+pub fn warp_pointer(display: &str, x: i16, y: i16) {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::ConnectionExt as _;
+    let (conn, screen) = x11rb::rust_connection::RustConnection::connect(Some(display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    conn.warp_pointer(x11rb::NONE, root, 0, 0, 0, 0, x, y)
+        .unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
+}
