@@ -64,6 +64,8 @@ struct VncRun {
     secs: f64,
     report: Report,
     server: String,
+    /// Bytes before, during and after the drag.
+    split: [u64; 3],
 }
 
 /// The Glance measurement.
@@ -76,6 +78,7 @@ struct GlanceRun {
     secs: f64,
     pixel_exact: bool,
     report: Report,
+    split: [u64; 3],
 }
 
 fn free_port() -> Result<u16, String> {
@@ -180,7 +183,10 @@ fn vnc_run(label: &'static str, req: Request, secs: f64) -> Result<VncRun, Strin
         }
         let s0 = client.snapshot();
         let t0 = Instant::now();
-        let report = scene.run(secs)?;
+        let mut marks = [s0.bytes; 2];
+        let report = scene.run(secs, &mut |n| {
+            marks[(n as usize - 1).min(1)] = client.snapshot().bytes
+        })?;
         std::thread::sleep(TAIL);
         let s1 = client.snapshot();
         let measured = t0.elapsed().as_secs_f64();
@@ -190,10 +196,11 @@ fn vnc_run(label: &'static str, req: Request, secs: f64) -> Result<VncRun, Strin
         Ok(VncRun {
             label,
             window: s1.since(&s0),
-            initial: s0,
             secs: measured,
             report,
             server: format!("{} {:?}", client.info.version, client.info.name),
+            split: split(s0.bytes, marks, s1.bytes),
+            initial: s0,
         })
     })();
     kill(&mut server);
@@ -291,7 +298,10 @@ fn glance_run(share: &Path, secs: f64) -> Result<GlanceRun, String> {
             let w0 = written_bytes(pid);
             let t0 = Instant::now();
             // The timeline blocks this thread; the agent and the server run on the workers.
-            let report = scene.run(secs)?;
+            let mut marks = [s0.update_bytes; 2];
+            let report = scene.run(secs, &mut |n| {
+                marks[(n as usize - 1).min(1)] = agent.snapshot().update_bytes
+            })?;
             tokio::time::sleep(TAIL).await;
             let s1 = agent.snapshot();
             let w1 = written_bytes(pid);
@@ -321,6 +331,7 @@ fn glance_run(share: &Path, secs: f64) -> Result<GlanceRun, String> {
                 secs: measured,
                 pixel_exact,
                 report,
+                split: split(s0.update_bytes, marks, s1.update_bytes),
             })
         }
         .await;
@@ -328,6 +339,18 @@ fn glance_run(share: &Path, secs: f64) -> Result<GlanceRun, String> {
         drop(server);
         result
     })
+}
+
+/// Bytes before, during and after the drag from the counter at start, at the marks and at end.
+fn split(start: u64, marks: [u64; 2], end: u64) -> [u64; 3] {
+    [marks[0] - start, marks[1] - marks[0], end - marks[1]]
+}
+
+fn show_split(s: [u64; 3]) -> String {
+    format!(
+        "split: {} B before the drag (typing + log), {} B during it, {} B after",
+        s[0], s[1], s[2]
+    )
 }
 
 fn describe(r: &Report) -> String {
@@ -425,7 +448,7 @@ pub fn measure(out: &mut Map<String, Value>, share: &Path) {
                     String::new()
                 };
                 println!(
-                    "  VNC {} (SetEncodings {:?}, server {}): {} B in {:.1} s, {} FramebufferUpdates; rects: {}{lossless}; first picture {} B; {}",
+                    "  VNC {} (SetEncodings {:?}, server {}): {} B in {:.1} s, {} FramebufferUpdates; rects: {}{lossless}; first picture {} B; {}; {}",
                     r.label,
                     req.encodings(),
                     r.server,
@@ -434,6 +457,7 @@ pub fn measure(out: &mut Map<String, Value>, share: &Path) {
                     w.updates,
                     w.rect_summary(),
                     r.initial.bytes,
+                    show_split(r.split),
                     describe(&r.report)
                 );
                 if w.tight.jpeg > 0 {
@@ -467,7 +491,7 @@ pub fn measure(out: &mut Map<String, Value>, share: &Path) {
     match glance_run(share, secs) {
         Ok(g) => {
             println!(
-                "  Glance (glance-share on the same display): {} B in {:.1} s, {} updates, {} frames; process wrote {} B (TLS + WebSocket framing); first picture {} B; agent picture equals the X screen afterwards: {}; {}",
+                "  Glance (glance-share on the same display): {} B in {:.1} s, {} updates, {} frames; process wrote {} B (TLS + WebSocket framing); first picture {} B; agent picture equals the X screen afterwards: {}; {}; {}",
                 g.bytes,
                 g.secs,
                 g.updates,
@@ -475,6 +499,7 @@ pub fn measure(out: &mut Map<String, Value>, share: &Path) {
                 g.sent_bytes.map_or("?".into(), |b| b.to_string()),
                 g.initial_bytes,
                 g.pixel_exact,
+                show_split(g.split),
                 describe(&g.report)
             );
             if g.bytes == 0 {

@@ -118,6 +118,8 @@ pub enum Action {
     Log(String),
     Type(String),
     Move(i32, i32),
+    /// A phase boundary for the caller's counters: 1 = the drag starts, 2 = it ended.
+    Mark(u8),
 }
 
 /// The whole timeline for a run of `secs` seconds, sorted by time.
@@ -147,6 +149,8 @@ pub fn timeline(secs: f64) -> Vec<(f64, Action)> {
         .map(|w| ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt())
         .collect();
     let total: f64 = seg.iter().sum();
+    v.push((from, Action::Mark(1)));
+    v.push((from + MOVE_EVERY * (steps as f64 + 0.5), Action::Mark(2)));
     for i in 1..=steps {
         let mut d = total * i as f64 / steps as f64;
         let mut k = 0;
@@ -386,8 +390,9 @@ impl Scene {
         }
     }
 
-    /// Runs the timeline for `secs` seconds (blocking).
-    pub fn run(&mut self, secs: f64) -> Result<Report, String> {
+    /// Runs the timeline for `secs` seconds (blocking), calling `mark` at phase boundaries
+    /// ([`Action::Mark`]).
+    pub fn run(&mut self, secs: f64, mark: &mut dyn FnMut(u8)) -> Result<Report, String> {
         let steps = timeline(secs);
         let mut rep = Report::default();
         let t0 = Instant::now();
@@ -422,6 +427,7 @@ impl Scene {
                     self.xdotool(&["windowmove", &id, &x.to_string(), &y.to_string()])?;
                     rep.moves += 1;
                 }
+                Action::Mark(n) => mark(n),
             }
         }
         let end = t0 + Duration::from_secs_f64(secs);
@@ -454,6 +460,13 @@ mod tests {
         assert_eq!(count(|x| matches!(x, Action::Log(_))), 149);
         assert_eq!(count(|x| matches!(x, Action::Type(_))), 10);
         assert_eq!(count(|x| matches!(x, Action::Move(..))), 300);
+        let marks: Vec<f64> = a
+            .iter()
+            .filter(|(_, x)| matches!(x, Action::Mark(_)))
+            .map(|(t, _)| *t)
+            .collect();
+        assert_eq!(marks.len(), 2);
+        assert!((marks[0] - 8.1).abs() < 1e-9 && (marks[1] - 20.12).abs() < 1e-9);
         // The drag ends where it started.
         let last = a.iter().rev().find_map(|(_, x)| match x {
             Action::Move(x, y) => Some((*x, *y)),
