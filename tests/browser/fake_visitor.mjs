@@ -1,7 +1,7 @@
 // A small visitor written from docs/PROTOCOL.md, independent of the Rust SDK: it speaks the
 // direct protocol over TLS, sends frame updates built by hand with all three encodings, and
 // keeps the exact RGBA picture it has sent, so tests can check the browser's decoder against
-// a known picture.
+// a known picture. It sends cursor shapes (kind 3) and `cursor` messages when told to.
 
 import https from 'node:https';
 import tls from 'node:tls';
@@ -51,6 +51,37 @@ export const copy = (x, y, w, h, sx, sy) => {
   data.writeUInt16BE(sy, 2);
   return { x, y, w, h, enc: ENC_COPY, data, sx, sy };
 };
+
+export const KIND_CURSOR = 3;
+
+/** A cursor shape payload: u32 id, u16 width, height, hot_x, hot_y, then RGBA (straight alpha). */
+export function encodeShape({ id, width, height, hotX, hotY, rgba }) {
+  const head = Buffer.alloc(12);
+  head.writeUInt32BE(id >>> 0, 0);
+  head.writeUInt16BE(width, 4);
+  head.writeUInt16BE(height, 6);
+  head.writeUInt16BE(hotX, 8);
+  head.writeUInt16BE(hotY, 10);
+  return Buffer.concat([head, Buffer.from(rgba)]);
+}
+
+/**
+ * A test cursor shape: a w x h frame of opaque `rgb`, opaque white inside a 1-pixel border,
+ * and the top-right pixel transparent (so both alphas are checked).
+ */
+export function boxShape(id, width, height, hotX, hotY, rgb) {
+  const rgba = Buffer.alloc(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = (y * width + x) * 4;
+      const edge = x === 0 || y === 0 || x === width - 1 || y === height - 1;
+      const c = edge ? rgb : [255, 255, 255];
+      rgba[p] = c[0]; rgba[p + 1] = c[1]; rgba[p + 2] = c[2]; rgba[p + 3] = 255;
+    }
+  }
+  rgba.fill(0, (width - 1) * 4, width * 4);
+  return { id, width, height, hotX, hotY, rgba };
+}
 
 /** Largest update payload: a binary message is at most 4 MiB, its kind byte included. */
 export const MAX_UPDATE_BYTES = 4 * 1024 * 1024 - 1;
@@ -307,6 +338,16 @@ export class FakeVisitor {
   sendKeyFrame(width, height, rects, maxBytes = MAX_UPDATE_BYTES) {
     if (width !== this.model.width || height !== this.model.height) this.model.reshape(width, height);
     return this.sendFrame([rects], FLAG_KEY, true, maxBytes);
+  }
+
+  /** Sends a cursor shape ({id, width, height, hotX, hotY, rgba}). */
+  sendCursorShape(shape) {
+    this.write(KIND_CURSOR, encodeShape(shape));
+  }
+
+  /** Sends a `cursor` message: position in display pixels, visibility, shape id. */
+  sendCursor(x, y, visible, shape) {
+    this.sendControl({ type: 'cursor', x, y, visible, shape });
   }
 
   pause(paused) {

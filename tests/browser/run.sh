@@ -38,4 +38,5 @@ fi
 
 cd "$here"
 exec node --test --test-concurrency=1 "$@" \
-  decoder.test.mjs viewer_protocol.test.mjs viewer_fake.test.mjs viewer_share.test.mjs
+  decoder.test.mjs viewer_protocol.test.mjs viewer_fake.test.mjs viewer_cursor.test.mjs \
+  viewer_share.test.mjs

@@ -298,7 +298,9 @@
     const shape = c && pointer.shapes.get(c.shape);
     const pw = picture.width || canvas.width;
     const ph = picture.height || canvas.height;
-    const show = view.state === 'joined' && pointer.fresh && c && c.visible && shape && pw > 0 && ph > 0;
+    // A position outside the picture (sent just before a smaller key frame) is not drawn.
+    const show = view.state === 'joined' && pointer.fresh && c && c.visible && shape
+      && c.x < pw && c.y < ph;
     if (!show) {
       cursorCanvas.hidden = true;
       pointer.box = null;
