@@ -1,8 +1,9 @@
 //! The pointer, on a small thread of its own beside the capture thread (it never waits for
 //! frames, nor frames for it): it polls the [`CursorSource`] at most [`CURSOR_HZ`] times a
-//! second and, when the position, the visibility or the shape changed, leaves the news in a
-//! one-message slot that the network writer sends before any frame. The slot is latest-wins:
-//! on a slow link only the newest position waits, never a backlog.
+//! second (10 once it has been still for 2 s) and, when the position, the visibility or the
+//! shape changed, leaves the news in a one-message slot that the network writer sends before
+//! any frame. The slot is latest-wins: on a slow link only the newest position waits, never a
+//! backlog.
 //!
 //! Positions and shapes are in pixels of the shared picture: scaled as the frames are
 //! (DisplayParams scale / capture box), shapes nearest-neighbour. The wire shape id names one
@@ -13,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use glance_protocol::limits::MAX_CURSOR_DIM;
 use glance_protocol::{Control, CursorShape};
@@ -25,6 +26,10 @@ use crate::pipeline::scale::ScaleSpec;
 pub const CURSOR_HZ: u32 = 30;
 /// Poll interval of the pointer.
 pub const CURSOR_INTERVAL: Duration = Duration::from_millis(1000 / CURSOR_HZ as u64);
+/// Poll interval once the pointer has been still for [`CURSOR_IDLE_AFTER`].
+pub const CURSOR_IDLE_INTERVAL: Duration = Duration::from_millis(100);
+/// How long without change before polling slows down.
+pub const CURSOR_IDLE_AFTER: Duration = Duration::from_secs(2);
 /// Distinct (shape, scale) pairs remembered before ids start afresh.
 const MAX_IDS: usize = 256;
 
@@ -192,6 +197,7 @@ fn run(mut source: Option<Box<dyn CursorSource>>, ctl: &CursorCtl) {
     let mut ids = ShapeIds::default();
     let mut sent = Sent::default();
     let mut epoch = None;
+    let mut last_change = Instant::now();
     loop {
         let (paused, scale, now) = {
             let mut g = ctl.lock();
@@ -228,17 +234,25 @@ fn run(mut source: Option<Box<dyn CursorSource>>, ctl: &CursorCtl) {
         }
         if !paused {
             if let Some(src) = source.as_mut() {
-                if let Err(e) = step(src.as_mut(), scale, &mut ids, &mut sent, ctl, now) {
-                    log::warn!("the pointer is no longer shared: {e}");
-                    source = None;
+                match step(src.as_mut(), scale, &mut ids, &mut sent, ctl, now) {
+                    Ok(true) => last_change = Instant::now(),
+                    Ok(false) => {}
+                    Err(e) => {
+                        log::warn!("the pointer is no longer shared: {e}");
+                        source = None;
+                    }
                 }
             }
         }
-        ctl.sleep(CURSOR_INTERVAL);
+        ctl.sleep(if last_change.elapsed() > CURSOR_IDLE_AFTER {
+            CURSOR_IDLE_INTERVAL
+        } else {
+            CURSOR_INTERVAL
+        });
     }
 }
 
-/// One poll: publishes the pointer if it changed.
+/// One poll: publishes the pointer if it changed (then true).
 fn step(
     src: &mut dyn CursorSource,
     scale: ScaleSpec,
@@ -246,9 +260,9 @@ fn step(
     sent: &mut Sent,
     ctl: &CursorCtl,
     epoch: u64,
-) -> Result<(), CaptureError> {
+) -> Result<bool, CaptureError> {
     let Some(st) = src.poll()? else {
-        return Ok(());
+        return Ok(false);
     };
     let (w, h) = src.display_size();
     let (tw, th) = scale.target(w.max(1), h.max(1));
@@ -266,11 +280,11 @@ fn step(
         shape: wire,
     };
     if sent.cursor.as_ref() == Some(&cursor) {
-        return Ok(());
+        return Ok(false);
     }
     let shape = if sent.shape != Some(wire) {
         let Some(img) = src.shape(st.shape)? else {
-            return Ok(()); // changed meanwhile: the next poll sees the new one
+            return Ok(false); // changed meanwhile: the next poll sees the new one
         };
         Some(scale_shape(&img, (w, h), (tw, th), wire).encode())
     } else {
@@ -283,7 +297,7 @@ fn step(
             sent.shape = Some(wire);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// A coordinate inside a display of `from` pixels, in a picture of `to` pixels.
