@@ -354,8 +354,14 @@ fn show_split(s: [u64; 3]) -> String {
 }
 
 fn describe(r: &Report) -> String {
+    let busy = if r.max_lag_ms > 100.0 {
+        "; WARNING: the machine was busy (steps ran late), so updates coalesce and the figures \
+         of this run compare less well"
+    } else {
+        ""
+    };
     format!(
-        "{} typed commands, {} log lines, {} window moves in {:.1} s (latest step {:.0} ms late)",
+        "{} typed commands, {} log lines, {} window moves in {:.1} s (latest step {:.0} ms late){busy}",
         r.typed_commands, r.log_lines, r.moves, r.secs, r.max_lag_ms
     )
 }
