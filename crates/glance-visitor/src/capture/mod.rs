@@ -70,4 +70,23 @@ pub trait Capturer: Send {
     fn may_have_changed(&mut self) -> bool {
         true
     }
+
+    /// Windows that moved since the previous call, in the display's coordinates, as the
+    /// platform knows them (X11: top-level window geometry). Only hints: the pipeline verifies
+    /// each against the pixels before sending a copy. The default knows none.
+    fn move_hints(&mut self) -> Vec<MoveHint> {
+        Vec::new()
+    }
+}
+
+/// A window that moved: the rect `x, y, w, h` (old position, display coordinates) now stands
+/// at `x + dx, y + dy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoveHint {
+    pub x: i32,
+    pub y: i32,
+    pub w: u16,
+    pub h: u16,
+    pub dx: i32,
+    pub dy: i32,
 }

@@ -258,6 +258,8 @@ pub struct X11Capturer {
     /// A DAMAGE object on the root window, when the server offers the extension: an idle
     /// screen is then never captured.
     damage: Option<u32>,
+    /// Geometry of the viewable top-level windows at the last look, for move hints.
+    windows: std::collections::HashMap<Window, (i32, i32, u16, u16)>,
 }
 
 impl Drop for X11Capturer {
@@ -338,6 +340,7 @@ impl X11Capturer {
             desc: desc.clone(),
             shm,
             damage,
+            windows: Default::default(),
         })
     }
 
@@ -401,7 +404,72 @@ impl X11Capturer {
     }
 }
 
+impl X11Capturer {
+    /// Geometry of the viewable top-level windows (requests pipelined: one round trip).
+    fn top_level_windows(&self) -> Option<std::collections::HashMap<Window, (i32, i32, u16, u16)>> {
+        use x11rb::protocol::xproto::MapState;
+        let tree = self.conn.query_tree(self.root).ok()?.reply().ok()?;
+        let cookies: Vec<_> = tree
+            .children
+            .iter()
+            .map(|&w| {
+                (
+                    w,
+                    self.conn.get_window_attributes(w).ok(),
+                    self.conn.get_geometry(w).ok(),
+                )
+            })
+            .collect();
+        let mut out = std::collections::HashMap::new();
+        for (w, attrs, geom) in cookies {
+            let (Some(a), Some(g)) = (attrs, geom) else {
+                continue;
+            };
+            let (Ok(a), Ok(g)) = (a.reply(), g.reply()) else {
+                continue;
+            };
+            if a.map_state != MapState::VIEWABLE {
+                continue;
+            }
+            let b = g.border_width as i32;
+            out.insert(
+                w,
+                (
+                    g.x as i32 - self.desc.x as i32,
+                    g.y as i32 - self.desc.y as i32,
+                    (g.width as i32 + 2 * b).clamp(0, u16::MAX as i32) as u16,
+                    (g.height as i32 + 2 * b).clamp(0, u16::MAX as i32) as u16,
+                ),
+            );
+        }
+        Some(out)
+    }
+}
+
 impl Capturer for X11Capturer {
+    fn move_hints(&mut self) -> Vec<super::MoveHint> {
+        let Some(now) = self.top_level_windows() else {
+            return Vec::new();
+        };
+        let mut hints = Vec::new();
+        for (w, &(x, y, ww, hh)) in &now {
+            if let Some(&(ox, oy, ow, oh)) = self.windows.get(w) {
+                if (ow, oh) == (ww, hh) && (ox, oy) != (x, y) && ww > 0 && hh > 0 {
+                    hints.push(super::MoveHint {
+                        x: ox,
+                        y: oy,
+                        w: ww,
+                        h: hh,
+                        dx: x - ox,
+                        dy: y - oy,
+                    });
+                }
+            }
+        }
+        self.windows = now;
+        hints
+    }
+
     fn may_have_changed(&mut self) -> bool {
         let Some(damage) = self.damage else {
             return true;

@@ -81,10 +81,13 @@ impl TileDiff {
             let ty = y / TILE;
             let b = &cur.data[y * cur.stride..y * cur.stride + w * 4];
             let same = &prev.data[y * prev.stride..y * prev.stride + w * 4];
+            // The old row the moved columns come from, shifted so that column c of `cur`
+            // compares with column c + dx of the old picture.
             let moved = (my0..my1).contains(&y).then(|| {
                 let sy = (y as i32 + mv.dy) as usize;
                 &prev.data[sy * prev.stride..sy * prev.stride + w * 4]
             });
+            let dx4 = mv.dx as isize * 4;
             for tx in tx0..tx1 {
                 let d = &mut self.dirty[ty * self.tiles_x + tx];
                 if *d {
@@ -96,7 +99,8 @@ impl TileDiff {
                     Some(m) => {
                         let (ms, me) = (s.max(mx0), e.min(mx1));
                         if ms < me {
-                            m[ms * 4..me * 4] != b[ms * 4..me * 4]
+                            let (os, oe) = ((ms * 4) as isize + dx4, (me * 4) as isize + dx4);
+                            m[os as usize..oe as usize] != b[ms * 4..me * 4]
                                 || same[s * 4..ms * 4] != b[s * 4..ms * 4]
                                 || same[me * 4..e * 4] != b[me * 4..e * 4]
                         } else {

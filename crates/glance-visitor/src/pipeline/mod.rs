@@ -257,6 +257,19 @@ impl FrameProcessor {
         refresh: bool,
         out: &mut Vec<Vec<u8>>,
     ) -> bool {
+        self.process_with_hints(cur, force_key, refresh, &[], out)
+    }
+
+    /// [`FrameProcessor::process`] with window-move hints from the capturer: a hint that the
+    /// pixels confirm travels as a copy (a dragged window), before scroll detection is tried.
+    pub fn process_with_hints(
+        &mut self,
+        cur: &mut FrameBuf,
+        force_key: bool,
+        refresh: bool,
+        hints: &[crate::capture::MoveHint],
+        out: &mut Vec<Vec<u8>>,
+    ) -> bool {
         let before = out.len();
         let resized = cur.width != self.prev.width || cur.height != self.prev.height;
         if !self.have_prev || resized || force_key {
@@ -264,15 +277,22 @@ impl FrameProcessor {
         } else {
             let mut rects = self.diff.diff(&self.prev, cur);
             let mut moves = Vec::new();
-            let found = if self.no_moves {
+            let bbox = bounding_box(&rects);
+            let found = if self.no_moves || bbox.is_none() {
                 None
             } else {
-                bounding_box(&rects).and_then(|bb| self.scroll.detect(&self.prev, cur, bb))
+                hints
+                    .iter()
+                    .filter_map(|h| hint_to_move(h, cur.width, cur.height))
+                    .filter(|m| m.verify(&self.prev, cur, 4) >= 0.5)
+                    .max_by_key(|m| m.rect().area())
+                    .or_else(|| bbox.and_then(|bb| self.scroll.detect(&self.prev, cur, bb)))
             };
-            if let (Some(m), Some(bb)) = (found, bounding_box(&rects)) {
+            if let (Some(m), Some(bb)) = (found, bbox) {
                 // Agents copy first; what is left to send is the diff against the moved
-                // picture, and only inside the box that changed at all.
-                rects = self.diff.diff_after_move(&self.prev, cur, bb, &m);
+                // picture, inside the box that changed plus everything the copy overwrites.
+                let region = bounding_box(&[bb, m.rect()]).unwrap_or(bb);
+                rects = self.diff.diff_after_move(&self.prev, cur, region, &m);
                 moves.push(m);
             }
             if !rects.is_empty() || !moves.is_empty() {
@@ -289,6 +309,27 @@ impl FrameProcessor {
         self.have_prev = true;
         true
     }
+}
+
+/// A window-move hint as a copy within a `w` x `h` picture: destination = the new position,
+/// source = the old one, both clipped to the picture. None when too small to be worth it.
+fn hint_to_move(h: &crate::capture::MoveHint, w: u16, hgt: u16) -> Option<scroll::Move> {
+    let (fw, fh) = (w as i32, hgt as i32);
+    let c_lo = 0.max(-h.x).max(-(h.x + h.dx));
+    let c_hi = (h.w as i32).min(fw - h.x).min(fw - (h.x + h.dx));
+    let r_lo = 0.max(-h.y).max(-(h.y + h.dy));
+    let r_hi = (h.h as i32).min(fh - h.y).min(fh - (h.y + h.dy));
+    if c_hi - c_lo < 32 || r_hi - r_lo < 32 {
+        return None;
+    }
+    Some(scroll::Move {
+        x: (h.x + h.dx + c_lo) as u16,
+        y: (h.y + h.dy + r_lo) as u16,
+        w: (c_hi - c_lo) as u16,
+        h: (r_hi - r_lo) as u16,
+        dx: -h.dx,
+        dy: -h.dy,
+    })
 }
 
 fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String> {
@@ -323,14 +364,18 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
         }
         let started = Instant::now();
         capturer.capture(&mut raw).map_err(|e| e.to_string())?;
+        // Window moves are tracked every frame, and used only at full scale (a scaled copy
+        // would not match the resampled pixels).
+        let mut hints = capturer.move_hints();
         let spec = ctl.scale_spec();
         if spec.is_identity(raw.width, raw.height) {
             std::mem::swap(&mut raw, &mut cur);
         } else {
             scaler.scale(&raw, spec, &mut cur)?;
+            hints.clear();
         }
         let mut out = Vec::new();
-        if !proc.process(&mut cur, force_key, refresh, &mut out) {
+        if !proc.process_with_hints(&mut cur, force_key, refresh, &hints, &mut out) {
             let idle = last_change.elapsed() > IDLE_AFTER;
             ctl.sleep(
                 if idle { IDLE_INTERVAL } else { ACTIVE_INTERVAL }

@@ -16,14 +16,15 @@ const MIN_COPY_ROWS: usize = 24;
 /// Smallest changed box (rows) worth searching.
 const MIN_SEARCH_ROWS: usize = 64;
 
-/// A detected vertical move: rows `y..y+h` of the new picture equal rows `y+dy..y+dy+h` of the
-/// old one, within columns `x..x+w`.
+/// A detected move: the rect `x, y, w, h` of the new picture equals the rect at
+/// `x+dx, y+dy` of the old one (a scroll has `dx == 0`; a dragged window has both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Move {
     pub x: u16,
     pub w: u16,
     pub y: u16,
     pub h: u16,
+    pub dx: i32,
     pub dy: i32,
 }
 
@@ -35,7 +36,31 @@ impl Move {
 
     /// The source position (top-left) in the old picture.
     pub fn src(&self) -> (u16, u16) {
-        (self.x, (self.y as i32 + self.dy) as u16)
+        (
+            (self.x as i32 + self.dx) as u16,
+            (self.y as i32 + self.dy) as u16,
+        )
+    }
+
+    /// Whether rows match under this move, checked on the rows' hashes (every `step`-th row):
+    /// the fraction of sampled rows that match.
+    pub fn verify(&self, prev: &FrameBuf, cur: &FrameBuf, step: usize) -> f64 {
+        let (sx, sy) = self.src();
+        let (mut n, mut ok) = (0usize, 0usize);
+        for i in (0..self.h as usize).step_by(step.max(1)) {
+            let d = (self.y as usize + i) * cur.stride + self.x as usize * 4;
+            let s = (sy as usize + i) * prev.stride + sx as usize * 4;
+            let len = self.w as usize * 4;
+            n += 1;
+            if row_hash(&cur.data[d..d + len]) == row_hash(&prev.data[s..s + len]) {
+                ok += 1;
+            }
+        }
+        if n == 0 {
+            0.0
+        } else {
+            ok as f64 / n as f64
+        }
     }
 }
 
@@ -148,6 +173,7 @@ impl ScrollDetector {
             w: bbox.w,
             y: (y0 + best.0) as u16,
             h: best.1 as u16,
+            dx: 0,
             dy,
         })
     }
@@ -194,16 +220,15 @@ fn exact_columns(prev: &FrameBuf, cur: &FrameBuf, bbox: Rect) -> Option<Rect> {
 /// Applies `m` to `f` as the agent will (copy from the picture as it is).
 pub fn apply_move(f: &mut FrameBuf, m: &Move) {
     let row = m.w as usize * 4;
-    let x = m.x as usize * 4;
-    let rows: Box<dyn Iterator<Item = usize>> = if m.dy > 0 {
-        Box::new(0..m.h as usize)
-    } else {
-        Box::new((0..m.h as usize).rev())
-    };
-    for i in rows {
-        let dst = (m.y as usize + i) * f.stride + x;
-        let src = ((m.y as i32 + m.dy) as usize + i) * f.stride + x;
-        f.data.copy_within(src..src + row, dst);
+    let (sx, sy) = m.src();
+    let mut tmp = Vec::with_capacity(row * m.h as usize);
+    for i in 0..m.h as usize {
+        let s = (sy as usize + i) * f.stride + sx as usize * 4;
+        tmp.extend_from_slice(&f.data[s..s + row]);
+    }
+    for i in 0..m.h as usize {
+        let d = (m.y as usize + i) * f.stride + m.x as usize * 4;
+        f.data[d..d + row].copy_from_slice(&tmp[i * row..(i + 1) * row]);
     }
 }
 
