@@ -42,6 +42,24 @@ pub enum Encoding {
     /// 4 bytes u16 src_x, u16 src_y: copy w*h pixels from that position of the picture as it
     /// is when this rect is applied (VNC's CopyRect).
     Copy = 2,
+    /// Text and UI with few colours: u8 n-1 (n = 2..=16 colours), n*3 bytes R, G, B, then a
+    /// zlib stream of colour indices packed at 1, 2 or 4 bits a pixel (n <= 2, <= 4, <= 16),
+    /// most significant bits first, each row starting on a byte boundary.
+    Palette = 3,
+}
+
+/// Bits per index for a palette of `n` colours.
+pub fn palette_bits(n: usize) -> usize {
+    match n {
+        0..=2 => 1,
+        3..=4 => 2,
+        _ => 4,
+    }
+}
+
+/// Bytes of one packed row of `w` indices.
+pub fn palette_row_bytes(w: usize, bits: usize) -> usize {
+    (w * bits).div_ceil(8)
 }
 
 impl Encoding {
@@ -50,6 +68,7 @@ impl Encoding {
             0 => Some(Encoding::Solid),
             1 => Some(Encoding::ZlibRgb),
             2 => Some(Encoding::Copy),
+            3 => Some(Encoding::Palette),
             _ => None,
         }
     }
@@ -101,6 +120,8 @@ pub enum UpdateError {
     SizeMismatch(u16, u16, u16, u16),
     #[error("no key frame has been received yet")]
     NoPicture,
+    #[error("palette rect with a bad colour count or an index beyond the palette")]
+    BadPalette,
 }
 
 /// One rect of a parsed update, its data still encoded.
@@ -178,6 +199,13 @@ impl<'a> FrameUpdate<'a> {
                 Encoding::Solid => Some(3),
                 Encoding::Copy => Some(4),
                 Encoding::ZlibRgb => None,
+                Encoding::Palette => {
+                    let n = *data.first().ok_or(UpdateError::Truncated(at - len))? as usize + 1;
+                    if !(2..=16).contains(&n) || data.len() < 1 + n * 3 {
+                        return Err(UpdateError::BadPalette);
+                    }
+                    None
+                }
             };
             if let Some(want) = want {
                 if data.len() != want {
@@ -349,6 +377,9 @@ impl RectEncoder {
             self.out.extend_from_slice(&c);
             return (Encoding::Solid, &self.out);
         }
+        if self.encode_palette(view, rect) {
+            return (Encoding::Palette, &self.out);
+        }
         self.rgb.clear();
         self.rgb.reserve(rect.area() * 3);
         for y in 0..rect.h {
@@ -364,6 +395,68 @@ impl RectEncoder {
             .and_then(|_| z.finish())
             .unwrap_or_default();
         (Encoding::ZlibRgb, &self.out)
+    }
+}
+
+impl RectEncoder {
+    /// Palette-encodes `rect` into `self.out` if it has at most 16 colours.
+    fn encode_palette(&mut self, view: &BgrxView<'_>, rect: Rect) -> bool {
+        let mut pal: [u32; 16] = [0; 16];
+        let mut n = 0usize;
+        let mut last = (u32::MAX, 0u8);
+        let w = rect.w as usize;
+        // Pass 1: collect colours (bail out past 16), indices into self.rgb as bytes.
+        self.rgb.clear();
+        self.rgb.reserve(rect.area());
+        for y in 0..rect.h {
+            for px in view.row(&rect, y).chunks_exact(4) {
+                let c = u32::from_le_bytes([px[0], px[1], px[2], 0]);
+                let idx = if c == last.0 {
+                    last.1
+                } else {
+                    let i = match pal[..n].iter().position(|&p| p == c) {
+                        Some(i) => i,
+                        None => {
+                            if n == 16 {
+                                return false;
+                            }
+                            pal[n] = c;
+                            n += 1;
+                            n - 1
+                        }
+                    };
+                    last = (c, i as u8);
+                    i as u8
+                };
+                self.rgb.push(idx);
+            }
+        }
+        // Pack rows MSB first.
+        let bits = palette_bits(n);
+        let row_bytes = palette_row_bytes(w, bits);
+        let per_byte = 8 / bits;
+        let mut packed = Vec::with_capacity(row_bytes * rect.h as usize);
+        for row in self.rgb.chunks_exact(w) {
+            for group in row.chunks(per_byte) {
+                let mut b = 0u8;
+                for (k, &i) in group.iter().enumerate() {
+                    b |= i << (8 - bits * (k + 1));
+                }
+                packed.push(b);
+            }
+        }
+        self.out.clear();
+        self.out.push((n - 1) as u8);
+        for &c in &pal[..n] {
+            let b = c.to_le_bytes();
+            self.out.extend_from_slice(&[b[2], b[1], b[0]]);
+        }
+        let mut z = ZlibEncoder::new(std::mem::take(&mut self.out), Compression::new(self.level));
+        self.out = z
+            .write_all(&packed)
+            .and_then(|_| z.finish())
+            .unwrap_or_default();
+        true
     }
 }
 
@@ -433,6 +526,32 @@ impl Framebuffer {
                             p[0] = c[0];
                             p[1] = c[1];
                             p[2] = c[2];
+                            p[3] = 255;
+                        }
+                    }
+                }
+                Encoding::Palette => {
+                    let n = r.data[0] as usize + 1;
+                    let pal = &r.data[1..1 + n * 3];
+                    let bits = palette_bits(n);
+                    let row_bytes = palette_row_bytes(rect.w as usize, bits);
+                    let packed = inflate_exact(&r.data[1 + n * 3..], row_bytes * rect.h as usize)?;
+                    let mask = (1u8 << bits) - 1;
+                    for y in 0..rect.h as usize {
+                        let src = &packed[y * row_bytes..(y + 1) * row_bytes];
+                        let s = (rect.y as usize + y) * stride + rect.x as usize * 4;
+                        for (x, p) in self.rgba[s..s + rect.w as usize * 4]
+                            .chunks_exact_mut(4)
+                            .enumerate()
+                        {
+                            let bit = x * bits;
+                            let i = ((src[bit / 8] >> (8 - bits - bit % 8)) & mask) as usize;
+                            if i >= n {
+                                return Err(UpdateError::BadPalette);
+                            }
+                            p[0] = pal[i * 3];
+                            p[1] = pal[i * 3 + 1];
+                            p[2] = pal[i * 3 + 2];
                             p[3] = 255;
                         }
                     }
@@ -564,6 +683,60 @@ mod tests {
         assert!(fb.equals_bgrx(&vb));
         assert!(!fb.equals_bgrx(&va));
         assert_eq!(fb.frames, 2);
+    }
+
+    #[test]
+    fn palette_round_trips_for_each_index_width() {
+        for colours in [2usize, 3, 4, 5, 16, 17] {
+            let (w, h) = (37u16, 9u16);
+            let pic = picture(w, h, |x, y| {
+                let k = ((x as usize * 7 + y as usize * 3) % colours) as u8;
+                [k * 13, 255 - k, k ^ 0x55]
+            });
+            let v = BgrxView {
+                data: &pic,
+                stride: w as usize * 4,
+                width: w,
+                height: h,
+            };
+            let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL, 1, w, h);
+            let mut enc = RectEncoder::new(1);
+            let (e, _) = enc.encode_rect(&v, Rect::new(0, 0, w, h));
+            let want = if colours <= 16 {
+                Encoding::Palette
+            } else {
+                Encoding::ZlibRgb
+            };
+            assert_eq!(e, want, "{colours} colours");
+            enc.encode(&v, Rect::new(0, 0, w, h), &mut wr);
+            let bytes = wr.finish();
+            let mut fb = Framebuffer::new();
+            fb.apply(&FrameUpdate::parse(&bytes).unwrap()).unwrap();
+            assert!(fb.equals_bgrx(&v), "{colours} colours");
+        }
+    }
+
+    #[test]
+    fn bad_palettes_are_refused() {
+        // One colour only (that is SOLID's job).
+        let mut wr = UpdateWriter::new(FLAG_KEY, 1, 4, 1);
+        wr.push(Rect::new(0, 0, 4, 1), Encoding::Palette, &[0, 1, 2, 3]);
+        assert_eq!(
+            FrameUpdate::parse(&wr.finish()),
+            Err(UpdateError::BadPalette)
+        );
+        // Three colours at 2 bits, with index 3 used.
+        let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
+        z.write_all(&[0b1100_0000]).unwrap();
+        let mut data = vec![2, 1, 1, 1, 2, 2, 2, 3, 3, 3];
+        data.extend_from_slice(&z.finish().unwrap());
+        let mut wr = UpdateWriter::new(FLAG_KEY, 1, 1, 1);
+        wr.push(Rect::new(0, 0, 1, 1), Encoding::Palette, &data);
+        let bytes = wr.finish();
+        assert_eq!(
+            Framebuffer::new().apply(&FrameUpdate::parse(&bytes).unwrap()),
+            Err(UpdateError::BadPalette)
+        );
     }
 
     #[test]

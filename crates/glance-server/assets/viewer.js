@@ -23,6 +23,7 @@
   const ENC_SOLID = 0;
   const ENC_ZLIB_RGB = 1;
   const ENC_COPY = 2;
+  const ENC_PALETTE = 3;
   const HEADER_LEN = 11;
   const RECT_HEADER_LEN = 13;
   const MAX_CONTROL_LEN = 64 * 1024;
@@ -82,7 +83,7 @@
     for (let i = 0; i < count; i++) {
       const x = u16(at), y = u16(at + 2), w = u16(at + 4), h = u16(at + 6);
       const enc = u8(at + 8);
-      if (enc !== ENC_SOLID && enc !== ENC_ZLIB_RGB && enc !== ENC_COPY) {
+      if (enc !== ENC_SOLID && enc !== ENC_ZLIB_RGB && enc !== ENC_COPY && enc !== ENC_PALETTE) {
         throw new UpdateError(`unknown rect encoding ${enc}`);
       }
       const len = u32(at + 9);
@@ -96,6 +97,12 @@
       const want = enc === ENC_SOLID ? 3 : enc === ENC_COPY ? 4 : -1;
       if (want >= 0 && len !== want) {
         throw new UpdateError(`rect data of ${len} bytes where ${want} were expected`);
+      }
+      if (enc === ENC_PALETTE) {
+        const n = len > 0 ? data[0] + 1 : 0;
+        if (n < 2 || n > 16 || len < 1 + n * 3) {
+          throw new UpdateError('palette rect with a bad colour count or an index beyond the palette');
+        }
       }
       u.rects.push({ x, y, w, h, enc, data });
     }
@@ -204,6 +211,27 @@
             let p = y * stride + r.x * 4;
             for (let i = 0; i < r.w; i++, p += 4, s += 3) {
               px[p] = rgb[s]; px[p + 1] = rgb[s + 1]; px[p + 2] = rgb[s + 2]; px[p + 3] = 255;
+            }
+          }
+        } else if (r.enc === ENC_PALETTE) {
+          // n colours, then zlib of indices packed at 1, 2 or 4 bits, MSB first, rows
+          // starting on a byte boundary.
+          const n = r.data[0] + 1;
+          const pal = r.data.subarray(1, 1 + n * 3);
+          const bits = n <= 2 ? 1 : n <= 4 ? 2 : 4;
+          const rowBytes = Math.ceil((r.w * bits) / 8);
+          const packed = await inflateExact(r.data.subarray(1 + n * 3), rowBytes * r.h);
+          const mask = (1 << bits) - 1;
+          for (let y = 0; y < r.h; y++) {
+            let p = (r.y + y) * stride + r.x * 4;
+            const row = y * rowBytes;
+            for (let x = 0; x < r.w; x++, p += 4) {
+              const bit = x * bits;
+              const i = (packed[row + (bit >> 3)] >> (8 - bits - (bit & 7))) & mask;
+              if (i >= n) {
+                throw new UpdateError('palette rect with a bad colour count or an index beyond the palette');
+              }
+              px[p] = pal[i * 3]; px[p + 1] = pal[i * 3 + 1]; px[p + 2] = pal[i * 3 + 2]; px[p + 3] = 255;
             }
           }
         } else {
