@@ -15,6 +15,7 @@ struct Agent {
     copies: usize,
     solids: usize,
     zlibs: usize,
+    palettes: usize,
     keys: usize,
 }
 
@@ -25,6 +26,7 @@ impl Agent {
             copies: 0,
             solids: 0,
             zlibs: 0,
+            palettes: 0,
             keys: 0,
         }
     }
@@ -42,6 +44,7 @@ impl Agent {
                 Encoding::Copy => self.copies += 1,
                 Encoding::Solid => self.solids += 1,
                 Encoding::ZlibRgb => self.zlibs += 1,
+                Encoding::Palette => self.palettes += 1,
             }
         }
         self.fb.apply(&u).unwrap();
@@ -79,7 +82,10 @@ fn frames_rebuild_the_display_exactly_with_copies_for_scrolls() {
             sync(&ctl, &mut a, &d).await;
         }
         assert!(a.copies > 0, "terminal scrolls travel as copies");
-        assert!(a.zlibs > 0);
+        assert!(
+            a.zlibs > 0 && a.palettes > 0,
+            "text goes as palettes, the wallpaper as zlib"
+        );
 
         // A late joiner gets a REFRESH_ONLY key frame; the agent in step skips it.
         let mut late = Agent::new();
