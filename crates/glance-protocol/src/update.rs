@@ -42,25 +42,14 @@ pub enum Encoding {
     /// 4 bytes u16 src_x, u16 src_y: copy w*h pixels from that position of the picture as it
     /// is when this rect is applied (VNC's CopyRect).
     Copy = 2,
-    /// Text and UI with few colours: u8 n-1 (n = 2..=16 colours), n*3 bytes R, G, B, then a
-    /// zlib stream of colour indices packed at 1, 2 or 4 bits a pixel (n <= 2, <= 4, <= 16),
-    /// most significant bits first, each row starting on a byte boundary.
+    /// Text and UI with few colours: u8 n-1 (n = 2..=256 colours), n*3 bytes R, G, B, then a
+    /// zlib stream of w*h colour indices, one byte each (unpacked, so that repeated glyphs
+    /// stay byte-aligned for zlib's matcher).
     Palette = 3,
 }
 
-/// Bits per index for a palette of `n` colours.
-pub fn palette_bits(n: usize) -> usize {
-    match n {
-        0..=2 => 1,
-        3..=4 => 2,
-        _ => 4,
-    }
-}
-
-/// Bytes of one packed row of `w` indices.
-pub fn palette_row_bytes(w: usize, bits: usize) -> usize {
-    (w * bits).div_ceil(8)
-}
+/// Most colours a PALETTE rect may have.
+pub const MAX_PALETTE: usize = 256;
 
 impl Encoding {
     pub fn from_byte(b: u8) -> Option<Encoding> {
@@ -201,7 +190,7 @@ impl<'a> FrameUpdate<'a> {
                 Encoding::ZlibRgb => None,
                 Encoding::Palette => {
                     let n = *data.first().ok_or(UpdateError::Truncated(at - len))? as usize + 1;
-                    if !(2..=16).contains(&n) || data.len() < 1 + n * 3 {
+                    if n < 2 || data.len() < 1 + n * 3 {
                         return Err(UpdateError::BadPalette);
                     }
                     None
@@ -399,61 +388,52 @@ impl RectEncoder {
 }
 
 impl RectEncoder {
-    /// Palette-encodes `rect` into `self.out` if it has at most 16 colours.
+    /// Palette-encodes `rect` into `self.out` if it has at most [`MAX_PALETTE`] colours.
     fn encode_palette(&mut self, view: &BgrxView<'_>, rect: Rect) -> bool {
-        let mut pal: [u32; 16] = [0; 16];
-        let mut n = 0usize;
+        // Open addressing over 1024 slots (at most 256 used): colour -> index.
+        const SLOTS: usize = 1024;
+        let mut keys = [u32::MAX; SLOTS];
+        let mut vals = [0u8; SLOTS];
+        let mut pal: Vec<u32> = Vec::with_capacity(32);
         let mut last = (u32::MAX, 0u8);
-        let w = rect.w as usize;
-        // Pass 1: collect colours (bail out past 16), indices into self.rgb as bytes.
         self.rgb.clear();
         self.rgb.reserve(rect.area());
         for y in 0..rect.h {
             for px in view.row(&rect, y).chunks_exact(4) {
                 let c = u32::from_le_bytes([px[0], px[1], px[2], 0]);
-                let idx = if c == last.0 {
-                    last.1
-                } else {
-                    let i = match pal[..n].iter().position(|&p| p == c) {
-                        Some(i) => i,
-                        None => {
-                            if n == 16 {
-                                return false;
-                            }
-                            pal[n] = c;
-                            n += 1;
-                            n - 1
+                if c == last.0 {
+                    self.rgb.push(last.1);
+                    continue;
+                }
+                let mut slot = (c.wrapping_mul(0x9E37_79B1) >> 22) as usize % SLOTS;
+                let idx = loop {
+                    if keys[slot] == c {
+                        break vals[slot];
+                    }
+                    if keys[slot] == u32::MAX {
+                        if pal.len() == MAX_PALETTE {
+                            return false;
                         }
-                    };
-                    last = (c, i as u8);
-                    i as u8
+                        keys[slot] = c;
+                        vals[slot] = pal.len() as u8;
+                        pal.push(c);
+                        break vals[slot];
+                    }
+                    slot = (slot + 1) % SLOTS;
                 };
+                last = (c, idx);
                 self.rgb.push(idx);
             }
         }
-        // Pack rows MSB first.
-        let bits = palette_bits(n);
-        let row_bytes = palette_row_bytes(w, bits);
-        let per_byte = 8 / bits;
-        let mut packed = Vec::with_capacity(row_bytes * rect.h as usize);
-        for row in self.rgb.chunks_exact(w) {
-            for group in row.chunks(per_byte) {
-                let mut b = 0u8;
-                for (k, &i) in group.iter().enumerate() {
-                    b |= i << (8 - bits * (k + 1));
-                }
-                packed.push(b);
-            }
-        }
         self.out.clear();
-        self.out.push((n - 1) as u8);
-        for &c in &pal[..n] {
+        self.out.push((pal.len() - 1) as u8);
+        for &c in &pal {
             let b = c.to_le_bytes();
             self.out.extend_from_slice(&[b[2], b[1], b[0]]);
         }
         let mut z = ZlibEncoder::new(std::mem::take(&mut self.out), Compression::new(self.level));
         self.out = z
-            .write_all(&packed)
+            .write_all(&self.rgb)
             .and_then(|_| z.finish())
             .unwrap_or_default();
         true
@@ -533,19 +513,13 @@ impl Framebuffer {
                 Encoding::Palette => {
                     let n = r.data[0] as usize + 1;
                     let pal = &r.data[1..1 + n * 3];
-                    let bits = palette_bits(n);
-                    let row_bytes = palette_row_bytes(rect.w as usize, bits);
-                    let packed = inflate_exact(&r.data[1 + n * 3..], row_bytes * rect.h as usize)?;
-                    let mask = (1u8 << bits) - 1;
+                    let w = rect.w as usize;
+                    let idx = inflate_exact(&r.data[1 + n * 3..], w * rect.h as usize)?;
                     for y in 0..rect.h as usize {
-                        let src = &packed[y * row_bytes..(y + 1) * row_bytes];
+                        let src = &idx[y * w..(y + 1) * w];
                         let s = (rect.y as usize + y) * stride + rect.x as usize * 4;
-                        for (x, p) in self.rgba[s..s + rect.w as usize * 4]
-                            .chunks_exact_mut(4)
-                            .enumerate()
-                        {
-                            let bit = x * bits;
-                            let i = ((src[bit / 8] >> (8 - bits - bit % 8)) & mask) as usize;
+                        for (&i, p) in src.iter().zip(self.rgba[s..s + w * 4].chunks_exact_mut(4)) {
+                            let i = i as usize;
                             if i >= n {
                                 return Err(UpdateError::BadPalette);
                             }
@@ -687,11 +661,11 @@ mod tests {
 
     #[test]
     fn palette_round_trips_for_each_index_width() {
-        for colours in [2usize, 3, 4, 5, 16, 17] {
-            let (w, h) = (37u16, 9u16);
+        for colours in [2usize, 3, 16, 255, 256, 257] {
+            let (w, h) = (61u16, 29u16);
             let pic = picture(w, h, |x, y| {
-                let k = ((x as usize * 7 + y as usize * 3) % colours) as u8;
-                [k * 13, 255 - k, k ^ 0x55]
+                let k = (x as usize * 7 + y as usize * 37) % colours;
+                [k as u8, (k >> 8) as u8, 9]
             });
             let v = BgrxView {
                 data: &pic,
@@ -702,7 +676,10 @@ mod tests {
             let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL, 1, w, h);
             let mut enc = RectEncoder::new(1);
             let (e, _) = enc.encode_rect(&v, Rect::new(0, 0, w, h));
-            let want = if colours <= 16 {
+            let distinct: std::collections::HashSet<&[u8]> =
+                pic.chunks_exact(4).map(|p| &p[..3]).collect();
+            assert!(colours > 256 || distinct.len() == colours);
+            let want = if distinct.len() <= MAX_PALETTE {
                 Encoding::Palette
             } else {
                 Encoding::ZlibRgb
@@ -725,9 +702,9 @@ mod tests {
             FrameUpdate::parse(&wr.finish()),
             Err(UpdateError::BadPalette)
         );
-        // Three colours at 2 bits, with index 3 used.
+        // Three colours, with index 3 used.
         let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
-        z.write_all(&[0b1100_0000]).unwrap();
+        z.write_all(&[3]).unwrap();
         let mut data = vec![2, 1, 1, 1, 2, 2, 2, 3, 3, 3];
         data.extend_from_slice(&z.finish().unwrap());
         let mut wr = UpdateWriter::new(FLAG_KEY, 1, 1, 1);

@@ -100,7 +100,7 @@
       }
       if (enc === ENC_PALETTE) {
         const n = len > 0 ? data[0] + 1 : 0;
-        if (n < 2 || n > 16 || len < 1 + n * 3) {
+        if (n < 2 || len < 1 + n * 3) {
           throw new UpdateError('palette rect with a bad colour count or an index beyond the palette');
         }
       }
@@ -214,20 +214,15 @@
             }
           }
         } else if (r.enc === ENC_PALETTE) {
-          // n colours, then zlib of indices packed at 1, 2 or 4 bits, MSB first, rows
-          // starting on a byte boundary.
+          // n colours, then zlib of w*h one-byte colour indices.
           const n = r.data[0] + 1;
           const pal = r.data.subarray(1, 1 + n * 3);
-          const bits = n <= 2 ? 1 : n <= 4 ? 2 : 4;
-          const rowBytes = Math.ceil((r.w * bits) / 8);
-          const packed = await inflateExact(r.data.subarray(1 + n * 3), rowBytes * r.h);
-          const mask = (1 << bits) - 1;
+          const idx = await inflateExact(r.data.subarray(1 + n * 3), r.w * r.h);
+          let s = 0;
           for (let y = 0; y < r.h; y++) {
             let p = (r.y + y) * stride + r.x * 4;
-            const row = y * rowBytes;
-            for (let x = 0; x < r.w; x++, p += 4) {
-              const bit = x * bits;
-              const i = (packed[row + (bit >> 3)] >> (8 - bits - (bit & 7))) & mask;
+            for (let x = 0; x < r.w; x++, p += 4, s++) {
+              const i = idx[s];
               if (i >= n) {
                 throw new UpdateError('palette rect with a bad colour count or an index beyond the palette');
               }
