@@ -14,6 +14,25 @@ use glance_visitor::capture::x11::X11Capturer;
 use glance_visitor::capture::{Capturer, DisplaySource, FrameBuf};
 use glance_visitor::EventCode;
 
+/// Starts an xterm at `geometry` running `script` in sh.
+fn xterm(display: &str, geometry: &str, script: &str) -> std::process::Child {
+    Command::new("xterm")
+        .args([
+            "-display",
+            display,
+            "-geometry",
+            geometry,
+            "-e",
+            "sh",
+            "-c",
+            script,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("xterm must be installed (scripts/setup.sh installs it)")
+}
+
 /// Waits until the agent shows exactly what the X server shows now (re-read each round).
 async fn agent_matches_screen(agent: &TestAgent, cap: &mut X11Capturer, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -40,21 +59,7 @@ async fn agent_matches_screen(agent: &TestAgent, cap: &mut X11Capturer, what: &s
 #[test]
 fn shares_an_xterm_pixel_exact() {
     let x = Xvfb::start("1024x768x24");
-    let mut xterm = Command::new("xterm")
-        .args([
-            "-display",
-            &x.display,
-            "-geometry",
-            "80x24+20+20",
-            "-e",
-            "sh",
-            "-c",
-            "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do echo \"glance line $i: the quick brown fox\"; sleep 0.1; done; sleep 600",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("xterm must be installed (scripts/setup.sh installs it)");
+    let mut xterm = xterm(&x.display, "80x24+20+20", "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do echo \"glance line $i: the quick brown fox\"; sleep 0.1; done; sleep 600");
     runtime().block_on(async {
         let server = TestServer::start().await.unwrap();
         let ready = server.ready().clone();
@@ -276,21 +281,11 @@ fn first_top_level(display: &str) -> Option<u32> {
 #[test]
 fn a_dragged_window_travels_as_a_copy() {
     let x = Xvfb::start("1024x768x24");
-    let mut xterm = Command::new("xterm")
-        .args([
-            "-display",
-            &x.display,
-            "-geometry",
-            "70x20+40+40",
-            "-e",
-            "sh",
-            "-c",
-            "ls -la /usr/bin | head -18; sleep 600",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("xterm must be installed");
+    let mut xterm = xterm(
+        &x.display,
+        "70x20+40+40",
+        "ls -la /usr/bin | head -18; sleep 600",
+    );
     runtime().block_on(async {
         let deadline = Instant::now() + Duration::from_secs(10);
         let win = loop {
