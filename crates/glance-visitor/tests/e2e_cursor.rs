@@ -170,21 +170,15 @@ fn pointer_follows_the_picture_scale() {
         let vis = Visitor::synthetic(&ready, 800, 600).await;
         let d = vis.display().clone();
         d.set_cursor(400, 300, true);
-        vis.v
-            .start_session_params(StartParams {
+        let key = vis
+            .start_params(StartParams {
                 display_params: DisplayParams {
                     scale: 0.5,
                     ..Default::default()
                 },
                 ..Default::default()
             })
-            .unwrap();
-        let key = vis
-            .expect(EventCode::ConnectedToSession, 20)
-            .await
-            .property("sessionkey")
-            .unwrap()
-            .to_string();
+            .await;
         let a = TestAgent::join_dev(&ready, &key).await.unwrap();
         let c = cursor_where(&a, "the scaled position", |c| c.visible).await;
         assert_eq!((c.x, c.y), (200, 150));
@@ -203,50 +197,11 @@ fn pointer_follows_the_picture_scale() {
 #[cfg(target_os = "linux")]
 mod x11 {
     use super::*;
-    use common::{config, warp_pointer, Xvfb};
+    use common::{config, two_monitors, warp_pointer, Xvfb};
     use glance_visitor::capture::x11::X11Capturer;
     use glance_visitor::capture::{Capturer, DisplaySource, FrameBuf};
     use x11rb::connection::Connection;
-    use x11rb::protocol::randr::{ConnectionExt as _, MonitorInfo};
     use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, WindowClass};
-
-    /// Two RandR monitors on one Xvfb screen: "left" (primary) and "right", 512 wide each.
-    fn two_monitors(display: &str) {
-        let (conn, screen) =
-            x11rb::rust_connection::RustConnection::connect(Some(display)).unwrap();
-        let root = conn.setup().roots[screen].root;
-        let outputs = conn
-            .randr_get_screen_resources(root)
-            .unwrap()
-            .reply()
-            .unwrap()
-            .outputs;
-        for (i, name) in ["left", "right"].iter().enumerate() {
-            let atom = conn
-                .intern_atom(false, name.as_bytes())
-                .unwrap()
-                .reply()
-                .unwrap()
-                .atom;
-            conn.randr_set_monitor(
-                root,
-                MonitorInfo {
-                    name: atom,
-                    primary: i == 0,
-                    automatic: false,
-                    x: (i * 512) as i16,
-                    y: 0,
-                    width: 512,
-                    height: 768,
-                    width_in_millimeters: 100,
-                    height_in_millimeters: 150,
-                    outputs: if i == 0 { outputs.clone() } else { vec![] },
-                },
-            )
-            .unwrap();
-        }
-        conn.get_input_focus().unwrap().reply().unwrap();
-    }
 
     /// A window at (x, y) whose pointer is the cursor font's I-beam (XC_xterm); keep the
     /// connection alive while the window is needed.

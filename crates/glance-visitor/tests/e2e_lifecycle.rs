@@ -47,19 +47,13 @@ fn last_agent_leaving_ends_unless_persist() {
         assert_eq!(vis.ended(10).await, "SessionEndReasonOtherSide");
 
         // persist = true: the session stays, the count drops to 0, a new agent can join.
-        vis.v
-            .start_session_params(StartParams {
+        let key = vis
+            .start_params(StartParams {
                 persist: true,
                 key: "persist-me".into(),
                 ..Default::default()
             })
-            .unwrap();
-        let key = vis
-            .expect(EventCode::ConnectedToSession, 20)
-            .await
-            .property("sessionkey")
-            .unwrap()
-            .to_string();
+            .await;
         assert_eq!(key, "persist-me");
         let a = TestAgent::join_dev(&ready, &key).await.unwrap();
         vis.expect(EventCode::GuestCountChange, 10).await;
@@ -142,18 +136,12 @@ fn max_guests_refuses_the_next_agent_with_session_full() {
         let server = TestServer::start().await.unwrap();
         let ready = server.ready().clone();
         let vis = Visitor::synthetic(&ready, 160, 120).await;
-        vis.v
-            .start_session_params(StartParams {
+        let key = vis
+            .start_params(StartParams {
                 max_guests: 1,
                 ..Default::default()
             })
-            .unwrap();
-        let key = vis
-            .expect(EventCode::ConnectedToSession, 20)
-            .await
-            .property("sessionkey")
-            .unwrap()
-            .to_string();
+            .await;
         let a = TestAgent::join_dev(&ready, &key).await.unwrap();
         assert!(a.with_state(|s| s.joined().is_some()));
         let b = TestAgent::join_dev(&ready, &key).await.unwrap();

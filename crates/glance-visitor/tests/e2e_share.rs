@@ -171,18 +171,12 @@ fn scale_and_capture_box_resize_what_agents_see() {
             scale: 0.5,
             ..Default::default()
         };
-        vis.v
-            .start_session_params(StartParams {
+        let key = vis
+            .start_params(StartParams {
                 display_params: half.clone(),
                 ..Default::default()
             })
-            .unwrap();
-        let key = vis
-            .expect(EventCode::ConnectedToSession, 20)
-            .await
-            .property("sessionkey")
-            .unwrap()
-            .to_string();
+            .await;
         let a = TestAgent::join_dev(&ready, &key).await.unwrap();
         let expect = |spec: ScaleSpec| {
             let mut out = glance_visitor::capture::FrameBuf::default();

@@ -100,59 +100,24 @@ fn shares_an_xterm_pixel_exact() {
     let _ = xterm.wait();
 }
 
-/// Two RandR monitors on one Xvfb screen: left (red) and right (blue).
-fn two_monitors(display: &str) {
+/// Two RandR monitors (see [`common::two_monitors`]) painted left red, right blue.
+fn two_painted_monitors(display: &str) {
     use x11rb::connection::Connection;
-    use x11rb::protocol::randr::{ConnectionExt as _, MonitorInfo};
     use x11rb::protocol::xproto::{ConnectionExt as _, CreateGCAux, Rectangle};
+    common::two_monitors(display);
     let (conn, screen) = x11rb::rust_connection::RustConnection::connect(Some(display)).unwrap();
     let root = conn.setup().roots[screen].root;
-    // The server's automatic whole-screen monitor gives way to a monitor that claims its
-    // output: the left half takes it.
-    let outputs = conn
-        .randr_get_screen_resources(root)
-        .unwrap()
-        .reply()
-        .unwrap()
-        .outputs;
-    for (i, name) in ["left", "right"].iter().enumerate() {
-        let atom = conn
-            .intern_atom(false, name.as_bytes())
-            .unwrap()
-            .reply()
-            .unwrap()
-            .atom;
-        conn.randr_set_monitor(
-            root,
-            MonitorInfo {
-                name: atom,
-                primary: i == 0,
-                automatic: false,
-                x: (i * 512) as i16,
-                y: 0,
-                width: 512,
-                height: 768,
-                width_in_millimeters: 100,
-                height_in_millimeters: 150,
-                outputs: if i == 0 { outputs.clone() } else { vec![] },
-            },
-        )
-        .unwrap();
+    for (i, color) in [0xC00000u32, 0x0000C0].into_iter().enumerate() {
         let gc = conn.generate_id().unwrap();
-        let color = if i == 0 { 0xC00000 } else { 0x0000C0 };
         conn.create_gc(gc, root, &CreateGCAux::new().foreground(color))
             .unwrap();
-        conn.poly_fill_rectangle(
-            root,
-            gc,
-            &[Rectangle {
-                x: (i * 512) as i16,
-                y: 0,
-                width: 512,
-                height: 768,
-            }],
-        )
-        .unwrap();
+        let r = Rectangle {
+            x: (i * 512) as i16,
+            y: 0,
+            width: 512,
+            height: 768,
+        };
+        conn.poly_fill_rectangle(root, gc, &[r]).unwrap();
     }
     conn.get_input_focus().unwrap().reply().unwrap();
 }
@@ -160,7 +125,7 @@ fn two_monitors(display: &str) {
 #[test]
 fn show_display_switches_monitors_mid_session() {
     let x = Xvfb::start("1024x768x24");
-    two_monitors(&x.display);
+    two_painted_monitors(&x.display);
     runtime().block_on(async {
         let server = TestServer::start().await.unwrap();
         let ready = server.ready().clone();
@@ -215,7 +180,7 @@ fn show_display_switches_monitors_mid_session() {
 #[test]
 fn identify_monitors_draws_each_number_then_removes_it() {
     let x = Xvfb::start("1024x768x24");
-    two_monitors(&x.display);
+    common::two_monitors(&x.display);
     let vis = Visitor::with_source(DisplaySource::Platform(Some(x.display.clone())));
     let source = DisplaySource::Platform(Some(x.display.clone()));
     let monitors = source.list().unwrap();

@@ -89,6 +89,13 @@ impl Visitor {
         e.property("sessionkey").unwrap().to_string()
     }
 
+    /// Starts a session with `params` and returns its key.
+    pub async fn start_params(&self, params: glance_visitor::StartParams) -> String {
+        self.v.start_session_params(params).unwrap();
+        let e = self.expect(EventCode::ConnectedToSession, 20).await;
+        e.property("sessionkey").unwrap().to_string()
+    }
+
     /// Waits until the session ends and returns the reason.
     pub async fn ended(&self, secs: u64) -> String {
         let e = self.expect(EventCode::SessionEnded, secs).await;
@@ -176,5 +183,47 @@ pub fn warp_pointer(display: &str, x: i16, y: i16) {
     let root = conn.setup().roots[screen].root;
     conn.warp_pointer(x11rb::NONE, root, 0, 0, 0, 0, x, y)
         .unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
+}
+
+/// Two RandR monitors on one 1024x768 Xvfb screen: "left" (primary, holding the screen's
+/// output, so the server's automatic monitor gives way) and "right", 512 wide each.
+#[cfg(target_os = "linux")]
+pub fn two_monitors(display: &str) {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::randr::{ConnectionExt as _, MonitorInfo};
+    use x11rb::protocol::xproto::ConnectionExt as _;
+    let (conn, screen) = x11rb::rust_connection::RustConnection::connect(Some(display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    let outputs = conn
+        .randr_get_screen_resources(root)
+        .unwrap()
+        .reply()
+        .unwrap()
+        .outputs;
+    for (i, name) in ["left", "right"].iter().enumerate() {
+        let atom = conn
+            .intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom;
+        conn.randr_set_monitor(
+            root,
+            MonitorInfo {
+                name: atom,
+                primary: i == 0,
+                automatic: false,
+                x: (i * 512) as i16,
+                y: 0,
+                width: 512,
+                height: 768,
+                width_in_millimeters: 100,
+                height_in_millimeters: 150,
+                outputs: if i == 0 { outputs.clone() } else { vec![] },
+            },
+        )
+        .unwrap();
+    }
     conn.get_input_focus().unwrap().reply().unwrap();
 }
