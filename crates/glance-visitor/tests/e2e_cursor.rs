@@ -197,9 +197,9 @@ fn pointer_follows_the_picture_scale() {
 #[cfg(target_os = "linux")]
 mod x11 {
     use super::*;
-    use common::{config, two_monitors, warp_pointer, Xvfb};
+    use common::{agent_matches_screen, config, two_monitors, warp_pointer, Xvfb};
     use glance_visitor::capture::x11::X11Capturer;
-    use glance_visitor::capture::{Capturer, DisplaySource, FrameBuf};
+    use glance_visitor::capture::DisplaySource;
     use x11rb::connection::Connection;
     use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, WindowClass};
 
@@ -254,29 +254,6 @@ mod x11 {
         conn.map_window(win).unwrap();
         conn.get_input_focus().unwrap().reply().unwrap();
         conn
-    }
-
-    /// Waits until the agent shows exactly what the X server shows now (re-read each round).
-    async fn agent_matches_screen(agent: &TestAgent, cap: &mut X11Capturer, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut screen = FrameBuf::default();
-        loop {
-            cap.capture(&mut screen).unwrap();
-            let ok = agent
-                .wait_until(what, Duration::from_millis(700), |s| {
-                    s.fb.equals_bgrx(&screen.view())
-                })
-                .await
-                .is_ok();
-            if ok {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: the agent never matched the screen; {}",
-                agent.snapshot().summary()
-            );
-        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{config, runtime, Visitor, Xvfb};
+use common::{agent_matches_screen, config, runtime, Visitor, Xvfb};
 use glance_tests::{TestAgent, TestServer};
 use glance_visitor::capture::x11::X11Capturer;
 use glance_visitor::capture::{Capturer, DisplaySource, FrameBuf};
@@ -31,29 +31,6 @@ fn xterm(display: &str, geometry: &str, script: &str) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("xterm must be installed (scripts/setup.sh installs it)")
-}
-
-/// Waits until the agent shows exactly what the X server shows now (re-read each round).
-async fn agent_matches_screen(agent: &TestAgent, cap: &mut X11Capturer, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut screen = FrameBuf::default();
-    loop {
-        cap.capture(&mut screen).unwrap();
-        let ok = agent
-            .wait_until(what, Duration::from_millis(700), |s| {
-                s.fb.equals_bgrx(&screen.view())
-            })
-            .await
-            .is_ok();
-        if ok {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the agent never matched the screen; {}",
-            agent.snapshot().summary()
-        );
-    }
 }
 
 #[test]

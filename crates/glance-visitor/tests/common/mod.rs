@@ -227,3 +227,32 @@ pub fn two_monitors(display: &str) {
     }
     conn.get_input_focus().unwrap().reply().unwrap();
 }
+
+/// Waits until the agent shows exactly what the X server shows now (re-read each round).
+#[cfg(target_os = "linux")]
+pub async fn agent_matches_screen(
+    agent: &TestAgent,
+    cap: &mut glance_visitor::capture::x11::X11Capturer,
+    what: &str,
+) {
+    use glance_visitor::capture::{Capturer, FrameBuf};
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut screen = FrameBuf::default();
+    loop {
+        cap.capture(&mut screen).unwrap();
+        let ok = agent
+            .wait_until(what, Duration::from_millis(700), |s| {
+                s.fb.equals_bgrx(&screen.view())
+            })
+            .await
+            .is_ok();
+        if ok {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the agent never matched the screen; {}",
+            agent.snapshot().summary()
+        );
+    }
+}
