@@ -62,3 +62,20 @@ impl Live {
             .unwrap();
     }
 }
+
+/// Joins `key` with the development token and a 4 KiB receive buffer, so that an agent that
+/// stops reading backs up after a few messages.
+pub async fn join_slow(r: &ReadyInfo, key: &str) -> TestAgent {
+    TestAgent::join_with(
+        r,
+        key,
+        &r.agent_token,
+        None,
+        glance_tests::AgentOptions {
+            recv_buffer: Some(4096),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}

@@ -12,12 +12,11 @@ use glance_protocol::limits::MAX_DISPLAY_DIM;
 use glance_protocol::update::FLAG_REFRESH_ONLY;
 use glance_protocol::{Control, CursorShape, Rect};
 use glance_tests::{
-    AgentOptions, CursorPos, Picture, RawVisitor, TestAgent, TestServer, TestServerOptions,
-    VisitorEvent,
+    CursorPos, Picture, RawVisitor, TestAgent, TestServer, TestServerOptions, VisitorEvent,
 };
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{logs, Live, T};
+use crate::common::{join_slow, logs, Live, T};
 
 fn shape(id: u32, w: u16, h: u16) -> CursorShape {
     CursorShape {
@@ -149,18 +148,7 @@ async fn a_stalled_agent_gets_the_latest_position_and_its_shape() {
     let r = srv.ready();
     let (w, h) = (320u16, 240u16);
     let mut v = RawVisitor::start_dev(r, Some("stall"), w, h).await.unwrap();
-    let slow = TestAgent::join_with(
-        r,
-        "stall",
-        &r.agent_token,
-        None,
-        AgentOptions {
-            recv_buffer: Some(4096),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let slow = join_slow(r, "stall").await;
     let mut pic = Picture::solid(w, h, [10, 20, 30]);
     let mut seq = 1;
     v.send_frame(&pic.key_update(0, seq)).await.unwrap();

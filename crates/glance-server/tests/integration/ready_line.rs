@@ -22,18 +22,23 @@ const FIELDS: [&str; 9] = [
     "version",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn binary_prints_the_ready_line_first_and_its_urls_answer() {
-    logs();
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_glance-server"))
+/// Starts the glance-server binary on ephemeral ports with `state_dir`, stdout piped.
+fn spawn_server(state_dir: &Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_glance-server"))
         .args(["--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(dir.path())
+        .arg(state_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_prints_the_ready_line_first_and_its_urls_answer() {
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_server(dir.path());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = tokio::time::timeout(T, lines.next_line())
         .await
@@ -120,14 +125,7 @@ async fn binary_prints_the_ready_line_first_and_its_urls_answer() {
     let ca_before = std::fs::read(&ready.ca_cert).unwrap();
     child.start_kill().unwrap();
     let _ = tokio::time::timeout(T, child.wait()).await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_glance-server"))
-        .args(["--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_server(dir.path());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let line = tokio::time::timeout(T, lines.next_line())
         .await

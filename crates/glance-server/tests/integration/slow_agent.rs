@@ -4,9 +4,9 @@
 
 use glance_protocol::update::FLAG_REFRESH_ONLY;
 use glance_protocol::{Control, Rect};
-use glance_tests::{AgentOptions, Picture, RawVisitor, TestAgent, TestServer, TestServerOptions};
+use glance_tests::{Picture, RawVisitor, TestAgent, TestServer, TestServerOptions};
 
-use crate::common::{logs, T};
+use crate::common::{join_slow, logs, T};
 
 const BOUND: usize = 256 * 1024;
 
@@ -42,18 +42,7 @@ async fn a_stalled_agent_neither_slows_others_nor_grows_its_queue() {
     let (w, h) = (480u16, 320u16);
     let mut v = RawVisitor::start_dev(r, Some("slow"), w, h).await.unwrap();
     let fast = TestAgent::join_dev(r, "slow").await.unwrap();
-    let slow = TestAgent::join_with(
-        r,
-        "slow",
-        &r.agent_token,
-        None,
-        AgentOptions {
-            recv_buffer: Some(4096),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let slow = join_slow(r, "slow").await;
     let mut pic = Picture::solid(w, h, [30, 60, 90]);
     let mut seq = 1;
     v.send_frame(&pic.key_update(0, seq)).await.unwrap();
