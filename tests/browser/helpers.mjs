@@ -257,3 +257,33 @@ export async function serveViewer(page, origin = 'https://glance.test') {
   });
   return `${origin}/agent`;
 }
+
+/**
+ * Opens the viewer for `key` against a scripted WebSocket server (no glance-server). Returns
+ * {page, server}: server.received holds the viewer's messages (JSON, or {binary}), server.send
+ * sends a control message, server.sendKind(kind, payload) a binary message, server.next(type)
+ * takes the next message of that type (bounded wait).
+ */
+export async function openScripted(browser, key, timeoutMs) {
+  const page = await newPage(browser);
+  const url = await serveViewer(page);
+  const server = { received: [], ws: null, closed: false };
+  let connected;
+  const ready = new Promise((r) => { connected = r; });
+  await page.routeWebSocket('wss://glance.test/ws/agent', (ws) => {
+    server.ws = ws;
+    ws.onMessage((m) => server.received.push(typeof m === 'string' ? JSON.parse(m) : { binary: m }));
+    ws.onClose(() => { server.closed = true; });
+    connected();
+  });
+  server.send = (m) => server.ws.send(JSON.stringify(m));
+  server.sendKind = (kind, payload) => server.ws.send(Buffer.concat([Buffer.from([kind]), payload]));
+  server.next = async (type) => {
+    const m = await waitUntil(() => server.received.find((x) => x.type === type), timeoutMs, `a ${type} from the viewer`);
+    server.received.splice(server.received.indexOf(m), 1);
+    return m;
+  };
+  await page.goto(`${url}?key=${key}`, { timeout: timeoutMs });
+  await ready;
+  return { page, server };
+}

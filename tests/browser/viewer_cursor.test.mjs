@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
   TARGET, startServer, stopServer, launchBrowser, newPage, viewerUrl, waitForViewer,
-  waitForCanvas, waitUntil, serveViewer,
+  waitForCanvas, waitUntil, serveViewer, openScripted,
 } from './helpers.mjs';
 import {
   FakeVisitor, FLAG_KEY, FLAG_FINAL, zlibRgb, pattern, boxShape, encodeShape, encodeUpdate, solid,
@@ -173,26 +173,8 @@ test('the overlay follows cursor messages, beside the picture', { timeout: 12000
 // ----- a scripted server: the viewer's own checks ------------------------------------------
 
 async function scripted() {
-  const page = await newPage(browser);
-  const url = await serveViewer(page);
-  const server = { received: [], ws: null, closed: false };
-  let connected;
-  const ready = new Promise((r) => { connected = r; });
-  await page.routeWebSocket('wss://glance.test/ws/agent', (ws) => {
-    server.ws = ws;
-    ws.onMessage((m) => server.received.push(typeof m === 'string' ? JSON.parse(m) : { binary: m }));
-    ws.onClose(() => { server.closed = true; });
-    connected();
-  });
-  server.send = (m) => server.ws.send(JSON.stringify(m));
-  server.sendShape = (payload) => server.ws.send(Buffer.concat([Buffer.from([3]), payload]));
-  server.next = async (type) => {
-    const m = await waitUntil(() => server.received.find((x) => x.type === type), T, `a ${type} from the viewer`);
-    server.received.splice(server.received.indexOf(m), 1);
-    return m;
-  };
-  await page.goto(`${url}?key=k1`, { timeout: T });
-  await ready;
+  const { page, server } = await openScripted(browser, 'k1', T);
+  server.sendShape = (payload) => server.sendKind(3, payload);
   await server.next('hello');
   server.send({ type: 'welcome', version: 1, server: 'scripted' });
   await server.next('join');

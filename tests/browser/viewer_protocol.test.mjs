@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, newPage, serveViewer, waitForViewer, waitUntil, hookPixels } from './helpers.mjs';
+import { launchBrowser, newPage, openScripted, serveViewer, waitForViewer, waitUntil, hookPixels } from './helpers.mjs';
 import { FLAG_KEY, FLAG_REFRESH_ONLY, FLAG_FINAL, encodeUpdate, solid } from './fake_visitor.mjs';
 
 const T = 10000;
@@ -24,27 +24,8 @@ after(async () => {
  * server.received holds the viewer's messages and server.send/sendUpdate/close talk back.
  */
 async function open(key = 'k1') {
-  const page = await newPage(browser);
-  const url = await serveViewer(page);
-  const server = { received: [], ws: null, closed: false };
-  let connected;
-  const ready = new Promise((r) => { connected = r; });
-  await page.routeWebSocket('wss://glance.test/ws/agent', (ws) => {
-    server.ws = ws;
-    ws.onMessage((m) => server.received.push(typeof m === 'string' ? JSON.parse(m) : { binary: m }));
-    ws.onClose(() => { server.closed = true; });
-    connected();
-  });
-  server.send = (m) => server.ws.send(JSON.stringify(m));
-  server.sendUpdate = (flags, seq, w, h, rects) =>
-    server.ws.send(Buffer.concat([Buffer.from([2]), encodeUpdate(flags, seq, w, h, rects)]));
-  server.next = async (type) => {
-    const m = await waitUntil(() => server.received.find((x) => x.type === type), T, `a ${type} from the viewer`);
-    server.received.splice(server.received.indexOf(m), 1);
-    return m;
-  };
-  await page.goto(`${url}?key=${key}`, { timeout: T });
-  await ready;
+  const { page, server } = await openScripted(browser, key, T);
+  server.sendUpdate = (flags, seq, w, h, rects) => server.sendKind(2, encodeUpdate(flags, seq, w, h, rects));
   return { page, server };
 }
 
