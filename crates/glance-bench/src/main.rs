@@ -259,6 +259,25 @@ fn e2e_latency(out: &mut Map<String, Value>, samples: usize) {
     });
 }
 
+/// A `glance-share` command pointed at the server of `ready` (stdout piped, stderr dropped);
+/// callers add what to share.
+pub(crate) fn share_command(
+    share: impl AsRef<std::ffi::OsStr>,
+    ready: &glance_server::ReadyInfo,
+) -> Command {
+    let mut c = Command::new(share);
+    c.args([
+        "--service-url",
+        &ready.session_url,
+        "--ca-cert",
+        &ready.ca_cert,
+    ])
+    .args(["--group", &ready.group_id.to_string()])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    c
+}
+
 /// utime + stime of `pid` in seconds.
 fn cpu_secs(pid: u32) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -288,14 +307,8 @@ fn process_figures(out: &mut Map<String, Value>, share: &str, idle_secs: u64, wo
     rt.block_on(async {
         let server = TestServer::start().await.expect("server");
         let ready = server.ready().clone();
-        let mut child = Command::new(share)
+        let mut child = share_command(share, &ready)
             .args([
-                "--service-url",
-                &ready.session_url,
-                "--ca-cert",
-                &ready.ca_cert,
-                "--group",
-                &ready.group_id.to_string(),
                 "--synthetic",
                 "1920x1080",
                 "--key",
@@ -306,8 +319,6 @@ fn process_figures(out: &mut Map<String, Value>, share: &str, idle_secs: u64, wo
                 "--workload-secs",
                 &work_secs.to_string(),
             ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .spawn()
             .expect("glance-share (build it with cargo build --release -p glance-cli)");
         let pid = child.id();

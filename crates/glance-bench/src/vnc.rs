@@ -226,22 +226,10 @@ fn glance_run(share: &Path, secs: f64) -> Result<GlanceRun, String> {
             .map_err(|e| format!("glance-server: {e}"))?;
         let ready = server.ready().clone();
         let key = "bench-vnc-workload";
-        let mut child = Command::new(share)
+        let mut child = crate::share_command(share, &ready)
             .env("DISPLAY", &scene.display)
-            .args([
-                "--service-url",
-                &ready.session_url,
-                "--ca-cert",
-                &ready.ca_cert,
-                "--group",
-                &ready.group_id.to_string(),
-                "--key",
-                key,
-                "--persist",
-            ])
+            .args(["--key", key, "--persist"])
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("{}: {e}", share.display()))?;
         let pid = child.id();
