@@ -11,7 +11,7 @@ use glance_protocol::Control;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
 use tokio_rustls::TlsAcceptor;
 
@@ -20,8 +20,6 @@ use crate::relay::agent_queue::{Outgoing, SendQueue, MAX_QUEUED_CONTROLS};
 use crate::relay::visitor::{self, Incoming, RecvError};
 use crate::relay::Registry;
 
-/// Connections served at once by one listener; more are refused at accept.
-pub const MAX_CONNECTIONS: usize = 4096;
 /// How long a closing connection may take to flush its last messages.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Bytes read at a time while a payload arrives (the buffer grows as bytes arrive, never to
@@ -34,45 +32,27 @@ pub async fn run_listener(
     acceptor: TlsAcceptor,
     registry: Arc<Registry>,
     timing: Timing,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((tcp, peer)) => {
-                    if conns.len() >= MAX_CONNECTIONS {
-                        log::warn!("direct: refusing {peer}: {MAX_CONNECTIONS} connections are open");
-                        continue;
-                    }
-                    log::debug!("direct: connection from {peer}");
-                    conns.spawn(serve(tcp, acceptor.clone(), registry.clone(), timing));
-                }
-                Err(e) => {
-                    log::warn!("direct: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            _ = shutdown.changed() => break,
-        }
-    }
+    crate::listener::accept_tls(
+        "direct",
+        listener,
+        acceptor,
+        timing.handshake_timeout,
+        shutdown,
+        move |tls, _peer, deadline| serve(tls, registry.clone(), timing, deadline),
+    )
+    .await
 }
 
-async fn serve(tcp: TcpStream, acceptor: TlsAcceptor, registry: Arc<Registry>, timing: Timing) {
-    let deadline = Instant::now() + timing.handshake_timeout;
-    let _ = tcp.set_nodelay(true);
-    let tls = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            log::debug!("direct: TLS handshake failed: {e}");
-            return;
-        }
-        Err(_) => {
-            log::debug!("direct: TLS handshake timed out");
-            return;
-        }
-    };
+/// Serves one visitor connection; `deadline` (from accept) also bounds `hello` and
+/// `start_session`.
+async fn serve(
+    tls: tokio_rustls::server::TlsStream<TcpStream>,
+    registry: Arc<Registry>,
+    timing: Timing,
+    deadline: Instant,
+) {
     let (r, w) = tokio::io::split(tls);
     let queue = Arc::new(SendQueue::new(0, MAX_QUEUED_CONTROLS));
     // Both helpers end with this task, even when it is aborted (server shutdown).

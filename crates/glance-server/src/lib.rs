@@ -9,6 +9,7 @@ pub mod config;
 pub mod direct;
 pub mod error;
 pub mod http;
+pub mod listener;
 pub mod ready;
 pub mod relay;
 pub mod server;

@@ -6,7 +6,6 @@ pub mod pages;
 pub mod visitor_config;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,11 +15,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Timing;
-use crate::direct::MAX_CONNECTIONS;
 use crate::relay::Registry;
 
 /// What every handler needs.
@@ -75,47 +72,27 @@ pub async fn run_listener(
     acceptor: TlsAcceptor,
     router: Router,
     timing: Timing,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((tcp, peer)) => {
-                    if conns.len() >= MAX_CONNECTIONS {
-                        log::warn!("https: refusing {peer}: {MAX_CONNECTIONS} connections are open");
-                        continue;
-                    }
-                    let acceptor = acceptor.clone();
-                    let router = router.clone();
-                    conns.spawn(async move {
-                        let _ = tcp.set_nodelay(true);
-                        let tls = match tokio::time::timeout(timing.handshake_timeout, acceptor.accept(tcp)).await {
-                            Ok(Ok(s)) => s,
-                            Ok(Err(e)) => {
-                                log::debug!("https: TLS handshake with {peer} failed: {e}");
-                                return;
-                            }
-                            Err(_) => return,
-                        };
-                        let service = TowerToHyperService::new(router);
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(timing.handshake_timeout)
-                            .serve_connection(TokioIo::new(tls), service)
-                            .with_upgrades();
-                        if let Err(e) = conn.await {
-                            log::debug!("https: connection with {peer}: {e}");
-                        }
-                    });
+    crate::listener::accept_tls(
+        "https",
+        listener,
+        acceptor,
+        timing.handshake_timeout,
+        shutdown,
+        move |tls, peer, _deadline| {
+            let service = TowerToHyperService::new(router.clone());
+            async move {
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(timing.handshake_timeout)
+                    .serve_connection(TokioIo::new(tls), service)
+                    .with_upgrades();
+                if let Err(e) = conn.await {
+                    log::debug!("https: connection with {peer}: {e}");
                 }
-                Err(e) => {
-                    log::warn!("https: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            _ = shutdown.changed() => break,
-        }
-    }
+            }
+        },
+    )
+    .await
 }
