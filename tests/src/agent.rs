@@ -31,12 +31,14 @@ use crate::{Result, TestError};
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connection options.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct AgentOptions {
     /// SO_RCVBUF for the agent's socket (small values make a stalled agent back up fast).
     pub recv_buffer: Option<u32>,
     /// Do not answer pings.
     pub no_pong: bool,
+    /// The `Origin` header a browser page would send.
+    pub origin: Option<String>,
 }
 
 /// A `cursor` message.
@@ -286,7 +288,16 @@ impl TestAgent {
             host
         };
         let url = format!("wss://{host}:{port}/ws/agent");
-        let (ws, _) = tokio_tungstenite::client_async(url, tls)
+        let mut req =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+                .map_err(|e| TestError::Ws(e.to_string()))?;
+        if let Some(o) = &opts.origin {
+            let v = o
+                .parse()
+                .map_err(|_| TestError::Protocol(format!("bad origin {o:?}")))?;
+            req.headers_mut().insert("Origin", v);
+        }
+        let (ws, _) = tokio_tungstenite::client_async(req, tls)
             .await
             .map_err(|e| TestError::Ws(e.to_string()))?;
         let shared = Arc::new(Shared {

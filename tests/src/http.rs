@@ -1,4 +1,4 @@
-//! A tiny HTTPS/1.1 client for tests: one GET per connection, trusting the server's CA.
+//! A tiny HTTPS/1.1 client for tests: one request per connection, trusting the server's CA.
 
 use glance_server::ReadyInfo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,12 +32,34 @@ impl HttpResponse {
 
 /// `GET path` on the ready line's HTTPS address (`path` starts with '/').
 pub async fn get(ready: &ReadyInfo, path: &str) -> Result<HttpResponse> {
+    request(ready, "GET", path, &[], None).await
+}
+
+/// `method path` with extra `headers` and an optional JSON `body`.
+pub async fn request(
+    ready: &ReadyInfo,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<HttpResponse> {
     let mut tls = connect(ready, &ready.https_addr, None).await?;
     let port = ready.https_addr.rsplit(':').next().unwrap_or("443");
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}:{port}\r\nConnection: close\r\nUser-Agent: glance-tests\r\n\r\n",
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}:{port}\r\nConnection: close\r\nUser-Agent: glance-tests\r\n",
         host_of(ready)
     );
+    for (n, v) in headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
     tls.write_all(req.as_bytes()).await?;
     tls.flush().await?;
     let mut raw = Vec::new();

@@ -70,6 +70,47 @@ pub struct StartSession {
     pub display: DisplayInfo,
 }
 
+/// The agent as its authorization token names it (seed 001 `agentinfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub username: String,
+    pub partnerid: u32,
+    pub partneruserid: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub title: String,
+}
+
+/// One remote-control input event; coordinates are pixels of the shared picture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InputEvent {
+    /// The pointer moved or its buttons changed (bit 0 left, 1 middle, 2 right).
+    Pointer { x: u16, y: u16, buttons: u8 },
+    /// The wheel turned at (x, y); positive dy scrolls down.
+    Wheel { x: u16, y: u16, dx: i16, dy: i16 },
+    /// A key went down or up: DOM `code` (physical key) and `key` (meaning), each at most
+    /// 32 characters.
+    Key {
+        code: String,
+        key: String,
+        down: bool,
+    },
+}
+
+impl InputEvent {
+    /// Checks the lengths the type cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            InputEvent::Key { code, key, .. } if code.len() > 32 || key.len() > 32 => {
+                Err("key code and key are at most 32 bytes".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Every control message. `type` is the snake_case variant name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -153,6 +194,15 @@ pub enum Control {
         guests: u32,
         visitor_version: String,
         display_name: String,
+        /// Who the agent is (from its authorization token); absent for static tokens.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<AgentInfo>,
+        /// The agent's role may take remote control.
+        #[serde(default)]
+        remote_assist: bool,
+        /// The visitor has enabled remote control.
+        #[serde(default)]
+        rc: bool,
     },
     /// The join was refused; `status` is a seed-001 code (18, 19, 35 ...).
     JoinFailed {
@@ -162,6 +212,15 @@ pub enum Control {
     /// The visitor paused or resumed.
     Paused {
         paused: bool,
+    },
+    /// The visitor enabled or disabled remote control (visitor -> server -> agents).
+    Rc {
+        enabled: bool,
+    },
+    /// Remote-control input from an agent (agent -> server -> visitor). The server forwards it
+    /// only while the visitor has remote control enabled and the agent's role allows it.
+    Input {
+        input: InputEvent,
     },
 
     // ----- server -> both -----
@@ -231,6 +290,8 @@ impl Control {
             Control::Joined { .. } => "joined",
             Control::JoinFailed { .. } => "join_failed",
             Control::Paused { .. } => "paused",
+            Control::Rc { .. } => "rc",
+            Control::Input { .. } => "input",
             Control::SessionEnded { .. } => "session_ended",
             Control::Ping { .. } => "ping",
             Control::Pong { .. } => "pong",

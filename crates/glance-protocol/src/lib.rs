@@ -14,7 +14,9 @@ pub mod limits;
 pub mod status;
 pub mod update;
 
-pub use control::{Control, DisplayInfo, Role, StartFailReason, StartSession};
+pub use control::{
+    AgentInfo, Control, DisplayInfo, InputEvent, Role, StartFailReason, StartSession,
+};
 pub use cursor::{CursorError, CursorShape};
 pub use framing::{Kind, Message};
 pub use status::{AgentStatus, EndReason};

@@ -188,6 +188,84 @@ pub fn host_port(host: &str, port: u16) -> String {
 pub struct Config {
     #[serde(default, rename = "group")]
     pub groups: Vec<GroupConfig>,
+    /// Agent authorization settings (`[auth]`).
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// `[auth]`: the token secret and the throttles on session-key guessing (docs/AUTH.md).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 secret for authorization tokens, at least 32 characters. Absent: a random one
+    /// per start (tokens then end with the process). Servers behind one load balancer share it.
+    #[serde(default)]
+    pub jwt_secret: Option<String>,
+    /// Failed lookups or joins (unknown key) one agent may make at once ...
+    #[serde(default = "default_lookup_burst")]
+    pub lookup_burst: u32,
+    /// ... and then per minute.
+    #[serde(default = "default_lookup_per_minute")]
+    pub lookup_per_minute: u32,
+    /// The same for one source address (agents behind one NAT share it).
+    #[serde(default = "default_ip_lookup_burst")]
+    pub ip_lookup_burst: u32,
+    #[serde(default = "default_ip_lookup_per_minute")]
+    pub ip_lookup_per_minute: u32,
+    /// Token requests (`POST /api/auth/token`) one source address may make at once, then per
+    /// minute.
+    #[serde(default = "default_token_burst")]
+    pub token_burst: u32,
+    #[serde(default = "default_token_per_minute")]
+    pub token_per_minute: u32,
+}
+
+fn default_lookup_burst() -> u32 {
+    60
+}
+fn default_lookup_per_minute() -> u32 {
+    30
+}
+fn default_ip_lookup_burst() -> u32 {
+    300
+}
+fn default_ip_lookup_per_minute() -> u32 {
+    120
+}
+fn default_token_burst() -> u32 {
+    30
+}
+fn default_token_per_minute() -> u32 {
+    30
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: None,
+            lookup_burst: default_lookup_burst(),
+            lookup_per_minute: default_lookup_per_minute(),
+            ip_lookup_burst: default_ip_lookup_burst(),
+            ip_lookup_per_minute: default_ip_lookup_per_minute(),
+            token_burst: default_token_burst(),
+            token_per_minute: default_token_per_minute(),
+        }
+    }
+}
+
+/// Built-in role every group has unless it defines its own `agent` role.
+pub const DEFAULT_ROLE: &str = "agent";
+
+/// `[group.roles.NAME]`: what agents with this role may do (seed 003 role settings).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// May look up and view sessions.
+    #[serde(default = "default_true")]
+    pub view: bool,
+    /// May take remote control when the visitor allows it.
+    #[serde(default = "default_true", rename = "remoteAssist")]
+    pub remote_assist: bool,
 }
 
 fn default_key_length() -> usize {
@@ -239,6 +317,22 @@ pub struct GroupConfig {
     /// Agent tokens valid for this group (the development token is valid for every group).
     #[serde(default)]
     pub agent_tokens: Vec<String>,
+    /// Origins (`scheme://host[:port]`) whose pages may call the agent API (CORS).
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Roles by name; `agent` is built in (view, and remoteAssist when `rc_allowed`).
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, RoleConfig>,
+    /// The role of partner users not listed in `users`.
+    #[serde(default = "default_role_name")]
+    pub default_role: String,
+    /// Partner user id -> role name.
+    #[serde(default)]
+    pub users: std::collections::BTreeMap<String, String>,
+}
+
+fn default_role_name() -> String {
+    DEFAULT_ROLE.to_string()
 }
 
 impl GroupConfig {
@@ -255,7 +349,35 @@ impl GroupConfig {
             rc_allowed: true,
             presence_enabled: true,
             agent_tokens: Vec::new(),
+            allowed_origins: Vec::new(),
+            roles: Default::default(),
+            default_role: default_role_name(),
+            users: Default::default(),
         }
+    }
+
+    /// The role of `partner_user_id`: its name and settings.
+    pub fn role_of(&self, partner_user_id: &str) -> (String, RoleConfig) {
+        let name = self
+            .users
+            .get(partner_user_id)
+            .unwrap_or(&self.default_role)
+            .clone();
+        let role = self.roles.get(&name).copied().unwrap_or(RoleConfig {
+            // Validation allows an unknown name only for the built-in role.
+            view: name == DEFAULT_ROLE,
+            remote_assist: name == DEFAULT_ROLE && self.rc_allowed,
+        });
+        let role = RoleConfig {
+            remote_assist: role.remote_assist && self.rc_allowed,
+            ..role
+        };
+        (name, role)
+    }
+
+    /// Whether pages of `origin` may call the agent API for this group.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|o| o == origin)
     }
 
     pub fn no_agent_timeout(&self) -> Duration {
@@ -275,6 +397,7 @@ impl Config {
     pub fn development() -> Config {
         Config {
             groups: vec![GroupConfig::development(1)],
+            auth: AuthConfig::default(),
         }
     }
 
@@ -330,6 +453,46 @@ impl Config {
             for (j, t) in g.agent_tokens.iter().enumerate() {
                 check_token(t).map_err(|m| at(&format!("agent_tokens[{j}]"), m))?;
             }
+            for (j, o) in g.allowed_origins.iter().enumerate() {
+                check_origin(o).map_err(|m| at(&format!("allowed_origins[{j}]"), m))?;
+            }
+            let known = |r: &str| r == DEFAULT_ROLE || g.roles.contains_key(r);
+            if !known(&g.default_role) {
+                return Err(at(
+                    "default_role",
+                    format!("role {:?} is not defined in [group.roles]", g.default_role),
+                ));
+            }
+            for (user, role) in &g.users {
+                if !known(role) {
+                    return Err(at(
+                        &format!("users.{user}"),
+                        format!("role {role:?} is not defined in [group.roles]"),
+                    ));
+                }
+            }
+        }
+        if let Some(s) = &self.auth.jwt_secret {
+            if s.len() < 32 {
+                return Err(ServerError::Config(
+                    "auth.jwt_secret: must be at least 32 characters".into(),
+                ));
+            }
+        }
+        let a = &self.auth;
+        for (field, v) in [
+            ("lookup_burst", a.lookup_burst),
+            ("lookup_per_minute", a.lookup_per_minute),
+            ("ip_lookup_burst", a.ip_lookup_burst),
+            ("ip_lookup_per_minute", a.ip_lookup_per_minute),
+            ("token_burst", a.token_burst),
+            ("token_per_minute", a.token_per_minute),
+        ] {
+            if v == 0 {
+                return Err(ServerError::Config(format!(
+                    "auth.{field}: must be at least 1"
+                )));
+            }
         }
         Ok(())
     }
@@ -344,6 +507,24 @@ fn check_token(t: &str) -> Result<(), String> {
     }
     if !t.chars().all(|c| c.is_ascii_graphic()) {
         return Err("must be printable ASCII without spaces".into());
+    }
+    Ok(())
+}
+
+/// An origin as browsers send it: `http` or `https`, a host, an optional port, nothing else.
+fn check_origin(o: &str) -> Result<(), String> {
+    let rest = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"))
+        .ok_or_else(|| format!("{o:?} must start with https:// or http://"))?;
+    if rest.is_empty()
+        || !rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']'))
+    {
+        return Err(format!(
+            "{o:?} is not an origin (scheme://host[:port], no path or trailing slash)"
+        ));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! development CA kept in the state directory. Sessions, routing and back-pressure live in
 //! [`relay`]; the wire format is `glance-protocol`'s, described in docs/PROTOCOL.md.
 
+pub mod auth;
 pub mod config;
 pub mod direct;
 pub mod error;

@@ -9,6 +9,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::AuthService;
 use crate::config::{host_port, random_token, Config, ServerOptions};
 use crate::error::ServerError;
 use crate::http::{self, AppState};
@@ -106,6 +107,11 @@ impl Server {
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
 
+        let auth = Arc::new(AuthService::new(
+            &config,
+            registry.groups().map(|g| (g.id, g.clone())).collect(),
+            ready.agent_token.clone(),
+        ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let state = Arc::new(AppState {
             registry: registry.clone(),
@@ -116,6 +122,9 @@ impl Server {
             timing: opts.timing,
             shutdown: shutdown_rx.clone(),
             agent_slots: Arc::new(Semaphore::new(http::MAX_AGENT_CONNECTIONS)),
+            auth,
+            own_origin: ready.session_url.clone(),
+            dev_mode: opts.config.is_none(),
         });
         let tasks = vec![
             tokio::spawn(http::run_listener(

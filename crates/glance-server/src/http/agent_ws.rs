@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap};
 use axum::response::Response;
+use axum::Extension;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use glance_protocol::framing::{self, Message as WireMessage};
@@ -21,7 +23,7 @@ use tokio::time::{timeout, Instant};
 
 use axum::http::StatusCode;
 
-use super::{json_error, AppState};
+use super::{json_error, AppState, PeerAddr};
 use crate::direct::CLOSE_GRACE;
 use crate::relay::agent_queue::{Outgoing, SendQueue, MAX_QUEUED_CONTROLS};
 use crate::relay::session::{Ending, Session};
@@ -30,7 +32,16 @@ use crate::relay::visitor::server_name;
 /// Largest message an agent may send: a control message, as text or as a kind-1 binary.
 const MAX_AGENT_MESSAGE: usize = MAX_CONTROL_LEN + 1;
 
-pub async fn handler(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+pub async fn handler(
+    State(st): State<Arc<AppState>>,
+    Extension(peer): Extension<PeerAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let Ok(permit) = st.agent_slots.clone().try_acquire_owned() else {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -40,7 +51,7 @@ pub async fn handler(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> R
     ws.max_message_size(MAX_AGENT_MESSAGE)
         .max_frame_size(MAX_AGENT_MESSAGE)
         .on_upgrade(move |socket| async move {
-            serve(st, socket).await;
+            serve(st, socket, peer, origin).await;
             drop(permit);
         })
 }
@@ -57,6 +68,10 @@ struct Agent {
     queue: Arc<SendQueue>,
     welcomed: bool,
     session: Option<Arc<Session>>,
+    /// The source address (throttle key).
+    ip: String,
+    /// The page's origin, if a browser sent one.
+    origin: Option<String>,
 }
 
 impl Agent {
@@ -134,6 +149,13 @@ impl Agent {
                 );
                 Step::Close
             }
+            (Control::Input { input }, Some(s)) => {
+                if let Err(m) = input.validate() {
+                    return self.fail("malformed", m);
+                }
+                s.forward_input(self.id, input);
+                Step::Continue
+            }
             (c, s) => self.fail(
                 "unexpected",
                 format!(
@@ -149,41 +171,79 @@ impl Agent {
         }
     }
 
+    fn refuse(&self, status: AgentStatus, reason: &str, log: &str) -> Step {
+        log::info!("agent {}: join refused ({}): {log}", self.id, status.code());
+        self.queue.push_control(Control::JoinFailed {
+            status: status.code(),
+            reason: reason.into(),
+        });
+        self.queue.close(None);
+        Step::Close
+    }
+
     fn join(&mut self, key: &str, token: &str, group_id: Option<u32>) -> Step {
-        let registry = &self.st.registry;
-        let found = registry
-            .find_for_agent(key, token, group_id)
-            .and_then(|s| registry.join(&s, self.id, self.queue.clone()).map(|()| s));
-        match found {
-            Ok(s) => {
-                log::info!(
-                    "agent {} joined session {}/{}",
-                    self.id,
-                    s.group_id(),
-                    s.key()
+        let st = self.st.clone();
+        let dev = st.registry.dev_group().id;
+        let grant = match st.auth.authorize_join(token, group_id, key, dev) {
+            Ok(g) => g,
+            Err(e) => {
+                return self.refuse(
+                    AgentStatus::FailUnauthorized,
+                    "unauthorized",
+                    &e.to_string(),
+                )
+            }
+        };
+        if let Some(o) = &self.origin {
+            let allowed = *o == st.own_origin
+                || st
+                    .auth
+                    .group(grant.group)
+                    .is_some_and(|g| g.allows_origin(o));
+            if !allowed {
+                return self.refuse(
+                    AgentStatus::FailUnauthorized,
+                    "unauthorized",
+                    &format!("origin {o:.100} is not allowed for group {}", grant.group),
                 );
-                self.session = Some(s);
+            }
+        }
+        if !st.auth.may_look_up(&grant.subject, &self.ip) {
+            return self.refuse(
+                AgentStatus::FailUnknown,
+                "too many attempts; try again later",
+                "throttled",
+            );
+        }
+        let Some(session) = st.registry.find(grant.group, key) else {
+            st.auth.missed(&grant.subject, &self.ip);
+            return self.refuse(
+                AgentStatus::FailNoSession,
+                "no such session",
+                &format!("no session {key:?} in group {}", grant.group),
+            );
+        };
+        match st
+            .registry
+            .join(&session, self.id, self.queue.clone(), &grant.identity)
+        {
+            Ok(()) => {
+                log::info!(
+                    "agent {} ({}) joined session {}/{}",
+                    self.id,
+                    grant.subject,
+                    session.group_id(),
+                    session.key()
+                );
+                self.session = Some(session);
                 Step::Continue
             }
-            Err(r) => {
-                log::info!(
-                    "agent {}: join refused ({}): {}",
-                    self.id,
-                    r.status.code(),
-                    r.reason
-                );
-                self.queue.push_control(Control::JoinFailed {
-                    status: r.status.code(),
-                    reason: r.reason,
-                });
-                self.queue.close(None);
-                Step::Close
-            }
+            Err(r) => self.refuse(r.status, &r.reason, &r.reason),
         }
     }
 }
 
-async fn serve(st: Arc<AppState>, socket: WebSocket) {
+async fn serve(st: Arc<AppState>, socket: WebSocket, peer: PeerAddr, origin: Option<String>) {
     let (sink, mut stream) = socket.split();
     let queue = Arc::new(SendQueue::new(
         st.registry.agent_queue_bytes(),
@@ -199,6 +259,8 @@ async fn serve(st: Arc<AppState>, socket: WebSocket) {
         queue: queue.clone(),
         welcomed: false,
         session: None,
+        ip: peer.ip(),
+        origin,
     };
     let mut writer_done = false;
     loop {

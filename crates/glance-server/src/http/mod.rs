@@ -1,6 +1,7 @@
 //! HTTPS: the axum router (discovery, agent WebSocket, viewer page, health) served over a
 //! manual tokio-rustls accept loop with hyper-util (HTTP/1.1 with upgrades).
 
+pub mod agent_api;
 pub mod agent_ws;
 pub mod pages;
 pub mod visitor_config;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -17,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::AuthService;
 use crate::config::Timing;
 use crate::relay::Registry;
 
@@ -34,6 +36,22 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// One permit per open agent WebSocket ([`MAX_AGENT_CONNECTIONS`]).
     pub agent_slots: Arc<Semaphore>,
+    pub auth: Arc<AuthService>,
+    /// `https://host:port` of this server: its own pages may always call it.
+    pub own_origin: String,
+    /// Started without a config file: the /agent page carries the development token.
+    pub dev_mode: bool,
+}
+
+/// The remote address of the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+impl PeerAddr {
+    /// The source IP as text (the throttle key).
+    pub fn ip(&self) -> String {
+        self.0.ip().to_string()
+    }
 }
 
 /// Agent WebSockets open at once; more are answered 503.
@@ -52,6 +70,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/agent", get(pages::agent_page))
         .route("/agent/", get(pages::agent_page))
         .route("/agent/viewer.js", get(pages::viewer_js))
+        .route(
+            "/api/auth/token",
+            post(agent_api::token).options(agent_api::preflight),
+        )
+        .route(
+            "/api/agent/lookup",
+            get(agent_api::lookup).options(agent_api::preflight),
+        )
         .route(
             "/ws/visitor",
             get(|| async {
@@ -81,7 +107,8 @@ pub async fn run_listener(
         timing.handshake_timeout,
         shutdown,
         move |tls, peer, _deadline| {
-            let service = TowerToHyperService::new(router.clone());
+            let service =
+                TowerToHyperService::new(router.clone().layer(axum::Extension(PeerAddr(peer))));
             async move {
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())

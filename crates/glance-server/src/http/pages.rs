@@ -1,4 +1,5 @@
-//! The agent viewer page (`/agent`, with the development token and group injected) and its
+//! The agent viewer page (`/agent`, with the group and, on a development server, the
+//! development token injected) and its
 //! script (`/agent/viewer.js`). The assets are compiled in.
 
 use std::sync::Arc;
@@ -18,8 +19,14 @@ pub const TOKEN_PLACEHOLDER: &str = "__GLANCE_DEV_TOKEN__";
 pub const GROUP_PLACEHOLDER: &str = "__GLANCE_GROUP_ID__";
 
 pub async fn agent_page(State(st): State<Arc<AppState>>) -> Response {
+    // Only a development server (no config file) hands its all-groups token to the page.
+    let token = if st.dev_mode {
+        st.registry.dev_token()
+    } else {
+        ""
+    };
     let html = VIEWER_HTML
-        .replace(TOKEN_PLACEHOLDER, st.registry.dev_token())
+        .replace(TOKEN_PLACEHOLDER, token)
         .replace(GROUP_PLACEHOLDER, &st.registry.dev_group().id.to_string());
     (
         [

@@ -11,7 +11,7 @@ use glance_protocol::{AgentStatus, Control, EndReason, StartFailReason, StartSes
 use rand::Rng;
 
 use super::agent_queue::SendQueue;
-use super::session::{Ending, JoinError, Session, SessionParams, SessionStats};
+use super::session::{AgentIdentity, Ending, JoinError, Session, SessionParams, SessionStats};
 use crate::config::{Config, GroupConfig};
 
 /// Random keys tried before giving up (or scanning a small key space).
@@ -53,7 +53,7 @@ pub struct Registry {
 }
 
 /// Compares secrets without stopping at the first difference.
-fn secret_eq(a: &str, b: &str) -> bool {
+pub(crate) fn secret_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -219,71 +219,39 @@ impl Registry {
         Ok(session)
     }
 
-    /// Checks an agent's token and finds the session; the agent is not added yet.
-    pub fn find_for_agent(
-        &self,
-        key: &str,
-        token: &str,
-        group_id: Option<u32>,
-    ) -> Result<Arc<Session>, JoinRefused> {
-        let unauthorized = |why: &str| JoinRefused {
-            status: AgentStatus::FailUnauthorized,
-            reason: why.to_string(),
-        };
-        if token.is_empty() {
-            return Err(unauthorized("a token is required"));
-        }
-        let is_dev = secret_eq(token, &self.dev_token);
-        let group = match group_id {
-            Some(g) => g,
-            None if is_dev => self.dev_group.id,
-            None => self
-                .groups
-                .values()
-                .find(|g| g.agent_tokens.iter().any(|t| secret_eq(t, token)))
-                .map(|g| g.id)
-                .ok_or_else(|| unauthorized("the token is not valid"))?,
-        };
-        let valid = is_dev
-            || self
-                .groups
-                .get(&group)
-                .is_some_and(|g| g.agent_tokens.iter().any(|t| secret_eq(t, token)));
-        if !valid {
-            return Err(unauthorized(&format!(
-                "the token is not valid for group {group}"
-            )));
-        }
-        self.lock()
-            .get(&group)
-            .and_then(|m| m.get(key))
-            .cloned()
-            .ok_or_else(|| JoinRefused {
-                status: AgentStatus::FailNoSession,
-                reason: format!("no session with key {key:?} in group {group}"),
-            })
+    /// The live session `key` of `group`, if any.
+    pub fn find(&self, group: u32, key: &str) -> Option<Arc<Session>> {
+        self.lock().get(&group).and_then(|m| m.get(key)).cloned()
     }
 
-    /// Adds an agent to a session found with [`Registry::find_for_agent`].
+    /// Every configured group.
+    pub fn groups(&self) -> impl Iterator<Item = &Arc<GroupConfig>> {
+        self.groups.values()
+    }
+
+    /// Adds an agent to a session found with [`Registry::find`].
     pub fn join(
         &self,
         session: &Arc<Session>,
         agent_id: u64,
         queue: Arc<SendQueue>,
+        who: &AgentIdentity,
     ) -> Result<(), JoinRefused> {
-        session.add_agent(agent_id, queue).map_err(|e| match e {
-            JoinError::NoSession => JoinRefused {
-                status: AgentStatus::FailNoSession,
-                reason: "the session has ended".into(),
-            },
-            JoinError::Full => JoinRefused {
-                status: AgentStatus::SessionFull,
-                reason: format!(
-                    "the session has its maximum of {} agents",
-                    session.params().max_guests
-                ),
-            },
-        })
+        session
+            .add_agent(agent_id, queue, who)
+            .map_err(|e| match e {
+                JoinError::NoSession => JoinRefused {
+                    status: AgentStatus::FailNoSession,
+                    reason: "the session has ended".into(),
+                },
+                JoinError::Full => JoinRefused {
+                    status: AgentStatus::SessionFull,
+                    reason: format!(
+                        "the session has its maximum of {} agents",
+                        session.params().max_guests
+                    ),
+                },
+            })
     }
 
     /// Removes an agent; ends (and forgets) a non-persistent session it was the last of.

@@ -20,7 +20,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use glance_protocol::limits::CURSOR_SHAPE_CACHE;
 use glance_protocol::update::{FLAG_FINAL, FLAG_KEY, FLAG_REFRESH_ONLY};
-use glance_protocol::{AgentStatus, Control, EndReason};
+use glance_protocol::{AgentInfo, AgentStatus, Control, EndReason, InputEvent};
 use tokio::sync::Notify;
 
 use super::agent_queue::{PushOutcome, QueueStats, SendQueue};
@@ -110,6 +110,15 @@ struct AgentSlot {
     /// Ids of the cursor shapes queued for this agent, oldest first: what its shape cache
     /// holds (at most [`CURSOR_SHAPE_CACHE`]).
     shapes: VecDeque<u32>,
+    /// The agent's role may take remote control.
+    remote_assist: bool,
+}
+
+/// Who joins: what the agent's authorization says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentIdentity {
+    pub info: Option<AgentInfo>,
+    pub remote_assist: bool,
 }
 
 impl AgentSlot {
@@ -159,6 +168,8 @@ struct FrameInProgress {
 #[derive(Debug)]
 struct Inner {
     ended: bool,
+    /// The visitor has enabled remote control.
+    rc: bool,
     agents: Vec<AgentSlot>,
     paused: bool,
     width: u16,
@@ -218,6 +229,7 @@ impl Session {
         let inner = Inner {
             ended: false,
             agents: Vec::new(),
+            rc: false,
             paused: params.paused,
             width: params.width,
             height: params.height,
@@ -259,7 +271,12 @@ impl Session {
 
     /// Adds an agent: queues `joined` for it, tells everyone the new count and asks the
     /// visitor for a key frame.
-    pub fn add_agent(&self, id: u64, queue: Arc<SendQueue>) -> Result<(), JoinError> {
+    pub fn add_agent(
+        &self,
+        id: u64,
+        queue: Arc<SendQueue>,
+        who: &AgentIdentity,
+    ) -> Result<(), JoinError> {
         let mut g = self.lock();
         if g.ended {
             return Err(JoinError::NoSession);
@@ -273,6 +290,7 @@ impl Session {
             needs_key: true,
             in_frame: false,
             shapes: VecDeque::new(),
+            remote_assist: who.remote_assist,
         };
         let count = g.agents.len() as u32 + 1;
         queue.push_control(Control::Joined {
@@ -286,6 +304,9 @@ impl Session {
             guests: count,
             visitor_version: self.params.visitor_client.clone(),
             display_name: self.params.display_name.clone(),
+            agent: who.info.clone(),
+            remote_assist: who.remote_assist,
+            rc: g.rc,
         });
         // A late joiner sees the cursor where it is now (its shape first).
         if let (Some(shape), Some(c)) = (&g.cursor_shape, &g.cursor) {
@@ -364,6 +385,32 @@ impl Session {
             g.refresh_outstanding = false;
             self.request_refresh(&mut g);
         }
+    }
+
+    /// The visitor enabled or disabled remote control; every agent is told.
+    pub fn set_rc(&self, enabled: bool) {
+        let mut g = self.lock();
+        if g.ended || g.rc == enabled {
+            return;
+        }
+        g.rc = enabled;
+        for a in &g.agents {
+            a.queue.push_control(Control::Rc { enabled });
+        }
+    }
+
+    /// Forwards an agent's input to the visitor if remote control is on and the agent's role
+    /// allows it. Returns whether it was forwarded.
+    pub fn forward_input(&self, agent_id: u64, input: InputEvent) -> bool {
+        let g = self.lock();
+        let allowed = !g.ended
+            && g.rc
+            && !g.paused
+            && g.agents.iter().any(|a| a.id == agent_id && a.remote_assist);
+        if allowed {
+            self.visitor.push_control(Control::Input { input });
+        }
+        allowed
     }
 
     /// Remembers the visitor's cursor shape (`shape` is the kind byte followed by the payload,

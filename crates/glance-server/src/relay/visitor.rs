@@ -298,6 +298,7 @@ async fn serve_session(
                 }
             }
             Incoming::Control(Control::Pause { paused }) => session.set_paused(paused),
+            Incoming::Control(Control::Rc { enabled }) => session.set_rc(enabled),
             Incoming::Control(Control::Pong { .. }) => {}
             Incoming::Control(Control::EndSession) => {
                 return registry.end_session(
