@@ -55,6 +55,15 @@ fn args() -> Args {
 /// Send times of frames in flight: (session, seq) -> when the visitor sent it.
 type SendTimes = Arc<Mutex<HashMap<(usize, u32), Instant>>>;
 
+/// What every session's tasks share.
+#[derive(Clone)]
+struct Shared {
+    sent: SendTimes,
+    lat: Arc<Mutex<Vec<f64>>>,
+    totals: Arc<Totals>,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
 #[derive(Default)]
 struct Totals {
     frames: AtomicU64,
@@ -123,12 +132,15 @@ async fn agent(
     ready: ReadyInfo,
     idx: usize,
     key: String,
-    sent: SendTimes,
-    lat: Arc<Mutex<Vec<f64>>>,
-    totals: Arc<Totals>,
+    sh: Shared,
     joined: tokio::sync::oneshot::Sender<()>,
-    stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
+    let Shared {
+        sent,
+        lat,
+        totals,
+        stop,
+    } = sh;
     let tls = glance_tests::tls::connect(&ready, &ready.https_addr, None)
         .await
         .map_err(|e| e.to_string())?;
@@ -208,11 +220,12 @@ async fn visitor(
     v: RawVisitor,
     idx: usize,
     fps: u32,
-    sent: SendTimes,
+    sh: Shared,
     joined: tokio::sync::oneshot::Receiver<()>,
-    stop: tokio::sync::watch::Receiver<bool>,
-    totals: Arc<Totals>,
 ) {
+    let Shared {
+        sent, totals, stop, ..
+    } = sh;
     let mut pic = Picture::pattern(W, H, idx as u32);
     if tokio::time::timeout(Duration::from_secs(60), joined)
         .await
@@ -283,6 +296,12 @@ async fn main() {
     let lat = Arc::new(Mutex::new(Vec::new()));
     let totals = Arc::new(Totals::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let shared = Shared {
+        sent: sent.clone(),
+        lat: lat.clone(),
+        totals: totals.clone(),
+        stop: stop_rx,
+    };
     let mut tasks = Vec::new();
     let t_open = Instant::now();
     for i in 0..a.sessions {
