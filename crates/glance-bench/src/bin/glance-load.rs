@@ -315,24 +315,10 @@ async fn main() {
             }
         };
         let (jtx, jrx) = tokio::sync::oneshot::channel();
-        tasks.push(tokio::spawn(visitor(
-            v,
-            i,
-            a.fps,
-            sent.clone(),
-            jrx,
-            stop_rx.clone(),
-            totals.clone(),
-        )));
-        let (r, s, l, t, st) = (
-            ready.clone(),
-            sent.clone(),
-            lat.clone(),
-            totals.clone(),
-            stop_rx.clone(),
-        );
+        tasks.push(tokio::spawn(visitor(v, i, a.fps, shared.clone(), jrx)));
+        let (r, sh, t) = (ready.clone(), shared.clone(), totals.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = agent(r, i, key, s, l, t.clone(), jtx, st).await {
+            if let Err(e) = agent(r, i, key, sh, jtx).await {
                 eprintln!("session {i}: agent: {e}");
                 t.errors.fetch_add(1, Ordering::Relaxed);
             }
