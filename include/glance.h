@@ -134,6 +134,28 @@ typedef int32_t GlanceResult;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Severity of a log message (the `log` crate's levels).
+enum GlanceLogLevel
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Nothing is logged.
+  GLANCE_LOG_OFF = 0,
+  GLANCE_LOG_ERROR = 1,
+  GLANCE_LOG_WARN = 2,
+  GLANCE_LOG_INFO = 3,
+  GLANCE_LOG_DEBUG = 4,
+  GLANCE_LOG_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum GlanceLogLevel GlanceLogLevel;
+#else
+typedef int32_t GlanceLogLevel;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // The seed's display types. GLANCE_DISPLAY_NONE answers an invalid index.
 enum GlanceDisplayType
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -157,6 +179,14 @@ typedef struct GlanceEvent GlanceEvent;
 
 // Opaque handle type of the C API (never dereferenced; see the module doc).
 typedef struct GlanceVisitor GlanceVisitor;
+
+// Receives one log message: its level, the SDK module it comes from (`target`) and the
+// text, both UTF-8 and valid until the callback returns. Called on SDK threads, never two at
+// a time. It must not call glance_set_log_callback.
+typedef void (*GlanceLogCallback)(GlanceLogLevel level,
+                                  const char *target,
+                                  const char *message,
+                                  void *user_data);
 
 // Called on the SDK's event thread for every event, in order. `event` is valid until the
 // callback returns. The callback may call any glance_ function, including
@@ -259,6 +289,13 @@ const char *glance_event_property(const struct GlanceEvent *event, const char *n
 // `code` is a GlanceEventCode; it is taken as a plain integer so that any value a C caller
 // passes is safe.
 const char *glance_event_code_name(int32_t code);
+
+// Sends the SDK's log messages up to `max_level` to `cb` (with `user_data`). NULL `cb` or
+// GLANCE_LOG_OFF stops logging. Returns GLANCE_ERROR_INVALID_PARAMETER for a level outside
+// the enum, GLANCE_ERROR_INTERNAL if the process already has another logger of the `log`
+// facade (a Rust host that set its own). May be called at any time, from any thread, but
+// not from inside the log callback.
+GlanceResult glance_set_log_callback(GlanceLogCallback cb, int32_t max_level, void *user_data);
 
 // Frees a string returned by this library. NULL is a no-op.
 //

@@ -61,6 +61,30 @@ static void run_session(GlanceVisitor *v, Events *q, GlanceResult start, char *k
   CHECK(info.call_id == 0 && !info.is_connected, "info cleared");
 }
 
+/* What the log callback saw (it runs on SDK threads, one call at a time). */
+static struct {
+  pthread_mutex_t lock;
+  int count, errors, infos, debugs;
+  char last_panic[256];
+  char last_info[256];
+} logs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, "", ""};
+
+static void on_log(GlanceLogLevel level, const char *target, const char *message, void *user) {
+  (void)target;
+  pthread_mutex_lock(&logs.lock);
+  logs.count += user == &logs;
+  if (level == GLANCE_LOG_ERROR) {
+    logs.errors++;
+    if (strstr(message, "panic")) snprintf(logs.last_panic, sizeof logs.last_panic, "%s", message);
+  }
+  if (level == GLANCE_LOG_INFO) {
+    logs.infos++;
+    snprintf(logs.last_info, sizeof logs.last_info, "%s", message);
+  }
+  if (level == GLANCE_LOG_DEBUG) logs.debugs++;
+  pthread_mutex_unlock(&logs.lock);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s PATH/TO/glance-server\n", argv[0]);
@@ -81,7 +105,18 @@ int main(int argc, char **argv) {
   CHECK(strcmp(glance_event_code_name(EventConnectedToSession), "EventConnectedToSession") == 0,
         "code name");
   CHECK(strcmp(glance_event_code_name(9999), "EventUnknown") == 0, "unknown code name");
+  /* The SDK's log reaches the application's callback, filtered by level. */
+  CHECK(glance_set_log_callback(on_log, 99, NULL) == GLANCE_ERROR_INVALID_PARAMETER, "bad level");
+  CHECK(glance_set_log_callback(on_log, GLANCE_LOG_WARN, &logs) == GLANCE_OK, "log callback");
   CHECK(glance_test_panic() == GLANCE_ERROR_PANIC, "panic is caught");
+  CHECK(logs.errors == 1 && strstr(logs.last_panic, "panic") != NULL, "panic logged: %d '%s'",
+        logs.errors, logs.last_panic);
+  {
+    GlanceVisitor *quiet = glance_visitor_new(NULL, NULL);
+    CHECK(quiet != NULL && logs.infos == 0, "info filtered at WARN (%d)", logs.infos);
+    glance_visitor_free(quiet);
+  }
+  CHECK(glance_set_log_callback(on_log, GLANCE_LOG_INFO, &logs) == GLANCE_OK, "log level info");
   CHECK(glance_visitor_start_session(NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL handle");
   CHECK(glance_visitor_pause(NULL, true) == GLANCE_ERROR_NULL_ARGUMENT, "NULL handle pause");
   glance_visitor_free(NULL);
@@ -91,6 +126,11 @@ int main(int argc, char **argv) {
 
   GlanceVisitor *v = glance_visitor_new(h_on_event, &q);
   CHECK(v != NULL, "new");
+  pthread_mutex_lock(&logs.lock);
+  CHECK(logs.infos >= 1 && strstr(logs.last_info, "visitor created") != NULL &&
+            logs.count == logs.errors + logs.infos + logs.debugs && logs.debugs == 0,
+        "info logged: %d '%s'", logs.infos, logs.last_info);
+  pthread_mutex_unlock(&logs.lock);
 
   /* Before init: state errors. */
   CHECK(glance_visitor_start_session(v) == GLANCE_ERROR_INVALID_STATE, "start before init");

@@ -5,19 +5,22 @@
 //! up in a registry ([`handles`]), so NULL, freed or foreign handles give a result code instead
 //! of a crash; strings passed in are borrowed UTF-8, strings returned are freed with
 //! `glance_string_free` ([`strings`]); events reach the application's callback on the SDK's
-//! event thread and live until it returns ([`event`]).
+//! event thread and live until it returns ([`event`]); the SDK's log can be routed into the
+//! application's ([`logging`]).
 
 #![allow(clippy::missing_safety_doc)]
 
 pub mod event;
 pub mod guard;
 pub mod handles;
+pub mod logging;
 pub mod strings;
 pub mod types;
 pub mod visitor;
 
 pub use event::*;
 pub use guard::GlanceResult;
+pub use logging::*;
 pub use strings::*;
 pub use types::*;
 pub use visitor::*;

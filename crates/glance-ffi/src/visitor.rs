@@ -52,7 +52,13 @@ pub extern "C" fn glance_visitor_new(
             }
         };
         match Visitor::new(handler) {
-            Ok(v) => handles::insert(v),
+            Ok(v) => {
+                log::info!(
+                    "libglance {}: visitor created",
+                    crate::GLANCE_VERSION_STRING
+                );
+                handles::insert(v)
+            }
             Err(e) => {
                 log::error!("glance_visitor_new: {e}");
                 std::ptr::null_mut()
