@@ -267,11 +267,18 @@ export async function serveViewer(page, origin = 'https://glance.test') {
 export async function openScripted(browser, key, timeoutMs) {
   const page = await newPage(browser);
   const url = await serveViewer(page);
-  const server = { received: [], ws: null, closed: false };
+  // refuseNew: later connections (the viewer reconnecting) are closed at once.
+  const server = { received: [], ws: null, closed: false, connections: 0, refuseNew: false };
   let connected;
   const ready = new Promise((r) => { connected = r; });
   await page.routeWebSocket('wss://glance.test/ws/agent', (ws) => {
+    server.connections++;
+    if (server.refuseNew) {
+      ws.close();
+      return;
+    }
     server.ws = ws;
+    server.closed = false;
     ws.onMessage((m) => server.received.push(typeof m === 'string' ? JSON.parse(m) : { binary: m }));
     ws.onClose(() => { server.closed = true; });
     connected();

@@ -180,11 +180,60 @@ test('protocol errors close the connection: unknown message type, update before 
   }
 });
 
-test('a connection lost without session_ended is reported', { timeout: 20000 }, async () => {
+test('a connection lost without session_ended is reported once reconnecting fails (status 34)', { timeout: 30000 }, async () => {
   const { page, server } = await join();
   await waitForViewer(page, (s) => s.state === 'joined', T, 'joined');
+  server.refuseNew = true;
   server.ws.close();
+  await waitForViewer(page, (x) => x.state === 'reconnecting', T, 'reconnecting');
   const s = await waitForViewer(page, (x) => x.state === 'error', T, 'error');
-  assert.match(s.message, /connection to the server was lost/);
+  assert.match(s.message, /connection to the server was lost and could not be restored/);
+  assert.equal(s.endStatus, 34);
+  assert.equal(server.connections, 4, 'the first connection and three attempts');
+  await page.close();
+});
+
+test('a dropped connection is rejoined: the picture comes back', { timeout: 30000 }, async () => {
+  const { page, server } = await join();
+  server.sendUpdate(FLAG_KEY | FLAG_FINAL, 1, 8, 8, [solid(0, 0, 8, 8, RED)]);
+  await waitForViewer(page, (s) => s.frames === 1, T, 'the key frame');
+  const first = server.ws;
+  server.received.length = 0;
+  first.close();
+  await waitUntil(() => server.ws !== first, T, 'a new connection');
+  await server.next('hello');
+  server.send({ type: 'welcome', version: 1, server: 'scripted' });
+  const j = await server.next('join');
+  assert.deepEqual(j, { type: 'join', key: 'k1', token: 'test-token', group_id: 1 });
+  server.send({
+    type: 'joined', call_id: 7, key: 'k1', ssnid: 's', group_id: 1, width: 8, height: 8, paused: false,
+    guests: 1, visitor_version: 'v', display_name: 'main',
+  });
+  server.sendUpdate(FLAG_KEY | FLAG_REFRESH_ONLY | FLAG_FINAL, 40, 8, 8, [solid(0, 0, 8, 8, BLUE)]);
+  await waitForViewer(page, (s) => s.state === 'joined' && s.seq === 40, T, 'rejoined');
+  assert.deepEqual(await pixel(page, 3, 3), BLUE);
+  const names = (await page.evaluate(() => window.glanceViewer.events)).map((e) => e.name);
+  assert.deepEqual(names.filter((n) => ['connecting', 'connected', 'conndrop'].includes(n)),
+    ['connecting', 'connected', 'conndrop', 'connected']);
+  await page.close();
+});
+
+test('a server that speaks another version ends with status 17, one that never answers the socket with 32', { timeout: 30000 }, async () => {
+  let { page, server } = await open();
+  await server.next('hello');
+  server.send({ type: 'welcome', version: 2, server: 'scripted' });
+  let s = await waitForViewer(page, (x) => x.state === 'error', T, 'error');
+  assert.equal(s.endStatus, 17);
+  assert.match(s.message, /unsupported version 2/);
+  await page.close();
+  ({ page, server } = await open());
+  await server.next('hello');
+  server.ws.close();
+  s = await waitForViewer(page, (x) => x.state === 'error', T, 'error');
+  assert.equal(s.endStatus, 32);
+  assert.match(s.message, /could not connect to the service/);
+  const events = await page.evaluate(() => window.glanceViewer.events);
+  assert.deepEqual(events.map((e) => e.name), ['conndrop', 'sessionEnded']);
+  assert.equal(events[1].data.iserror, true);
   await page.close();
 });
