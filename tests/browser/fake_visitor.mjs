@@ -202,7 +202,7 @@ function httpsGetJson(url, ca, timeoutMs = 5000) {
 export class FakeVisitor {
   /**
    * Connects, says hello and starts a session. Resolves once `session_started` arrived.
-   * opts: {sessionUrl, caCert (PEM text), groupId, width, height, key?, token?}
+   * opts: {sessionUrl, caCert (PEM text), groupId, width, height, key?, token?, maxGuests?}
    */
   static async start(opts) {
     const v = new FakeVisitor(opts);
@@ -210,8 +210,8 @@ export class FakeVisitor {
     return v;
   }
 
-  constructor({ sessionUrl, caCert, groupId, width = 320, height = 200, key = null, token = '' }) {
-    Object.assign(this, { sessionUrl, caCert, groupId, key, token });
+  constructor({ sessionUrl, caCert, groupId, width = 320, height = 200, key = null, token = '', maxGuests = 0 }) {
+    Object.assign(this, { sessionUrl, caCert, groupId, key, token, maxGuests });
     this.model = new PictureModel(width, height);
     this.seq = 0;
     this.paused = false;
@@ -247,7 +247,7 @@ export class FakeVisitor {
     await this.waitFor((m) => m.type === 'welcome', 5000);
     this.sendControl({
       type: 'start_session', group_id: this.groupId, token: this.token, key: this.key,
-      visitor_id: null, name: 'Fake Visitor', email: '', phone: '', max_guests: 0,
+      visitor_id: null, name: 'Fake Visitor', email: '', phone: '', max_guests: this.maxGuests,
       persist: false, paused: false, main_call_id: 0, presence_start: false,
       display: { name: 'fake', width: this.model.width, height: this.model.height },
     });
@@ -348,6 +348,16 @@ export class FakeVisitor {
   /** Sends a `cursor` message: position in display pixels, visibility, shape id. */
   sendCursor(x, y, visible, shape) {
     this.sendControl({ type: 'cursor', x, y, visible, shape });
+  }
+
+  /** Enables or disables remote control (the agents get `rc`; `input` may then arrive). */
+  setRc(enabled) {
+    this.sendControl({ type: 'rc', enabled });
+  }
+
+  /** The `input` messages received so far (their `input` objects). */
+  inputs() {
+    return this.messages.filter((m) => m.type === 'input').map((m) => m.input);
   }
 
   pause(paused) {

@@ -93,12 +93,21 @@ export function waitForLine(child, pred, timeoutMs, what) {
   });
 }
 
-/** Starts glance-server on a free loopback port; resolves with {child, ready, stateDir}. */
-export async function startServer() {
+/**
+ * Starts glance-server on a free loopback port; resolves with {child, ready, stateDir}.
+ * opts.config: the TOML text of a config file (a configured server: no development token on
+ * its pages); without it the development server runs.
+ */
+export async function startServer(opts = {}) {
   const exe = BIN('glance-server');
   if (!fs.existsSync(exe)) throw new Error(`${exe} is missing: run cargo build -p glance-server`);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glance-browser-'));
-  const child = lines(spawnChild(exe, ['--listen', '127.0.0.1:0', '--state-dir', stateDir],
+  const args = ['--listen', '127.0.0.1:0', '--state-dir', stateDir];
+  if (opts.config) {
+    fs.writeFileSync(path.join(stateDir, 'config.toml'), opts.config);
+    args.push('--config', path.join(stateDir, 'config.toml'));
+  }
+  const child = lines(spawnChild(exe, args,
     { env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } }));
   const ready = await waitForLine(child, (j) => j.agent_url && j.session_url, 20000, 'the server ready line');
   ready.caPem = fs.readFileSync(ready.ca_cert, 'utf8');
@@ -111,11 +120,15 @@ export async function stopServer(srv) {
   fs.rmSync(srv.stateDir, { recursive: true, force: true });
 }
 
-/** Launches headless Debian Chromium. */
-export function launchBrowser() {
+/**
+ * Launches headless Debian Chromium. opts.popupBlocking: keep Chromium's popup blocker on
+ * (Playwright turns it off by default), as an agent's browser has it.
+ */
+export function launchBrowser(opts = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     timeout: 30000,
+    ignoreDefaultArgs: opts.popupBlocking ? ['--disable-popup-blocking'] : [],
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       // The server's certificate comes from its own development CA; this is a loopback test.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The browser tests: the agent viewer page in headless Chromium.
 #   - installs what is missing, quietly and idempotently (Debian's chromium, the node modules);
-#   - builds glance-server and glance-share (glance-cli);
+#   - builds glance-server, glance-loginkey (glance-auth) and glance-share (glance-cli);
 #   - runs node's test runner on the test files, one file at a time.
 # Every wait inside the tests is bounded, and every process they start is killed at the end.
 # Extra arguments go to `node --test` (e.g. --test-name-pattern=decoder).
@@ -27,8 +27,8 @@ if [ ! -d "$here/node_modules/playwright-core" ]; then
 fi
 
 cd "$root"
-echo "browser tests: cargo build -p glance-server" >&2
-cargo build --quiet -p glance-server
+echo "browser tests: cargo build -p glance-server -p glance-auth" >&2
+cargo build --quiet -p glance-server -p glance-auth
 if [ -f crates/glance-cli/Cargo.toml ]; then
   echo "browser tests: cargo build -p glance-cli" >&2
   cargo build --quiet -p glance-cli
@@ -39,4 +39,4 @@ fi
 cd "$here"
 exec node --test --test-concurrency=1 "$@" \
   decoder.test.mjs viewer_protocol.test.mjs viewer_fake.test.mjs viewer_cursor.test.mjs \
-  viewer_share.test.mjs
+  viewer_share.test.mjs agent_api.test.mjs

@@ -234,13 +234,16 @@
       });
     } catch (e) {
       if (lk.done) throw agentError('canceled', 'the lookup was canceled');
-      throw await networkError(base);
+      r = await networkError(base);
     }
-    if (r.status === 401 && !renew) {
-      // The token may come from a server process that has restarted since: get a new one.
+    // Refused: the token may come from a server process that has restarted since (a server
+    // that cannot tell the token's group refuses a page's request without CORS headers, so
+    // this is also the "unauthorized" of a failed fetch). Get a new token, once.
+    if (!renew && (r.status === 401 || r.reason === 'unauthorized')) {
       if (account === acct) account = null;
       return lookupOnce(lk, true);
     }
+    if (r instanceof Error) throw r;
     if (r.status !== 200) throw httpError(r.status);
     const j = await r.json().catch(() => null);
     if (!j || typeof j.found !== 'boolean') throw agentError('error', 'the Glance service sent a malformed lookup answer');
