@@ -10,6 +10,7 @@
 
 pub mod agent;
 pub mod http;
+pub mod jsonws;
 pub mod picture;
 pub mod proxy;
 pub mod server;

@@ -13,6 +13,7 @@ use crate::auth::AuthService;
 use crate::config::{host_port, random_token, Config, ServerOptions};
 use crate::error::ServerError;
 use crate::http::{self, AppState};
+use crate::presence::hub::PresenceHub;
 use crate::ready::ReadyInfo;
 use crate::relay::{Registry, SessionStats};
 use crate::{direct, tls};
@@ -113,6 +114,7 @@ impl Server {
             ready.agent_token.clone(),
         ));
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let presence = Arc::new(PresenceHub::new());
         let state = Arc::new(AppState {
             registry: registry.clone(),
             host,
@@ -125,8 +127,20 @@ impl Server {
             auth,
             own_origin: ready.session_url.clone(),
             dev_mode: opts.config.is_none(),
+            presence: presence.clone(),
         });
+        let sweeper = {
+            let hub = presence.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    hub.sweep();
+                }
+            })
+        };
         let tasks = vec![
+            sweeper,
             tokio::spawn(http::run_listener(
                 https_l,
                 TlsAcceptor::from(tls.https.clone()),

@@ -20,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::auth::AuthService;
 use crate::config::Timing;
+use crate::presence;
 use crate::relay::Registry;
 
 /// What every handler needs.
@@ -41,6 +42,7 @@ pub struct AppState {
     pub own_origin: String,
     /// Started without a config file: the /agent page carries the development token.
     pub dev_mode: bool,
+    pub presence: Arc<crate::presence::hub::PresenceHub>,
 }
 
 /// The remote address of the connection a request came on.
@@ -86,6 +88,20 @@ pub fn router(state: Arc<AppState>) -> Router {
                     "tunneling is not implemented yet; connect to the direct address",
                 )
             }),
+        )
+        .route("/ws/presence", get(presence::visitor_ws::handler))
+        .route("/ws/presence/agent", get(presence::agent_ws::handler))
+        .route(
+            "/lookupvisitor",
+            get(presence::rest::lookup_visitor).options(agent_api::preflight),
+        )
+        .route(
+            "/findvisitor",
+            get(presence::rest::find_visitor).options(agent_api::preflight),
+        )
+        .route(
+            "/signalvisitor",
+            post(presence::rest::signal_visitor).options(agent_api::preflight),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "not found") })
