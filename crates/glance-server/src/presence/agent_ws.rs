@@ -16,7 +16,7 @@ use tokio::time::{timeout, Instant};
 
 use super::check_visitor_id;
 use super::hub::{Out, VisitorKey, SOCKET_QUEUE};
-use super::visitor_ws::write_loop;
+use super::visitor_ws::{write_loop, PRESENCE_BUFFER};
 use crate::http::AppState;
 
 pub async fn handler(
@@ -28,7 +28,11 @@ pub async fn handler(
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    ws.max_message_size(super::MAX_PRESENCE_MESSAGE)
+    // Presence messages are small and these sockets many: small buffers (tungstenite's
+    // default read buffer alone is 128 KiB a socket).
+    ws.read_buffer_size(PRESENCE_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(super::MAX_PRESENCE_MESSAGE)
         .max_frame_size(super::MAX_PRESENCE_MESSAGE)
         .on_upgrade(move |socket| serve(st, socket, origin))
 }

@@ -17,8 +17,15 @@ use super::hub::{Out, PresenceHub, VisitorKey, SOCKET_QUEUE};
 use super::{check_presence, check_signal_event, check_visitor_id, MAX_PRESENCE_MESSAGE};
 use crate::http::AppState;
 
+/// Read buffer of a presence socket.
+pub(super) const PRESENCE_BUFFER: usize = 4096;
+
 pub async fn handler(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_PRESENCE_MESSAGE)
+    // Presence messages are small and these sockets many: small buffers (tungstenite's
+    // default read buffer alone is 128 KiB a socket).
+    ws.read_buffer_size(PRESENCE_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(MAX_PRESENCE_MESSAGE)
         .max_frame_size(MAX_PRESENCE_MESSAGE)
         .on_upgrade(move |socket| serve(st, socket))
 }
