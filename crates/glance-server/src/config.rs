@@ -38,6 +38,10 @@ pub struct Cli {
     /// the listener's: port forwarding, a TCP load balancer, a test proxy.
     #[arg(long)]
     pub advertise_direct: Option<String>,
+    /// The HOST:PORT visitors are told to open the tunnel (`wss://HOST:PORT/ws/visitor`) on,
+    /// when it differs from the HTTPS listener's.
+    #[arg(long)]
+    pub advertise_tunnel: Option<String>,
     /// Bytes of frame updates queued for one agent before it is treated as slow.
     #[arg(long, default_value_t = DEFAULT_AGENT_QUEUE_BYTES)]
     pub agent_queue_bytes: usize,
@@ -72,6 +76,7 @@ impl Cli {
             direct_listen: self.direct_listen,
             public_host: self.public_host,
             advertise_direct: self.advertise_direct,
+            advertise_tunnel: self.advertise_tunnel,
             agent_queue_bytes: self.agent_queue_bytes,
             cert: self.cert.zip(self.key),
             timing: Timing::default(),
@@ -115,6 +120,8 @@ pub struct ServerOptions {
     pub public_host: Option<String>,
     /// Direct address announced to visitors; `None`: the listener's, with the public host.
     pub advertise_direct: Option<String>,
+    /// HOST:PORT of the tunnel URL announced to visitors; `None`: the HTTPS listener's.
+    pub advertise_tunnel: Option<String>,
     /// Per-agent bound on queued frame-update bytes.
     pub agent_queue_bytes: usize,
     /// A certificate chain and key (PEM files) to use instead of the development CA's.
@@ -132,6 +139,7 @@ impl ServerOptions {
             direct_listen: None,
             public_host: None,
             advertise_direct: None,
+            advertise_tunnel: None,
             agent_queue_bytes: DEFAULT_AGENT_QUEUE_BYTES,
             cert: None,
             timing: Timing::default(),

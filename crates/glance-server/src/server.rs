@@ -119,6 +119,7 @@ impl Server {
             https_port: https_addr.port(),
             direct_port: direct_addr.port(),
             advertise_direct: opts.advertise_direct.clone(),
+            advertise_tunnel: opts.advertise_tunnel.clone(),
             timing: opts.timing,
             shutdown: shutdown_rx.clone(),
             agent_slots: Arc::new(Semaphore::new(http::MAX_AGENT_CONNECTIONS)),

@@ -195,6 +195,7 @@ impl Registry {
             call_id: params.call_id,
             key: key.clone(),
             ssnid: params.ssnid.clone(),
+            resume_token: None,
         });
         let session = Arc::new(Session::new(params, visitor, self.agent_queue_bytes));
         if let Some(old) = replaced {

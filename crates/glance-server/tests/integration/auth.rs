@@ -158,7 +158,11 @@ async fn login_key_token_lookup_and_ticket_join() {
     }
     // The agent token itself joins too; the ticket does not open another session.
     let a2 = TestAgent::join(r, "4321", token, None).await.unwrap();
-    assert!(joined_info(&a2).is_some(), "{}", a2.with_state(|s| s.summary()));
+    assert!(
+        joined_info(&a2).is_some(),
+        "{}",
+        a2.with_state(|s| s.summary())
+    );
     let _v2 = visitor(r, "5555").await;
     let a3 = TestAgent::join(r, "5555", ticket, Some(7)).await.unwrap();
     assert_eq!(a3.with_state(|s| s.join_failed()), Some(18));
@@ -373,7 +377,11 @@ async fn origins_outside_the_whitelist_get_nothing() {
             .await
             .unwrap();
         if joins {
-            assert!(joined_info(&a).is_some(), "{origin}: {}", a.with_state(|s| s.summary()));
+            assert!(
+                joined_info(&a).is_some(),
+                "{origin}: {}",
+                a.with_state(|s| s.summary())
+            );
         } else {
             assert_eq!(a.with_state(|s| s.join_failed()), Some(18), "{origin}");
             assert_eq!(a.with_state(|s| s.updates), 0);

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use glance_protocol::framing::Message;
 use glance_protocol::{Control, EndReason, StartFailReason};
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::capture::DisplayDesc;
@@ -17,7 +16,7 @@ use crate::events::{Event, EventCode};
 use crate::params::{KeyChoice, StartParams, VisitorConfig};
 use crate::pipeline::scale::ScaleSpec;
 use crate::pipeline::{self, PipelineCtl};
-use crate::transport::conn::{self, DirectStream};
+use crate::transport::link::{LinkReader, LinkWriter};
 use crate::transport::TransportError;
 use crate::visitor::{Core, Phase};
 
@@ -143,10 +142,12 @@ async fn run_inner(
     };
     let Started {
         stream,
+        tunneled,
         call_id,
         key,
         capturer,
         display,
+        ..
     } = match started {
         Ok(s) => s,
         Err(e) => return start_failure(&e),
@@ -181,6 +182,12 @@ async fn run_inner(
         .with("sessionkey", key.clone())
         .with("callid", call_id.to_string()),
     );
+    if tunneled {
+        core.fire(Event::new(
+            EventCode::Tunneling,
+            "connected to the Glance service through the tunnel (WebSocket over HTTPS)",
+        ));
+    }
 
     let ctl = Arc::new(PipelineCtl::default());
     let _stop = StopOnDrop(ctl.clone());
@@ -192,7 +199,7 @@ async fn run_inner(
     pointer.set_paused(paused_now);
     let (net_tx, mut net_rx) = unbounded_channel::<Result<Message, TransportError>>();
     let (out_tx, out_rx) = unbounded_channel::<Control>();
-    let (rd, wr) = tokio::io::split(stream);
+    let (rd, wr) = stream.split();
     let reader = tokio::spawn(read_loop(rd, net_tx.clone()));
     let writer = tokio::spawn(write_loop(
         wr,
@@ -329,12 +336,9 @@ async fn wait_end(cmds: &mut UnboundedReceiver<Command>) {
     }
 }
 
-async fn read_loop(
-    mut rd: ReadHalf<DirectStream>,
-    tx: UnboundedSender<Result<Message, TransportError>>,
-) {
+async fn read_loop(mut rd: LinkReader, tx: UnboundedSender<Result<Message, TransportError>>) {
     loop {
-        let m = conn::read_message(&mut rd).await;
+        let m = rd.read_message().await;
         let stop = m.is_err();
         if tx.send(m).is_err() || stop {
             return;
@@ -343,7 +347,7 @@ async fn read_loop(
 }
 
 async fn write_loop(
-    mut wr: WriteHalf<DirectStream>,
+    mut wr: LinkWriter,
     mut out: UnboundedReceiver<Control>,
     ctl: Arc<PipelineCtl>,
     pointer: Arc<cursor::CursorCtl>,
@@ -354,25 +358,25 @@ async fn write_loop(
             tokio::select! {
                 biased;
                 c = out.recv() => match c {
-                    Some(c) => conn::write_control(&mut wr, &c).await?,
+                    Some(c) => wr.write_control(&c).await?,
                     None => {
-                        let _ = wr.shutdown().await;
+                        wr.shutdown().await;
                         return Ok(());
                     }
                 },
                 // The pointer before frames: a few bytes, and latest-wins.
                 news = pointer.take() => {
                     if let Some(shape) = &news.shape {
-                        conn::write_shape(&mut wr, shape).await?;
+                        wr.write_shape(shape).await?;
                     }
                     if let Some(c) = &news.cursor {
-                        conn::write_control(&mut wr, c).await?;
+                        wr.write_control(c).await?;
                     }
                 }
                 frames = ctl.take() => {
                     ctl.sent(&frames);
                     for f in &frames {
-                        conn::write_update(&mut wr, f).await?;
+                        wr.write_update(f).await?;
                     }
                     wr.flush().await?;
                 }
