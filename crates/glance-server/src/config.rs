@@ -93,6 +93,11 @@ pub struct Timing {
     pub idle_timeout: Duration,
     /// TLS handshake plus `hello` (and the visitor's `start_session`) must finish within this.
     pub handshake_timeout: Duration,
+    /// A visitor connection from which nothing arrives for this long is dead (visitors ping
+    /// every 2 s).
+    pub visitor_idle_timeout: Duration,
+    /// How long a session whose visitor connection dropped waits for a `resume`.
+    pub resume_window: Duration,
 }
 
 impl Default for Timing {
@@ -101,6 +106,8 @@ impl Default for Timing {
             ping_interval: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
+            visitor_idle_timeout: Duration::from_secs(8),
+            resume_window: Duration::from_secs(60),
         }
     }
 }

@@ -84,11 +84,10 @@ impl Server {
         let direct_addr = local(&direct_l, direct_want)?;
 
         let dev_token = random_token();
-        let registry = Arc::new(Registry::new(
-            &config,
-            dev_token.clone(),
-            opts.agent_queue_bytes,
-        ));
+        let registry = Arc::new(
+            Registry::new(&config, dev_token.clone(), opts.agent_queue_bytes)
+                .with_resume_window(opts.timing.resume_window),
+        );
         let session_url = format!("https://{}", host_port(&host, https_addr.port()));
         let dev_group = registry.dev_group().clone();
         let ready = ReadyInfo {

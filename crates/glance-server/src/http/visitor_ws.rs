@@ -43,7 +43,7 @@ async fn serve(st: Arc<AppState>, socket: WebSocket, deadline: Instant) {
     let queue = Arc::new(SendQueue::new(0, MAX_QUEUED_CONTROLS));
     let mut writer = tokio::spawn(write_loop(sink, queue.clone(), st.timing.ping_interval));
     let (tx, mut rx) = mpsc::channel(1);
-    let reader = tokio::spawn(read_loop(stream, tx, st.timing.idle_timeout));
+    let reader = tokio::spawn(read_loop(stream, tx, st.timing.visitor_idle_timeout));
     visitor::run(st.registry.clone(), &mut rx, queue.clone(), deadline).await;
     queue.close(None);
     if queue.is_aborted() || timeout(CLOSE_GRACE, &mut writer).await.is_err() {

@@ -40,10 +40,8 @@ pub(crate) struct Started {
     /// The connection is the tunnel.
     pub tunneled: bool,
     /// Where the service is (kept for reconnecting).
-    #[allow(dead_code)] // read by the reconnect work of issue 7 (next commit)
     pub endpoints: Endpoints,
     /// For `resume` after a drop; `None` if the service cannot resume.
-    #[allow(dead_code)] // read by the reconnect work of issue 7 (next commit)
     pub resume_token: Option<String>,
     pub call_id: u64,
     pub key: String,
