@@ -386,6 +386,7 @@ mod tests {
             height: 1,
             display_name: String::new(),
             visitor_client: String::new(),
+            resume_token: format!("token-{k}"),
         };
         for _ in 0..10 {
             let k = random_key(1, &live).unwrap();
