@@ -19,6 +19,8 @@ pub struct TestServerOptions {
     pub timing: Option<Timing>,
     /// `--advertise-direct`: the direct address visitors are told (e.g. a throttling proxy).
     pub advertise_direct: Option<String>,
+    /// `--advertise-tunnel`: the HOST:PORT of the tunnel URL visitors are told (a proxy).
+    pub advertise_tunnel: Option<String>,
     /// An operator certificate chain and key (PEM files) instead of the development CA.
     pub cert: Option<(PathBuf, PathBuf)>,
 }
@@ -67,6 +69,7 @@ impl TestServer {
             opts.timing = t;
         }
         opts.advertise_direct = o.advertise_direct.clone();
+        opts.advertise_tunnel = o.advertise_tunnel.clone();
         opts.cert = o.cert.clone();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -148,11 +148,30 @@ pub enum Control {
         shape: u32,
     },
 
+    /// Instead of `start_session` on a new connection: continue the session whose
+    /// `session_started` carried this token.
+    Resume {
+        token: String,
+    },
+
     // ----- server -> visitor -----
     SessionStarted {
         call_id: u64,
         key: String,
         ssnid: String,
+        /// Presented in `resume` on a new connection after this one drops (absent from
+        /// services that cannot resume).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_token: Option<String>,
+    },
+    /// The session was resumed on this connection (answer to `resume`).
+    Resumed {
+        call_id: u64,
+        key: String,
+    },
+    /// The session cannot be resumed (it ended, or the token is unknown); a close follows.
+    ResumeFailed {
+        message: String,
     },
     StartFailed {
         reason: StartFailReason,
@@ -281,6 +300,9 @@ impl Control {
             Control::EndSession => "end_session",
             Control::Cursor { .. } => "cursor",
             Control::SessionStarted { .. } => "session_started",
+            Control::Resumed { .. } => "resumed",
+            Control::ResumeFailed { .. } => "resume_failed",
+            Control::Resume { .. } => "resume",
             Control::StartFailed { .. } => "start_failed",
             Control::GuestCount { .. } => "guest_count",
             Control::RefreshRequest => "refresh_request",

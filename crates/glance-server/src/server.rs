@@ -85,11 +85,10 @@ impl Server {
         let direct_addr = local(&direct_l, direct_want)?;
 
         let dev_token = random_token();
-        let registry = Arc::new(Registry::new(
-            &config,
-            dev_token.clone(),
-            opts.agent_queue_bytes,
-        ));
+        let registry = Arc::new(
+            Registry::new(&config, dev_token.clone(), opts.agent_queue_bytes)
+                .with_resume_window(opts.timing.resume_window),
+        );
         let session_url = format!("https://{}", host_port(&host, https_addr.port()));
         let dev_group = registry.dev_group().clone();
         let ready = ReadyInfo {
@@ -121,6 +120,7 @@ impl Server {
             https_port: https_addr.port(),
             direct_port: direct_addr.port(),
             advertise_direct: opts.advertise_direct.clone(),
+            advertise_tunnel: opts.advertise_tunnel.clone(),
             timing: opts.timing,
             shutdown: shutdown_rx.clone(),
             agent_slots: Arc::new(Semaphore::new(http::MAX_AGENT_CONNECTIONS)),

@@ -208,9 +208,6 @@ impl StartParams {
                 self.max_guests
             ));
         }
-        if self.force_tunnel {
-            return Err("forceTunnel is not supported yet (tunneling arrives with the network-resilience work); pass false".into());
-        }
         if self.report_errors {
             return Err("reportErrors is not supported yet (error reporting to the session record arrives with the network-resilience work); pass false".into());
         }
@@ -293,7 +290,7 @@ mod tests {
             force_tunnel: true,
             ..base.clone()
         };
-        assert!(p.validate(&cfg()).unwrap_err().contains("forceTunnel"));
+        assert!(p.validate(&cfg()).is_ok(), "forceTunnel is supported");
         let mut p = base.clone();
         p.display_params.scale = 0.5;
         assert!(p.validate(&cfg()).is_ok(), "scaling is supported");

@@ -1,10 +1,11 @@
-//! HTTPS: the axum router (discovery, agent WebSocket, viewer page, health) served over a
+//! HTTPS: the axum router (discovery, agent WebSocket, visitor tunnel, viewer page, health) served over a
 //! manual tokio-rustls accept loop with hyper-util (HTTP/1.1 with upgrades).
 
 pub mod agent_api;
 pub mod agent_ws;
 pub mod pages;
 pub mod visitor_config;
+pub mod visitor_ws;
 
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub direct_port: u16,
     /// Overrides the direct address announced to visitors.
     pub advertise_direct: Option<String>,
+    /// Overrides the HOST:PORT of the tunnel URL announced to visitors.
+    pub advertise_tunnel: Option<String>,
     pub timing: Timing,
     pub shutdown: watch::Receiver<bool>,
     /// One permit per open agent WebSocket ([`MAX_AGENT_CONNECTIONS`]).
@@ -80,15 +83,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/agent/lookup",
             get(agent_api::lookup).options(agent_api::preflight),
         )
-        .route(
-            "/ws/visitor",
-            get(|| async {
-                json_error(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "tunneling is not implemented yet; connect to the direct address",
-                )
-            }),
-        )
+        .route("/ws/visitor", get(visitor_ws::handler))
         .route("/ws/presence", get(presence::visitor_ws::handler))
         .route("/ws/presence/agent", get(presence::agent_ws::handler))
         .route(

@@ -32,7 +32,12 @@ pub async fn handler(
             .advertise_direct
             .clone()
             .unwrap_or_else(|| host_port(&st.host, st.direct_port)),
-        "tunnel": format!("wss://{}/ws/visitor", host_port(&st.host, st.https_port)),
+        "tunnel": format!(
+            "wss://{}/ws/visitor",
+            st.advertise_tunnel
+                .clone()
+                .unwrap_or_else(|| host_port(&st.host, st.https_port))
+        ),
         "min_version": PROTOCOL_VERSION_MIN,
         "max_version": PROTOCOL_VERSION_MAX,
         "server": server_name(),

@@ -98,6 +98,8 @@ pub struct SessionParams {
     pub display_name: String,
     /// The visitor's `hello.client`.
     pub visitor_client: String,
+    /// What a visitor presents in `resume` to continue the session on a new connection.
+    pub resume_token: String,
 }
 
 #[derive(Debug)]
@@ -183,6 +185,10 @@ struct Inner {
     cursor_shape: Option<(u32, Bytes)>,
     /// The last `cursor` message; `None` before any and while paused.
     cursor: Option<Control>,
+    /// Counts the visitor connections the session has had (a `resume` adds one).
+    link_epoch: u64,
+    /// The visitor connection dropped and no `resume` came yet.
+    detached: bool,
 }
 
 /// Counters of one agent of a session.
@@ -214,7 +220,8 @@ pub struct SessionStats {
 #[derive(Debug)]
 pub struct Session {
     params: SessionParams,
-    visitor: Arc<SendQueue>,
+    /// The current visitor connection's queue (replaced on `resume`).
+    visitor: Mutex<Arc<SendQueue>>,
     agent_queue_limit: usize,
     inner: Mutex<Inner>,
     timer: Notify,
@@ -239,10 +246,12 @@ impl Session {
             no_agent_since: Some(Instant::now()),
             cursor_shape: None,
             cursor: None,
+            link_epoch: 0,
+            detached: false,
         };
         Session {
             params,
-            visitor,
+            visitor: Mutex::new(visitor),
             agent_queue_limit,
             inner: Mutex::new(inner),
             timer: Notify::new(),
@@ -251,6 +260,66 @@ impl Session {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn visitor(&self) -> Arc<SendQueue> {
+        self.visitor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The current visitor connection's number (see [`Session::attach`]).
+    pub fn link_epoch(&self) -> u64 {
+        self.lock().link_epoch
+    }
+
+    /// The visitor connection `epoch` dropped: the session waits for a `resume` (agents stay
+    /// joined). False if the session ended or another connection replaced that one.
+    pub fn detach(&self, epoch: u64) -> bool {
+        let mut g = self.lock();
+        if g.ended || g.link_epoch != epoch || g.detached {
+            return false;
+        }
+        g.detached = true;
+        true
+    }
+
+    /// Whether connection `epoch` dropped and no `resume` came since.
+    pub fn still_detached(&self, epoch: u64) -> bool {
+        let g = self.lock();
+        !g.ended && g.detached && g.link_epoch == epoch
+    }
+
+    /// A `resume`: `queue` becomes the visitor's connection (an older one still open is
+    /// closed). Queues `resumed` and the guest count on it; any frame cut by the drop is
+    /// abandoned (the visitor starts again with a key frame for everyone). Returns the new
+    /// connection's epoch, or `None` if the session has ended.
+    pub fn attach(&self, queue: Arc<SendQueue>) -> Option<u64> {
+        let mut g = self.lock();
+        if g.ended {
+            return None;
+        }
+        queue.push_control(Control::Resumed {
+            call_id: self.params.call_id,
+            key: self.params.key.clone(),
+        });
+        queue.push_control(Control::GuestCount {
+            count: g.agents.len() as u32,
+        });
+        let old = std::mem::replace(
+            &mut *self.visitor.lock().unwrap_or_else(|p| p.into_inner()),
+            queue,
+        );
+        old.close(None);
+        g.link_epoch += 1;
+        g.detached = false;
+        g.frame = None;
+        for a in &mut g.agents {
+            a.in_frame = false;
+        }
+        g.refresh_outstanding = false;
+        Some(g.link_epoch)
     }
 
     pub fn group_id(&self) -> u32 {
@@ -353,7 +422,7 @@ impl Session {
 
     fn broadcast_guest_count(&self, g: &Inner) {
         let count = g.agents.len() as u32;
-        self.visitor.push_control(Control::GuestCount { count });
+        self.visitor().push_control(Control::GuestCount { count });
         for a in &g.agents {
             a.queue.push_control(Control::GuestCount { count });
         }
@@ -362,7 +431,7 @@ impl Session {
     fn request_refresh(&self, g: &mut Inner) {
         if !g.refresh_outstanding {
             g.refresh_outstanding = true;
-            self.visitor.push_control(Control::RefreshRequest);
+            self.visitor().push_control(Control::RefreshRequest);
         }
     }
 
@@ -408,7 +477,7 @@ impl Session {
             && !g.paused
             && g.agents.iter().any(|a| a.id == agent_id && a.remote_assist);
         if allowed {
-            self.visitor.push_control(Control::Input { input });
+            self.visitor().push_control(Control::Input { input });
         }
         allowed
     }
@@ -580,7 +649,7 @@ impl Session {
             a.queue.close(Some(msg.clone()));
         }
         if e.notify_visitor {
-            self.visitor.close(Some(msg));
+            self.visitor().close(Some(msg));
         }
         self.timer.notify_one();
         true
@@ -650,7 +719,7 @@ impl Session {
                 })
                 .collect(),
             agent_queue_limit: self.agent_queue_limit,
-            visitor_queue: self.visitor.stats(),
+            visitor_queue: self.visitor().stats(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use glance_protocol::{Control, EndReason, StartFailReason};
 use glance_tests::visitor::start_params;
-use glance_tests::{Picture, RawVisitor, TestAgent, TestServer};
+use glance_tests::{Picture, RawVisitor, TestAgent, TestServer, TestServerOptions};
 
 use crate::common::{logs, Live, T};
 
@@ -374,7 +374,16 @@ async fn sessions_without_agents_time_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_visitor_connection_gives_27() {
     logs();
-    let srv = TestServer::start().await.unwrap();
+    // The session waits this long for a resume before it ends.
+    let srv = TestServer::start_with(TestServerOptions {
+        timing: Some(glance_server::Timing {
+            resume_window: std::time::Duration::from_millis(300),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let r = srv.ready();
     // A clean TLS close without end_session.
     let v = RawVisitor::start_dev(r, Some("gone"), 16, 16)

@@ -138,6 +138,19 @@ impl PipelineCtl {
         }
     }
 
+    /// A new connection replaced a lost one: frames not yet written and acknowledgements
+    /// still awaited are forgotten, and the next frame is a key frame for everyone.
+    pub fn link_reset(&self) {
+        {
+            let mut g = self.slot();
+            g.pending = None;
+            g.inflight.clear();
+            g.inflight_bytes = 0;
+        }
+        self.force_key.store(true, Ordering::SeqCst);
+        self.cond.notify_all();
+    }
+
     /// Records frames just written to the network (for flow control).
     pub fn sent(&self, frames: &[Vec<u8>]) {
         let mut g = self.slot();
