@@ -116,9 +116,9 @@ static class SessionTest
                 Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter index");
                 Check(Rejected(() => v.StartSession("bad key!")) == GlanceResult.InvalidParameter, "bad key");
                 Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter key");
-                Check(v.TryStartSession(new StartParams { ReportErrors = true }) == GlanceResult.InvalidParameter, "reportErrors");
+                Check(v.TryStartSession(new StartParams { PresenceStart = true }) == GlanceResult.InvalidParameter, "presenceStart");
                 var re = Wait(EventCode.InvalidParameter, 5);
-                Check(re != null && re.Message.Contains("reportErrors"), "names reportErrors");
+                Check(re != null && re.Message.Contains("presenceStart"), "names presenceStart");
 
                 var k = Session(v, () => v.StartSession(GlanceVisitor.KeyTypeRandom));
                 Check(k.Length > 0 && k.All(char.IsDigit), "random key " + k);

@@ -138,6 +138,12 @@ pub enum Control {
     },
     /// End the session (from the visitor, or from an agent).
     EndSession,
+    /// reportErrors: an SDK warning or error for the session's record (visitor -> server).
+    /// `event` is the seed event name, `message` its text (at most 1,000 bytes kept).
+    ReportError {
+        event: String,
+        message: String,
+    },
     /// The mouse pointer (visitor -> server -> agents): its position in pixels of the shared
     /// picture, whether it is over the shared display (false: hidden; x and y are then 0),
     /// and the id of its shape (a kind-3 message sent before, see [`crate::cursor`]).
@@ -298,6 +304,7 @@ impl Control {
             Control::StartSession(_) => "start_session",
             Control::Pause { .. } => "pause",
             Control::EndSession => "end_session",
+            Control::ReportError { .. } => "report_error",
             Control::Cursor { .. } => "cursor",
             Control::SessionStarted { .. } => "session_started",
             Control::Resumed { .. } => "resumed",

@@ -208,9 +208,6 @@ impl StartParams {
                 self.max_guests
             ));
         }
-        if self.report_errors {
-            return Err("reportErrors is not supported yet (error reporting to the session record arrives with the network-resilience work); pass false".into());
-        }
         if self.presence_start {
             return Err("presenceStart is not supported yet (it arrives with One-Click Connect); pass false".into());
         }

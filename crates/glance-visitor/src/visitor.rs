@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::capture::{CaptureError, DisplayDesc, DisplayKind, DisplaySource};
-use crate::events::{Event, EventCode};
+use crate::events::{Event, EventCode, EventType};
 use crate::params::{DisplayParams, SessionInfo, StartParams, VisitorConfig};
 use crate::session::{self, Command, SessionSpec};
 
@@ -53,6 +53,9 @@ pub(crate) struct State {
 /// State shared by the API, the session task and the capture thread.
 pub(crate) struct Core {
     events: Mutex<Option<mpsc::Sender<Event>>>,
+    /// reportErrors: where the running session takes warnings and errors for the service's
+    /// session record (None when the session does not report them).
+    reporter: Mutex<Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>>,
     state: Mutex<State>,
     idle: Condvar,
     pub source: DisplaySource,
@@ -63,9 +66,23 @@ impl Core {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues an event for the application's handler.
+    /// Queues an event for the application's handler. Warnings and errors also go to the
+    /// log and, with reportErrors, to the service's session record.
     pub fn fire(&self, e: Event) {
-        log::debug!("event {} {}", e.code.name(), e.message);
+        match e.code.event_type() {
+            EventType::Warning | EventType::Error => {
+                log::warn!("event {} {}", e.code.name(), e.message);
+                if let Some(r) = self
+                    .reporter
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                {
+                    let _ = r.send((e.code.name().to_string(), e.message.clone()));
+                }
+            }
+            _ => log::debug!("event {} {}", e.code.name(), e.message),
+        }
         if let Some(tx) = self
             .events
             .lock()
@@ -75,6 +92,11 @@ impl Core {
             // The receiver lives until the visitor is freed.
             let _ = tx.send(e);
         }
+    }
+
+    /// Sets (or clears) where warnings and errors are reported during a session.
+    pub fn set_reporter(&self, r: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>) {
+        *self.reporter.lock().unwrap_or_else(|p| p.into_inner()) = r;
     }
 
     /// Updates the running session's info, if `generation` is still the current session.
@@ -163,6 +185,7 @@ impl GlanceVisitor {
         Ok(GlanceVisitor {
             core: Arc::new(Core {
                 events: Mutex::new(Some(tx)),
+                reporter: Mutex::new(None),
                 state: Mutex::new(State {
                     config: None,
                     phase: Phase::Idle,

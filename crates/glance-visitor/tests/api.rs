@@ -82,11 +82,11 @@ fn parameter_errors_name_the_argument() {
     assert_eq!(e.code, EventCode::InvalidParameter);
     assert!(e.message.contains("displayName"));
     let p = StartParams {
-        report_errors: true,
+        presence_start: true,
         ..Default::default()
     };
     assert!(v.start_session_params(p).is_err());
-    assert!(next(&rx).message.contains("reportErrors"));
+    assert!(next(&rx).message.contains("presenceStart"));
     // Nothing started.
     assert_eq!(v.session_info().call_id, 0);
     assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());

@@ -223,6 +223,57 @@ fn a_stalled_connection_is_detected_by_heartbeat_and_resumed() {
         vis.expect(EventCode::ClearWarning, 20).await;
         vis.display().fill_rect(5, 5, 40, 40, [0, 0, 255]);
         agent_matches(&agent, vis.display(), "picture after the stall").await;
+        // Without reportErrors the warning stays local: the session record has none.
+        let stats = server.stats();
+        let rec = stats
+            .session(ready.group_id, &key)
+            .expect("the session is live");
+        assert!(rec.reported_errors.is_empty(), "{:?}", rec.reported_errors);
+        vis.v.end_session().unwrap();
+        vis.ended(10).await;
+    });
+}
+
+#[test]
+fn report_errors_puts_warnings_in_the_session_record() {
+    runtime().block_on(async {
+        let (server, direct, tunnel) = server_behind_two_proxies(None).await;
+        let ready = server.ready().clone();
+        let vis = Visitor::synthetic(&ready, 160, 120).await;
+        let key = vis
+            .start_params(glance_visitor::StartParams {
+                key: glance_visitor::GLANCE_KEYTYPE_RANDOM.into(),
+                report_errors: true,
+                ..Default::default()
+            })
+            .await;
+        let agent = TestAgent::join_dev(&ready, &key).await.unwrap();
+        share_and_check(&vis, &agent, "picture before the drop").await;
+        direct.drop_all();
+        tunnel.drop_all();
+        vis.expect(EventCode::ConnectionWarning, 15).await;
+        vis.expect(EventCode::ClearWarning, 20).await;
+        // The warning fired while the link was down reaches the record after the resume.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let stats = server.stats();
+            let rec = stats
+                .session(ready.group_id, &key)
+                .expect("the session is live");
+            if rec
+                .reported_errors
+                .iter()
+                .any(|(e, m)| e == "EventConnectionWarning" && !m.is_empty())
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no report in {:?}",
+                rec.reported_errors
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         vis.v.end_session().unwrap();
         vis.ended(10).await;
     });

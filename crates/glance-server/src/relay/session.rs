@@ -170,6 +170,7 @@ struct FrameInProgress {
 #[derive(Debug)]
 struct Inner {
     ended: bool,
+    reported_errors: VecDeque<(String, String)>,
     /// The visitor has enabled remote control.
     rc: bool,
     agents: Vec<AgentSlot>,
@@ -214,7 +215,12 @@ pub struct SessionStats {
     pub agent_queue_limit: usize,
     /// The visitor connection's queue.
     pub visitor_queue: QueueStats,
+    /// Errors the visitor reported (reportErrors), oldest first: (event, message).
+    pub reported_errors: Vec<(String, String)>,
 }
+
+/// Reported errors kept per session (the oldest are dropped).
+pub const MAX_REPORTED_ERRORS: usize = 32;
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -236,6 +242,7 @@ impl Session {
         let inner = Inner {
             ended: false,
             agents: Vec::new(),
+            reported_errors: VecDeque::new(),
             rc: false,
             paused: params.paused,
             width: params.width,
@@ -454,6 +461,30 @@ impl Session {
             g.refresh_outstanding = false;
             self.request_refresh(&mut g);
         }
+    }
+
+    /// Records an error the visitor reported (reportErrors) in the session's record.
+    pub fn record_error(&self, event: &str, message: &str) {
+        let cut = |t: &str, n: usize| {
+            let mut end = t.len().min(n);
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            t[..end].to_string()
+        };
+        let mut g = self.lock();
+        log::warn!(
+            "session {}/{}: the visitor reports {}: {}",
+            self.params.group.id,
+            self.params.key,
+            cut(event, 64),
+            cut(message, 1000)
+        );
+        if g.reported_errors.len() == MAX_REPORTED_ERRORS {
+            g.reported_errors.pop_front();
+        }
+        g.reported_errors
+            .push_back((cut(event, 64), cut(message, 1000)));
     }
 
     /// The visitor enabled or disabled remote control; every agent is told.
@@ -720,6 +751,7 @@ impl Session {
                 .collect(),
             agent_queue_limit: self.agent_queue_limit,
             visitor_queue: self.visitor().stats(),
+            reported_errors: g.reported_errors.iter().cloned().collect(),
         }
     }
 }

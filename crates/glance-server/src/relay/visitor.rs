@@ -351,6 +351,9 @@ async fn serve_session(
             }
             Incoming::Control(Control::Pause { paused }) => session.set_paused(paused),
             Incoming::Control(Control::Rc { enabled }) => session.set_rc(enabled),
+            Incoming::Control(Control::ReportError { event, message }) => {
+                session.record_error(&event, &message)
+            }
             Incoming::Control(Control::Pong { .. }) => {}
             // The visitor's heartbeat: it detects a dead service by the answers.
             Incoming::Control(Control::Ping { t }) => {

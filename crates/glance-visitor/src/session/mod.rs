@@ -73,6 +73,7 @@ impl Drop for StopOnDrop {
 pub(crate) async fn run(core: Arc<Core>, spec: SessionSpec, mut cmds: UnboundedReceiver<Command>) {
     let generation = spec.generation;
     let outcome = run_inner(&core, spec, &mut cmds).await;
+    core.set_reporter(None);
     let events = match outcome {
         Outcome::Ended(reason, msg) => vec![ended(reason, msg)],
         Outcome::Failed {
@@ -235,8 +236,19 @@ async fn run_inner(
         log::warn!("the pointer is not shared: cannot start its thread: {e}");
     }
 
+    // reportErrors: warnings and errors fired from now on go to the service's session record
+    // (those fired while reconnecting wait here and are sent after the resume).
+    let (report_tx, mut report_rx) = unbounded_channel::<(String, String)>();
+    if spec.params.report_errors {
+        core.set_reporter(Some(report_tx));
+    } else {
+        drop(report_tx);
+    }
     let outcome = loop {
         tokio::select! {
+            Some((event, message)) = report_rx.recv() => {
+                let _ = out_tx.send(Control::ReportError { event, message });
+            }
             c = cmds.recv() => match c {
                 Some(Command::Pause(p)) => {
                     ctl.set_paused(p);
