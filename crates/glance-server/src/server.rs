@@ -93,6 +93,8 @@ impl Server {
         let dev_group = registry.dev_group().clone();
         let ready = ReadyInfo {
             agent_url: format!("{session_url}/agent"),
+            agent_js: format!("{session_url}/agent/agent.js"),
+            presence_url: format!("wss://{}/ws/presence", host_port(&host, https_addr.port())),
             session_url,
             ca_cert: tls
                 .ca_cert

@@ -11,6 +11,7 @@ pub mod capture;
 pub mod events;
 pub mod params;
 pub mod pipeline;
+pub mod presence;
 mod session;
 pub mod transport;
 mod visitor;

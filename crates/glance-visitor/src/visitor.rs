@@ -16,6 +16,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use crate::capture::{CaptureError, DisplayDesc, DisplayKind, DisplaySource};
 use crate::events::{Event, EventCode, EventType};
 use crate::params::{DisplayParams, SessionInfo, StartParams, VisitorConfig};
+use crate::presence::{self, PresenceCmd};
 use crate::session::{self, Command, SessionSpec};
 
 /// Why a call was rejected at once. The matching event fires too.
@@ -56,6 +57,12 @@ pub(crate) struct Core {
     /// reportErrors: where the running session takes warnings and errors for the service's
     /// session record (None when the session does not report them).
     reporter: Mutex<Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>>,
+    /// The presence task's commands while PresenceVisitor is connected or reconnecting.
+    presence: Mutex<Option<tokio::sync::mpsc::UnboundedSender<PresenceCmd>>>,
+    /// The presence socket is up now.
+    presence_up: AtomicBool,
+    /// It was up since the last check (the reconnect backoff starts over).
+    presence_was_up: AtomicBool,
     state: Mutex<State>,
     idle: Condvar,
     pub source: DisplaySource,
@@ -83,6 +90,23 @@ impl Core {
             }
             _ => log::debug!("event {} {}", e.code.name(), e.message),
         }
+        // The presence service hears of screen-share sessions (visitorsessionstart/end).
+        let notice = match e.code {
+            EventCode::ConnectedToSession => Some(serde_json::json!({
+                "type": "session_start",
+                "key": e.property("sessionkey").unwrap_or_default(),
+            })),
+            EventCode::SessionEnded => Some(serde_json::json!({
+                "type": "session_end",
+                "reason": e.property("reason").unwrap_or_default(),
+            })),
+            _ => None,
+        };
+        if let Some(n) = notice {
+            if self.presence_up.load(Ordering::SeqCst) {
+                self.presence_send(n);
+            }
+        }
         if let Some(tx) = self
             .events
             .lock()
@@ -92,6 +116,31 @@ impl Core {
             // The receiver lives until the visitor is freed.
             let _ = tx.send(e);
         }
+    }
+
+    fn presence_send(&self, v: serde_json::Value) -> bool {
+        self.presence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|tx| tx.send(PresenceCmd::Send(v)).is_ok())
+    }
+
+    pub fn set_presence_connected(&self, up: bool) {
+        self.presence_up.store(up, Ordering::SeqCst);
+        if up {
+            self.presence_was_up.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub fn take_presence_was_connected(&self) -> bool {
+        self.presence_was_up.swap(false, Ordering::SeqCst)
+    }
+
+    /// The presence task has ended.
+    pub fn clear_presence(&self) {
+        self.presence_up.store(false, Ordering::SeqCst);
+        *self.presence.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Sets (or clears) where warnings and errors are reported during a session.
@@ -186,6 +235,9 @@ impl GlanceVisitor {
             core: Arc::new(Core {
                 events: Mutex::new(Some(tx)),
                 reporter: Mutex::new(None),
+                presence: Mutex::new(None),
+                presence_up: AtomicBool::new(false),
+                presence_was_up: AtomicBool::new(false),
                 state: Mutex::new(State {
                     config: None,
                     phase: Phase::Idle,
@@ -247,6 +299,90 @@ impl GlanceVisitor {
             "visitor initialized",
         ));
         Ok(())
+    }
+
+    /// PresenceVisitor connect (seed 004): after EventVisitorInitialized with a visitor id.
+    /// EventPresenceConnected follows (or EventPresenceConnectFail, retried with backoff, or
+    /// EventPresenceNotConfigured). Calling it while connected does nothing.
+    pub fn presence_connect(&self) -> Result<(), CallError> {
+        let cfg = self.core.state().config.clone();
+        let Some(cfg) = cfg else {
+            return self.reject(CallError::InvalidState(
+                "presence connect needs init first".into(),
+            ));
+        };
+        let Some(id) = cfg.visitor_id().map(str::to_string) else {
+            return self.reject(CallError::InvalidState(
+                "presence connect needs a visitor id: call init with one first".into(),
+            ));
+        };
+        let mut p = self.core.presence.lock().unwrap_or_else(|p| p.into_inner());
+        if p.is_some() {
+            return Ok(());
+        }
+        let Some(rt) = self.rt.as_ref() else {
+            return Err(CallError::Internal("the network runtime is gone".into()));
+        };
+        *p = Some(presence::spawn(rt.handle(), self.core.clone(), cfg, id));
+        Ok(())
+    }
+
+    /// PresenceVisitor disconnect: EventPresenceDisconnected follows.
+    pub fn presence_disconnect(&self) -> Result<(), CallError> {
+        let sent = self
+            .core
+            .presence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|tx| tx.send(PresenceCmd::Disconnect).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            self.reject(CallError::InvalidState("presence is not connected".into()))
+        }
+    }
+
+    /// Sends `v` if the presence socket is up; otherwise fires EventPresenceSendFail and
+    /// queues nothing.
+    fn presence_message(&self, v: serde_json::Value) -> Result<(), CallError> {
+        if !(self.core.presence_up.load(Ordering::SeqCst) && self.core.presence_send(v)) {
+            self.core.fire(Event::new(
+                EventCode::PresenceSendFail,
+                "not connected to the presence service",
+            ));
+        }
+        Ok(())
+    }
+
+    /// PresenceVisitor presence(map): data for the agent's CRM (seed 004 limits, else
+    /// EventInvalidParameter).
+    pub fn presence_data(&self, props: &[(String, String)]) -> Result<(), CallError> {
+        if let Err(m) = presence::check_presence(props) {
+            return self.reject(CallError::InvalidParameter(m));
+        }
+        self.presence_message(
+            serde_json::json!({"type": "presence", "data": presence::object(props)}),
+        )
+    }
+
+    /// PresenceVisitor signalAgent(event, map): `terms` with a status, or a `c_` event.
+    pub fn presence_signal_agent(
+        &self,
+        event: &str,
+        props: &[(String, String)],
+    ) -> Result<(), CallError> {
+        if let Err(m) = presence::check_signal(event, props) {
+            return self.reject(CallError::InvalidParameter(m));
+        }
+        self.presence_message(serde_json::json!({
+            "type": "signal_agent", "event": event, "data": presence::object(props)
+        }))
+    }
+
+    /// PresenceVisitor signalVisibility(visible): the agent sees hidden/visible.
+    pub fn presence_signal_visibility(&self, visible: bool) -> Result<(), CallError> {
+        self.presence_message(serde_json::json!({"type": "visibility", "visible": visible}))
     }
 
     /// StartSession(): the visitor id as key when init had one, else a random key.

@@ -10,8 +10,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::{logs, T};
 
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 11] = [
     "session_url",
+    "presence_url",
+    "agent_js",
     "agent_url",
     "ca_cert",
     "agent_token",

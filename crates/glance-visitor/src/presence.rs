@@ -1,0 +1,399 @@
+//! PresenceVisitor (seed 004, One-Click Connect): one connection task per visitor to the
+//! service's presence socket (docs/PRESENCE.md), reconnecting with backoff, and the rules on
+//! what the application may send. Outcomes arrive as the seed's EventPresence* events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::events::{Event, EventCode};
+use crate::params::{parse_https_url, VisitorConfig};
+use crate::transport::{tls, ws};
+use crate::visitor::Core;
+
+/// Seed 004's limits on presence data.
+pub const MAX_PROPERTIES: usize = 20;
+pub const MAX_PROPERTY_LEN: usize = 2_000;
+pub const MAX_PRESENCE_TOTAL: usize = 10_000;
+pub const MAX_NAME_LEN: usize = 64;
+/// Standard presence properties; others must start with `c_`.
+pub const STANDARD_PROPERTIES: &[&str] = &["url", "title", "page", "app", "platform", "version"];
+
+/// Nothing heard from the service for this long: the connection is dead (it pings every 5 s).
+const DEAD_AFTER: Duration = Duration::from_secs(15);
+/// Waits between reconnect attempts: from the first to the last, doubling.
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// What the API asks of the presence task.
+#[derive(Debug)]
+pub(crate) enum PresenceCmd {
+    /// A JSON message for the service.
+    Send(Value),
+    Disconnect,
+}
+
+/// Checks presence data (property name -> value) against seed 004's limits.
+pub fn check_presence(props: &[(String, String)]) -> Result<(), String> {
+    if props.len() > MAX_PROPERTIES {
+        return Err(format!(
+            "presence data has {} properties; at most {MAX_PROPERTIES}",
+            props.len()
+        ));
+    }
+    let mut total = 0;
+    for (k, v) in props {
+        if k.is_empty() || k.chars().count() > MAX_NAME_LEN {
+            return Err(format!(
+                "property name {k:.70?} must be 1 to {MAX_NAME_LEN} characters"
+            ));
+        }
+        if !k.starts_with("c_") && !STANDARD_PROPERTIES.contains(&k.as_str()) {
+            return Err(format!("custom property {k:?} must be prefixed c_"));
+        }
+        let n = v.chars().count();
+        if n > MAX_PROPERTY_LEN {
+            return Err(format!(
+                "property {k:?} has {n} characters; at most {MAX_PROPERTY_LEN}"
+            ));
+        }
+        total += n + k.chars().count();
+    }
+    if total > MAX_PRESENCE_TOTAL {
+        return Err(format!(
+            "presence data has {total} characters; at most {MAX_PRESENCE_TOTAL} in all"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a signalAgent event: `terms` with status displayed/accepted/declined, or `c_...`.
+pub fn check_signal(event: &str, props: &[(String, String)]) -> Result<(), String> {
+    if event == "terms" {
+        let status = props
+            .iter()
+            .find(|(k, _)| k == "status")
+            .map(|(_, v)| v.as_str());
+        if !matches!(status, Some("displayed" | "accepted" | "declined")) {
+            return Err(
+                "signalAgent(\"terms\") needs status displayed, accepted or declined".into(),
+            );
+        }
+    } else if !(event.starts_with("c_") && event.len() > 2 && event.len() <= MAX_NAME_LEN) {
+        return Err(format!(
+            "signalAgent event {event:.70?} must be \"terms\" or prefixed c_"
+        ));
+    }
+    if props.len() > MAX_PROPERTIES
+        || props
+            .iter()
+            .any(|(k, v)| k.len() > MAX_NAME_LEN || v.chars().count() > MAX_PROPERTY_LEN)
+    {
+        return Err(format!(
+            "signalAgent properties: at most {MAX_PROPERTIES}, names up to {MAX_NAME_LEN} and values up to {MAX_PROPERTY_LEN} characters"
+        ));
+    }
+    Ok(())
+}
+
+/// A JSON object of the properties.
+pub(crate) fn object(props: &[(String, String)]) -> Value {
+    Value::Object(
+        props
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect::<Map<String, Value>>(),
+    )
+}
+
+/// The presence socket URL of a service URL: `https://h:p/...` -> `wss://h:p/ws/presence`.
+pub fn presence_url(service_url: &str) -> Result<String, String> {
+    let (host, port, _) = parse_https_url(service_url)?;
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    Ok(format!("wss://{host}:{port}/ws/presence"))
+}
+
+/// Starts the presence task on the SDK's runtime; returns its command channel.
+pub(crate) fn spawn(
+    rt: &tokio::runtime::Handle,
+    core: Arc<Core>,
+    cfg: VisitorConfig,
+    visitor_id: String,
+) -> UnboundedSender<PresenceCmd> {
+    let (tx, rx) = unbounded_channel();
+    rt.spawn(run(core, cfg, visitor_id, rx));
+    tx
+}
+
+enum Ended {
+    /// disconnect was called (or the visitor is going away).
+    Asked,
+    /// The service refused for good (not configured, bad id).
+    Refused,
+    /// The link dropped: reconnect.
+    Dropped(String),
+}
+
+async fn run(
+    core: Arc<Core>,
+    cfg: VisitorConfig,
+    visitor_id: String,
+    mut cmds: UnboundedReceiver<PresenceCmd>,
+) {
+    let mut backoff = BACKOFF_FIRST;
+    loop {
+        let ended = connect_once(&core, &cfg, &visitor_id, &mut cmds).await;
+        core.set_presence_connected(false);
+        let reason = match ended {
+            Ended::Asked => {
+                core.fire(Event::new(
+                    EventCode::PresenceDisconnected,
+                    "disconnected from the presence service",
+                ));
+                break;
+            }
+            Ended::Refused => break,
+            Ended::Dropped(reason) => reason,
+        };
+        if core.take_presence_was_connected() {
+            backoff = BACKOFF_FIRST;
+        }
+        core.fire(
+            Event::new(
+                EventCode::PresenceConnectFail,
+                format!("presence connection failed: {reason}; retrying"),
+            )
+            .with("reason", reason),
+        );
+        // Wait, but a disconnect meanwhile ends it at once; sends meanwhile fail.
+        let wait = tokio::time::sleep(backoff);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                c = cmds.recv() => match c {
+                    Some(PresenceCmd::Send(_)) => core.fire(Event::new(
+                        EventCode::PresenceSendFail,
+                        "not connected to the presence service",
+                    )),
+                    Some(PresenceCmd::Disconnect) | None => {
+                        core.fire(Event::new(EventCode::PresenceDisconnected, "disconnected from the presence service"));
+                        core.clear_presence();
+                        return;
+                    }
+                },
+            }
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+    core.clear_presence();
+}
+
+async fn connect_once(
+    core: &Core,
+    cfg: &VisitorConfig,
+    visitor_id: &str,
+    cmds: &mut UnboundedReceiver<PresenceCmd>,
+) -> Ended {
+    let url = match presence_url(cfg.service_url()) {
+        Ok(u) => u,
+        Err(e) => return Ended::Dropped(e),
+    };
+    let tls = match tls::client_config(cfg.ca_cert_path.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return Ended::Dropped(format!("TLS: {e}")),
+    };
+    let mut sock = match tokio::time::timeout(Duration::from_secs(10), ws::connect(tls, &url)).await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Ended::Dropped(e.to_string()),
+        Err(_) => return Ended::Dropped("timed out connecting".into()),
+    };
+    let hello = json!({
+        "type": "hello",
+        "group_id": cfg.group_id,
+        "visitor_id": visitor_id,
+        "client": format!("glance-visitor {} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::OS),
+    });
+    if let Err(e) = sock.send(Message::Text(hello.to_string().into())).await {
+        return Ended::Dropped(e.to_string());
+    }
+    // welcome, or the reason the service refuses.
+    let first = tokio::time::timeout(Duration::from_secs(10), sock.next()).await;
+    let m = match first {
+        Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<Value>(&t).unwrap_or(Value::Null),
+        Ok(Some(Ok(_))) => Value::Null,
+        Ok(Some(Err(e))) => return Ended::Dropped(e.to_string()),
+        Ok(None) => return Ended::Dropped("the service closed the connection".into()),
+        Err(_) => return Ended::Dropped("no answer to hello".into()),
+    };
+    match m["type"].as_str() {
+        Some("welcome") => {}
+        Some("error") => {
+            let code = m["code"].as_str().unwrap_or_default();
+            let msg = m["message"].as_str().unwrap_or_default().to_string();
+            return match code {
+                "notconfigured" => {
+                    core.fire(Event::new(EventCode::PresenceNotConfigured, msg));
+                    Ended::Refused
+                }
+                "invalidprotocol" | "invalid" => {
+                    core.fire(Event::new(
+                        EventCode::InvalidParameter,
+                        format!("visitor id: {msg}"),
+                    ));
+                    Ended::Refused
+                }
+                _ => Ended::Dropped(format!("{code}: {msg}")),
+            };
+        }
+        _ => return Ended::Dropped("unexpected answer to hello".into()),
+    }
+    core.set_presence_connected(true);
+    core.fire(Event::new(
+        EventCode::PresenceConnected,
+        "connected to the presence service",
+    ));
+    loop {
+        tokio::select! {
+            c = cmds.recv() => match c {
+                Some(PresenceCmd::Send(v)) => {
+                    if let Err(e) = sock.send(Message::Text(v.to_string().into())).await {
+                        core.fire(Event::new(EventCode::PresenceSendFail, format!("not sent: {e}")));
+                        return Ended::Dropped(e.to_string());
+                    }
+                }
+                Some(PresenceCmd::Disconnect) | None => {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), sock.close(None)).await;
+                    return Ended::Asked;
+                }
+            },
+            m = tokio::time::timeout(DEAD_AFTER, sock.next()) => {
+                let text = match m {
+                    Err(_) => return Ended::Dropped("nothing heard from the service (heartbeat)".into()),
+                    Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
+                        return Ended::Dropped("the connection was closed".into())
+                    }
+                    Ok(Some(Ok(Message::Text(t)))) => t,
+                    Ok(Some(Ok(_))) => continue,
+                };
+                let Ok(m) = serde_json::from_str::<Value>(&text) else {
+                    return Ended::Dropped("the service sent a malformed message".into());
+                };
+                match m["type"].as_str().unwrap_or_default() {
+                    "ping" => {
+                        let pong = json!({"type": "pong", "t": m["t"]}).to_string();
+                        if sock.send(Message::Text(pong.into())).await.is_err() {
+                            return Ended::Dropped("the connection was closed".into());
+                        }
+                    }
+                    "blur" => core.fire(Event::new(
+                        EventCode::PresenceBlur,
+                        "another application with this visitor id has focus",
+                    )),
+                    "focus" => {}
+                    "invoke" => core.fire(invoke_event(&m)),
+                    "signal" => {
+                        let mut e = Event::new(EventCode::PresenceSignal, "a signal from the agent");
+                        if let Some(o) = m["data"].as_object() {
+                            for (k, v) in o {
+                                let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                                e = e.with(k, v);
+                            }
+                        }
+                        core.fire(e);
+                    }
+                    "error" => {
+                        let msg = m["message"].as_str().unwrap_or_default();
+                        return Ended::Dropped(format!("the service reported: {msg}"));
+                    }
+                    other => log::debug!("presence: ignoring {other:.40}"),
+                }
+            }
+        }
+    }
+}
+
+/// The event for an agent's invoke: the terms dialog for `...showTerms`, else a signal
+/// naming the function.
+fn invoke_event(m: &Value) -> Event {
+    let func = m["func"].as_str().unwrap_or_default();
+    let args = &m["args"];
+    let arg = |k: &str| args[k].as_str().unwrap_or_default().to_string();
+    if func.ends_with("showTerms") || func.ends_with("startSession") {
+        Event::new(
+            EventCode::PresenceShowTerms,
+            "the agent asks to start screen sharing",
+        )
+        .with("sessionkey", arg("sessionkey"))
+        .with("onetermsurl", arg("onetermsurl"))
+    } else {
+        let mut e = Event::new(
+            EventCode::PresenceSignal,
+            format!("the agent invoked {func:.100}"),
+        )
+        .with("func", func);
+        if let Some(o) = args.as_object() {
+            for (k, v) in o {
+                e = e.with(
+                    k,
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                );
+            }
+        }
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn limits() {
+        assert!(check_presence(&p(&[("url", "a"), ("c_x", "b")])).is_ok());
+        assert!(check_presence(&p(&[("cart", "1")])).is_err());
+        let many: Vec<(String, String)> = (0..21).map(|i| (format!("c_{i}"), "v".into())).collect();
+        assert!(check_presence(&many).is_err());
+        assert!(check_presence(&[("url".into(), "x".repeat(2001))]).is_err());
+        let big: Vec<(String, String)> = (0..6)
+            .map(|i| (format!("c_{i}"), "y".repeat(1900)))
+            .collect();
+        assert!(check_presence(&big).is_err());
+        assert!(check_presence(&[(format!("c_{}", "n".repeat(63)), "v".into())]).is_err());
+        assert!(check_signal("terms", &p(&[("status", "accepted")])).is_ok());
+        assert!(check_signal("terms", &p(&[("status", "maybe")])).is_err());
+        assert!(check_signal("c_chat", &[]).is_ok());
+        assert!(check_signal("chat", &[]).is_err());
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            presence_url("https://127.0.0.1:8443").unwrap(),
+            "wss://127.0.0.1:8443/ws/presence"
+        );
+        assert_eq!(
+            presence_url("https://[::1]:9/x").unwrap(),
+            "wss://[::1]:9/ws/presence"
+        );
+        assert!(presence_url("http://a").is_err());
+    }
+}
