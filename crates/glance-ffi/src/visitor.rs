@@ -78,7 +78,10 @@ pub extern "C" fn glance_visitor_free(visitor: *mut GlanceVisitor) {
 }
 
 /// Looks up the handle and runs `f` with it.
-fn with_visitor(h: *const GlanceVisitor, f: impl FnOnce(&Visitor) -> GlanceResult) -> GlanceResult {
+pub(crate) fn with_visitor(
+    h: *const GlanceVisitor,
+    f: impl FnOnce(&Visitor) -> GlanceResult,
+) -> GlanceResult {
     guard_result(|| {
         if h.is_null() {
             return GlanceResult::GLANCE_ERROR_NULL_ARGUMENT;
@@ -94,7 +97,7 @@ fn with_visitor(h: *const GlanceVisitor, f: impl FnOnce(&Visitor) -> GlanceResul
 ///
 /// # Safety
 /// `p` is NULL or a NUL-terminated string valid for the call.
-unsafe fn arg<'a>(
+pub(crate) unsafe fn arg<'a>(
     v: &Visitor,
     p: *const c_char,
     arg: &str,

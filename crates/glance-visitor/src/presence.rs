@@ -136,8 +136,8 @@ pub(crate) fn spawn(
 enum Ended {
     /// disconnect was called (or the visitor is going away).
     Asked,
-    /// The service refused for good (not configured, bad id).
-    Refused,
+    /// The service refused for good (not configured, bad id): the event to fire.
+    Refused(Event),
     /// The link dropped: reconnect.
     Dropped(String),
 }
@@ -154,13 +154,19 @@ async fn run(
         core.set_presence_connected(false);
         let reason = match ended {
             Ended::Asked => {
+                // Cleared first: an application that reacts to the event sees the new state.
+                core.clear_presence();
                 core.fire(Event::new(
                     EventCode::PresenceDisconnected,
                     "disconnected from the presence service",
                 ));
-                break;
+                return;
             }
-            Ended::Refused => break,
+            Ended::Refused(e) => {
+                core.clear_presence();
+                core.fire(e);
+                return;
+            }
             Ended::Dropped(reason) => reason,
         };
         if core.take_presence_was_connected() {
@@ -185,8 +191,8 @@ async fn run(
                         "not connected to the presence service",
                     )),
                     Some(PresenceCmd::Disconnect) | None => {
-                        core.fire(Event::new(EventCode::PresenceDisconnected, "disconnected from the presence service"));
                         core.clear_presence();
+                        core.fire(Event::new(EventCode::PresenceDisconnected, "disconnected from the presence service"));
                         return;
                     }
                 },
@@ -194,7 +200,6 @@ async fn run(
         }
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
-    core.clear_presence();
 }
 
 async fn connect_once(
@@ -242,16 +247,12 @@ async fn connect_once(
             let msg = m["message"].as_str().unwrap_or_default().to_string();
             return match code {
                 "notconfigured" => {
-                    core.fire(Event::new(EventCode::PresenceNotConfigured, msg));
-                    Ended::Refused
+                    Ended::Refused(Event::new(EventCode::PresenceNotConfigured, msg))
                 }
-                "invalidprotocol" | "invalid" => {
-                    core.fire(Event::new(
-                        EventCode::InvalidParameter,
-                        format!("visitor id: {msg}"),
-                    ));
-                    Ended::Refused
-                }
+                "invalidprotocol" | "invalid" => Ended::Refused(Event::new(
+                    EventCode::InvalidParameter,
+                    format!("visitor id: {msg}"),
+                )),
                 _ => Ended::Dropped(format!("{code}: {msg}")),
             };
         }
