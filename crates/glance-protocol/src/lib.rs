@@ -11,6 +11,7 @@ pub mod control;
 pub mod cursor;
 pub mod framing;
 pub mod limits;
+pub mod presence;
 pub mod status;
 pub mod update;
 

@@ -15,13 +15,9 @@ use crate::params::{parse_https_url, VisitorConfig};
 use crate::transport::{tls, ws};
 use crate::visitor::Core;
 
-/// Seed 004's limits on presence data.
-pub const MAX_PROPERTIES: usize = 20;
-pub const MAX_PROPERTY_LEN: usize = 2_000;
-pub const MAX_PRESENCE_TOTAL: usize = 10_000;
-pub const MAX_NAME_LEN: usize = 64;
-/// Standard presence properties; others must start with `c_`.
-pub const STANDARD_PROPERTIES: &[&str] = &["url", "title", "page", "app", "platform", "version"];
+pub use glance_protocol::presence::{
+    MAX_NAME_LEN, MAX_PRESENCE_TOTAL, MAX_PROPERTIES, MAX_PROPERTY_LEN, STANDARD_PROPERTIES,
+};
 
 /// Nothing heard from the service for this long: the connection is dead (it pings every 5 s).
 const DEAD_AFTER: Duration = Duration::from_secs(15);
@@ -39,65 +35,15 @@ pub(crate) enum PresenceCmd {
 
 /// Checks presence data (property name -> value) against seed 004's limits.
 pub fn check_presence(props: &[(String, String)]) -> Result<(), String> {
-    if props.len() > MAX_PROPERTIES {
-        return Err(format!(
-            "presence data has {} properties; at most {MAX_PROPERTIES}",
-            props.len()
-        ));
-    }
-    let mut total = 0;
-    for (k, v) in props {
-        if k.is_empty() || k.chars().count() > MAX_NAME_LEN {
-            return Err(format!(
-                "property name {k:.70?} must be 1 to {MAX_NAME_LEN} characters"
-            ));
-        }
-        if !k.starts_with("c_") && !STANDARD_PROPERTIES.contains(&k.as_str()) {
-            return Err(format!("custom property {k:?} must be prefixed c_"));
-        }
-        let n = v.chars().count();
-        if n > MAX_PROPERTY_LEN {
-            return Err(format!(
-                "property {k:?} has {n} characters; at most {MAX_PROPERTY_LEN}"
-            ));
-        }
-        total += n + k.chars().count();
-    }
-    if total > MAX_PRESENCE_TOTAL {
-        return Err(format!(
-            "presence data has {total} characters; at most {MAX_PRESENCE_TOTAL} in all"
-        ));
-    }
-    Ok(())
+    glance_protocol::presence::check_presence(props.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 /// Checks a signalAgent event: `terms` with status displayed/accepted/declined, or `c_...`.
 pub fn check_signal(event: &str, props: &[(String, String)]) -> Result<(), String> {
-    if event == "terms" {
-        let status = props
-            .iter()
-            .find(|(k, _)| k == "status")
-            .map(|(_, v)| v.as_str());
-        if !matches!(status, Some("displayed" | "accepted" | "declined")) {
-            return Err(
-                "signalAgent(\"terms\") needs status displayed, accepted or declined".into(),
-            );
-        }
-    } else if !(event.starts_with("c_") && event.len() > 2 && event.len() <= MAX_NAME_LEN) {
-        return Err(format!(
-            "signalAgent event {event:.70?} must be \"terms\" or prefixed c_"
-        ));
-    }
-    if props.len() > MAX_PROPERTIES
-        || props
-            .iter()
-            .any(|(k, v)| k.len() > MAX_NAME_LEN || v.chars().count() > MAX_PROPERTY_LEN)
-    {
-        return Err(format!(
-            "signalAgent properties: at most {MAX_PROPERTIES}, names up to {MAX_NAME_LEN} and values up to {MAX_PROPERTY_LEN} characters"
-        ));
-    }
-    Ok(())
+    glance_protocol::presence::check_signal(
+        event,
+        props.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
 }
 
 /// A JSON object of the properties.
@@ -368,20 +314,10 @@ mod tests {
     }
 
     #[test]
-    fn limits() {
+    fn limits_apply_to_property_lists() {
         assert!(check_presence(&p(&[("url", "a"), ("c_x", "b")])).is_ok());
         assert!(check_presence(&p(&[("cart", "1")])).is_err());
-        let many: Vec<(String, String)> = (0..21).map(|i| (format!("c_{i}"), "v".into())).collect();
-        assert!(check_presence(&many).is_err());
-        assert!(check_presence(&[("url".into(), "x".repeat(2001))]).is_err());
-        let big: Vec<(String, String)> = (0..6)
-            .map(|i| (format!("c_{i}"), "y".repeat(1900)))
-            .collect();
-        assert!(check_presence(&big).is_err());
-        assert!(check_presence(&[(format!("c_{}", "n".repeat(63)), "v".into())]).is_err());
         assert!(check_signal("terms", &p(&[("status", "accepted")])).is_ok());
-        assert!(check_signal("terms", &p(&[("status", "maybe")])).is_err());
-        assert!(check_signal("c_chat", &[]).is_ok());
         assert!(check_signal("chat", &[]).is_err());
     }
 

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
 use super::hub::{Out, PresenceHub, VisitorKey, SOCKET_QUEUE};
-use super::{check_presence, check_signal_event, check_visitor_id, MAX_PRESENCE_MESSAGE};
+use super::{check_presence, check_signal, check_visitor_id, MAX_PRESENCE_MESSAGE};
 use crate::http::AppState;
 
 /// Read buffer of a presence socket.
@@ -115,22 +115,11 @@ fn handle(hub: &PresenceHub, key: &VisitorKey, id: u64, m: &Value) -> Result<(),
         }
         "signal_agent" => {
             let event = m.get("event").and_then(Value::as_str).unwrap_or_default();
-            check_signal_event(event).map_err(|e| error("invalid", &e))?;
             let data = m.get("data").cloned().unwrap_or_else(|| json!({}));
-            check_presence_like(&data)?;
+            check_signal(event, &data).map_err(|e| error("invalid", &e))?;
             hub.take_focus(key, id);
             if event == "terms" {
-                let status = data
-                    .get("status")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if !matches!(status, "displayed" | "accepted" | "declined") {
-                    return Err(error(
-                        "invalid",
-                        "terms.status must be displayed, accepted or declined",
-                    ));
-                }
-                hub.to_agents(key, "onterms", json!({ "status": status }));
+                hub.to_agents(key, "onterms", json!({ "status": data["status"] }));
             } else {
                 hub.to_agents(key, "onsignal", json!({ "event": event, "data": data }));
             }
@@ -151,26 +140,6 @@ fn handle(hub: &PresenceHub, key: &VisitorKey, id: u64, m: &Value) -> Result<(),
         }
     }
     Ok(())
-}
-
-/// Signal data follows the presence limits but any property names are allowed.
-fn check_presence_like(data: &Value) -> Result<(), String> {
-    let ok = data.as_object().is_some_and(|o| {
-        o.len() <= super::MAX_PROPERTIES
-            && o.iter().all(|(k, v)| {
-                k.len() <= super::MAX_NAME_LEN
-                    && v.as_str()
-                        .is_some_and(|s| s.len() <= super::MAX_PROPERTY_LEN)
-            })
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(error(
-            "invalid",
-            "signal data must be an object of at most 20 string properties",
-        ))
-    }
 }
 
 async fn serve(st: Arc<AppState>, socket: WebSocket) {
