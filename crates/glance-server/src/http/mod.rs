@@ -6,6 +6,7 @@ pub mod agent_ws;
 pub mod pages;
 pub mod visitor_config;
 pub mod visitor_ws;
+pub mod ws_queue;
 
 use std::sync::Arc;
 

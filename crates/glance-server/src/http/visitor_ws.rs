@@ -13,8 +13,8 @@ use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::stream::SplitStream;
+use futures_util::StreamExt;
 use glance_protocol::framing::{self, Kind};
 use glance_protocol::limits::MAX_BINARY_LEN;
 use glance_protocol::Control;
@@ -23,7 +23,7 @@ use tokio::time::{timeout, Instant};
 
 use super::AppState;
 use crate::direct::CLOSE_GRACE;
-use crate::relay::agent_queue::{Outgoing, SendQueue, MAX_QUEUED_CONTROLS};
+use crate::relay::agent_queue::{SendQueue, MAX_QUEUED_CONTROLS};
 use crate::relay::visitor::{self, Incoming, RecvError};
 
 /// The largest WebSocket message a visitor may send: the kind byte and the largest payload.
@@ -41,7 +41,12 @@ pub async fn handler(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> R
 async fn serve(st: Arc<AppState>, socket: WebSocket, deadline: Instant) {
     let (sink, stream) = socket.split();
     let queue = Arc::new(SendQueue::new(0, MAX_QUEUED_CONTROLS));
-    let mut writer = tokio::spawn(write_loop(sink, queue.clone(), st.timing.ping_interval));
+    let mut writer = tokio::spawn(super::ws_queue::write_loop(
+        sink,
+        queue.clone(),
+        st.timing.ping_interval,
+        "visitor tunnel",
+    ));
     let (tx, mut rx) = mpsc::channel(1);
     let reader = tokio::spawn(read_loop(stream, tx, st.timing.visitor_idle_timeout));
     visitor::run(st.registry.clone(), &mut rx, queue.clone(), deadline).await;
@@ -125,36 +130,4 @@ async fn read_loop(
             return;
         }
     }
-}
-
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    queue: Arc<SendQueue>,
-    ping: Duration,
-) {
-    let mut tick = tokio::time::interval_at(Instant::now() + ping, ping);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            item = queue.pop() => {
-                let msg = match item {
-                    Some(Outgoing::Control(c)) => Message::Text(c.to_json().into()),
-                    Some(Outgoing::Update(b) | Outgoing::Shape(b)) => Message::Binary(b),
-                    None => break,
-                };
-                if let Err(e) = sink.send(msg).await {
-                    log::debug!("visitor tunnel: write failed: {e}");
-                    queue.abort();
-                    return;
-                }
-            }
-            _ = tick.tick() => {
-                if queue.ping_enabled() {
-                    queue.push_control(Control::Ping { t: crate::unix_millis() });
-                }
-            }
-        }
-    }
-    let _ = timeout(CLOSE_GRACE, sink.send(Message::Close(None))).await;
-    let _ = timeout(CLOSE_GRACE, sink.close()).await;
 }
