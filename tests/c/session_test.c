@@ -234,10 +234,11 @@ int main(int argc, char **argv) {
   GlanceStartParams sp;
   glance_start_params_init(&sp);
   CHECK(sp.display_params.scale == 1.0f && sp.key == NULL && !sp.persist, "defaults");
-  sp.presence_start = true;
-  CHECK(glance_visitor_start_session_params(v, &sp) == GLANCE_ERROR_INVALID_PARAMETER, "presenceStart");
-  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "presenceStart"),
-        "names presenceStart: %s", ev.message);
+  sp.display_params.video = true;
+  CHECK(glance_visitor_start_session_params(v, &sp) == GLANCE_ERROR_INVALID_PARAMETER, "video");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "video"),
+        "names video: %s", ev.message);
+  sp.display_params.video = false;
   CHECK(glance_visitor_start_session_params(v, NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL params");
   CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL params");
 

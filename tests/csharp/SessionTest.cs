@@ -117,9 +117,11 @@ static class SessionTest
                 Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter index");
                 Check(Rejected(() => v.StartSession("bad key!")) == GlanceResult.InvalidParameter, "bad key");
                 Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter key");
-                Check(v.TryStartSession(new StartParams { PresenceStart = true }) == GlanceResult.InvalidParameter, "presenceStart");
+                var vp = new StartParams();
+                vp.DisplayParams.Video = true;
+                Check(v.TryStartSession(vp) == GlanceResult.InvalidParameter, "video");
                 var re = Wait(EventCode.InvalidParameter, 5);
-                Check(re != null && re.Message.Contains("presenceStart"), "names presenceStart");
+                Check(re != null && re.Message.Contains("video"), "names video");
 
                 var k = Session(v, () => v.StartSession(GlanceVisitor.KeyTypeRandom));
                 Check(k.Length > 0 && k.All(char.IsDigit), "random key " + k);

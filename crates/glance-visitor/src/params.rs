@@ -208,9 +208,6 @@ impl StartParams {
                 self.max_guests
             ));
         }
-        if self.presence_start {
-            return Err("presenceStart is not supported yet (it arrives with One-Click Connect); pass false".into());
-        }
         self.display_params.validate()?;
         Ok(key)
     }

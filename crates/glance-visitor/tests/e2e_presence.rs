@@ -167,7 +167,11 @@ fn presence_end_to_end() {
         assert_eq!(e.property("command"), Some("startchat"));
 
         // The screen-share session started from presence is announced to the agent.
-        a.v.start_session_params(StartParams::default()).unwrap();
+        a.v.start_session_params(StartParams {
+            presence_start: true,
+            ..Default::default()
+        })
+        .unwrap();
         let c = a.expect(EventCode::ConnectedToSession, 20).await;
         assert_eq!(c.property("sessionkey"), Some("alice"));
         let st = watcher
