@@ -282,3 +282,53 @@ fn presence_reconnects_after_a_drop() {
         );
     });
 }
+
+#[test]
+fn presence_declines_and_reconnects_after_the_service_restarts() {
+    runtime().block_on(async {
+        let state = tempfile::tempdir().unwrap();
+        let opts = |listen| glance_tests::TestServerOptions {
+            config_toml: Some(CONFIG.into()),
+            state_dir: Some(state.path().to_path_buf()),
+            listen,
+            ..Default::default()
+        };
+        let s1 = TestServer::start_with(opts(None)).await.unwrap();
+        let r = s1.ready().clone();
+        let a = app(&r, 7, Some("dave"), None).await;
+        a.v.presence_connect().unwrap();
+        a.expect(EventCode::PresenceConnected, 10).await;
+
+        // The decline path: terms shown, declined, no session.
+        let token = agent_token(&r).await;
+        let mut watcher = JsonWs::connect(&r, "/ws/presence/agent", None).await.unwrap();
+        watcher
+            .send(&json!({"token": token, "groupid": 7, "visitorid": "dave"}))
+            .await
+            .unwrap();
+        watcher.recv_until(T, |v| v["event"] == "onvisitorconn").await.unwrap();
+        signal(&r, &token, "dave", json!({"mtype": "invoke", "data": {
+            "func": "GLANCE.PresenceVisitor.showTerms", "args": {"sessionkey": "dave", "onetermsurl": "https://t.example"}}}))
+        .await;
+        a.expect(EventCode::PresenceShowTerms, 10).await;
+        a.v.presence_signal_agent("terms", &props(&[("status", "declined")])).unwrap();
+        let t = watcher.recv_until(T, |v| v["event"] == "onterms").await.unwrap();
+        assert_eq!(t["data"]["status"], "declined");
+        assert_eq!(a.v.session_info().call_id, 0);
+
+        // The service restarts on the same address: the SDK reconnects by itself.
+        let listen = s1.server().https_addr();
+        drop(watcher);
+        drop(s1);
+        a.expect(EventCode::PresenceConnectFail, 15).await;
+        let s2 = TestServer::start_with(opts(Some(listen))).await.unwrap();
+        a.expect(EventCode::PresenceConnected, 40).await;
+        let token = agent_token(s2.ready()).await;
+        let res = signal(s2.ready(), &token, "dave", json!({"mtype": "signal", "data": {"n": "after-restart"}})).await;
+        assert_eq!(res["result"], "delivered");
+        assert_eq!(
+            a.expect(EventCode::PresenceSignal, 10).await.property("n"),
+            Some("after-restart")
+        );
+    });
+}
