@@ -337,6 +337,9 @@ GlanceResult glance_presence_signal_agent(struct GlanceVisitor *visitor,
 // signalVisibility(visible): the agent is told the application is hidden or visible.
 GlanceResult glance_presence_signal_visibility(struct GlanceVisitor *visitor, bool visible);
 
+// PresenceVisitor setDefaultUI(enabled): the same switch as glance_visitor_set_default_ui.
+GlanceResult glance_presence_set_default_ui(struct GlanceVisitor *visitor, bool enabled);
+
 // Frees a string returned by this library. NULL is a no-op.
 //
 // # Safety
@@ -403,6 +406,12 @@ GlanceResult glance_visitor_show_display(struct GlanceVisitor *visitor,
 
 // EndSession: EventSessionEnded (SessionEndReasonThisSide) follows.
 GlanceResult glance_visitor_end_session(struct GlanceVisitor *visitor);
+
+// defaultUI(enabled) (seed 002): on (the default), the SDK shows the terms dialog itself when
+// an agent asks to start (EventPresenceShowTerms, property `defaultui`) and a terms
+// confirmation before StartSession when the group has a terms URL; off hands both to the
+// application.
+GlanceResult glance_visitor_set_default_ui(struct GlanceVisitor *visitor, bool enabled);
 
 // Pause(pause): agents see a white screen with a message while paused.
 GlanceResult glance_visitor_pause(struct GlanceVisitor *visitor, bool pause);

@@ -198,6 +198,11 @@ class Visitor {
   void endSession() { check(glance_visitor_end_session(handle_), "endSession"); }
   void pause(bool pause) { check(glance_visitor_pause(handle_, pause), "pause"); }
 
+  // defaultUI(enabled) (seed 002) and PresenceVisitor setDefaultUI: the same switch.
+  void setDefaultUI(bool enabled) {
+    check(glance_visitor_set_default_ui(handle_, enabled), "setDefaultUI");
+  }
+
   // One-Click Connect (seed 004, PresenceVisitor).
   void presenceConnect() { check(glance_presence_connect(handle_), "presenceConnect"); }
   void presenceDisconnect() { check(glance_presence_disconnect(handle_), "presenceDisconnect"); }

@@ -192,6 +192,7 @@ namespace Glance
 
         [StructLayout(LayoutKind.Sequential)]
         internal struct NProperty { public IntPtr name; public IntPtr value; }
+        [DllImport(Lib)] internal static extern int glance_visitor_set_default_ui(GlanceVisitorHandle v, [MarshalAs(UnmanagedType.I1)] bool enabled);
         [DllImport(Lib)] internal static extern int glance_presence_connect(GlanceVisitorHandle v);
         [DllImport(Lib)] internal static extern int glance_presence_disconnect(GlanceVisitorHandle v);
         [DllImport(Lib)] internal static extern int glance_presence_send(GlanceVisitorHandle v, NProperty[] props, UIntPtr n);
@@ -363,6 +364,9 @@ namespace Glance
             }
         }
         public void Pause(bool pause) { Check(Native.glance_visitor_pause(handle, pause), "Pause"); }
+
+        /// <summary>defaultUI(enabled) (seed 002) and PresenceVisitor.SetDefaultUI: the same switch.</summary>
+        public void SetDefaultUI(bool enabled) { Check(Native.glance_visitor_set_default_ui(handle, enabled), "SetDefaultUI"); }
 
         // One-Click Connect (seed 004, PresenceVisitor).
         public void PresenceConnect() { Check(Native.glance_presence_connect(handle), "PresenceConnect"); }

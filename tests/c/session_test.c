@@ -183,6 +183,9 @@ int main(int argc, char **argv) {
     GlanceVisitorConfig pc = config(&srv, "c-visitor-1");
     CHECK(glance_visitor_init(v, &pc) == GLANCE_OK, "init with visitor id");
     CHECK(h_wait(&q, EventVisitorInitialized, 5, &ev), "initialized with visitor id");
+    CHECK(glance_visitor_set_default_ui(NULL, false) == GLANCE_ERROR_NULL_ARGUMENT, "default UI NULL");
+    CHECK(glance_presence_set_default_ui(v, false) == GLANCE_OK, "presence default UI off");
+    CHECK(glance_visitor_set_default_ui(v, false) == GLANCE_OK, "visitor default UI off");
     CHECK(glance_presence_connect(v) == GLANCE_OK, "presence connect");
     CHECK(h_wait(&q, EventPresenceConnected, 10, &ev), "EventPresenceConnected");
     CHECK(glance_presence_connect(v) == GLANCE_OK, "connect again does nothing");

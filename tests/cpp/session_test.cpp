@@ -139,6 +139,7 @@ int main(int argc, char **argv) {
     CHECK(k == "cpp-visitor", "visitor id key %s", k.c_str());
 
     // One-Click Connect through the wrapper.
+    v.setDefaultUI(false);
     v.presenceConnect();
     CHECK(q.wait(EventPresenceConnected, 10).has_value(), "presence connected");
     v.presence({{"url", "app://cpp"}, {"c_step", "1"}});

@@ -134,6 +134,7 @@ static class SessionTest
                 Check(k == "csharp-visitor", "visitor id key " + k);
 
                 // One-Click Connect through the binding.
+                v.SetDefaultUI(false);
                 v.PresenceConnect();
                 Check(Wait(EventCode.PresenceConnected, 10) != null, "presence connected");
                 v.Presence(new Dictionary<string, string> { { "url", "app://csharp" }, { "c_step", "1" } });

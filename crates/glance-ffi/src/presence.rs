@@ -130,3 +130,12 @@ pub extern "C" fn glance_presence_signal_visibility(
 ) -> GlanceResult {
     with_visitor(visitor, |v| v.presence_signal_visibility(visible).into())
 }
+
+/// PresenceVisitor setDefaultUI(enabled): the same switch as glance_visitor_set_default_ui.
+#[no_mangle]
+pub extern "C" fn glance_presence_set_default_ui(
+    visitor: *mut crate::handles::GlanceVisitor,
+    enabled: bool,
+) -> GlanceResult {
+    with_visitor(visitor, |v| v.set_default_ui(enabled).into())
+}

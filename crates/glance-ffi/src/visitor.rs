@@ -321,6 +321,18 @@ pub extern "C" fn glance_visitor_end_session(visitor: *mut GlanceVisitor) -> Gla
     with_visitor(visitor, |v| v.end_session().into())
 }
 
+/// defaultUI(enabled) (seed 002): on (the default), the SDK shows the terms dialog itself when
+/// an agent asks to start (EventPresenceShowTerms, property `defaultui`) and a terms
+/// confirmation before StartSession when the group has a terms URL; off hands both to the
+/// application.
+#[no_mangle]
+pub extern "C" fn glance_visitor_set_default_ui(
+    visitor: *mut GlanceVisitor,
+    enabled: bool,
+) -> GlanceResult {
+    with_visitor(visitor, |v| v.set_default_ui(enabled).into())
+}
+
 /// Pause(pause): agents see a white screen with a message while paused.
 #[no_mangle]
 pub extern "C" fn glance_visitor_pause(visitor: *mut GlanceVisitor, pause: bool) -> GlanceResult {

@@ -332,6 +332,10 @@ pub struct GroupConfig {
     /// Agent tokens valid for this group (the development token is valid for every group).
     #[serde(default)]
     pub agent_tokens: Vec<String>,
+    /// The group's terms and conditions page: visitors with the default UI confirm it before
+    /// StartSession (empty: no confirmation).
+    #[serde(default)]
+    pub terms_url: String,
     /// Origins (`scheme://host[:port]`) whose pages may call the agent API (CORS).
     #[serde(default)]
     pub allowed_origins: Vec<String>,
@@ -364,6 +368,7 @@ impl GroupConfig {
             rc_allowed: true,
             presence_enabled: true,
             agent_tokens: Vec::new(),
+            terms_url: String::new(),
             allowed_origins: Vec::new(),
             roles: Default::default(),
             default_role: default_role_name(),
@@ -467,6 +472,16 @@ impl Config {
             }
             for (j, t) in g.agent_tokens.iter().enumerate() {
                 check_token(t).map_err(|m| at(&format!("agent_tokens[{j}]"), m))?;
+            }
+            if !g.terms_url.is_empty()
+                && (!(g.terms_url.starts_with("https://") || g.terms_url.starts_with("http://"))
+                    || g.terms_url.len() > 2000
+                    || g.terms_url.chars().any(char::is_control))
+            {
+                return Err(at(
+                    "terms_url",
+                    "must be an http(s) URL of at most 2000 characters".into(),
+                ));
             }
             for (j, o) in g.allowed_origins.iter().enumerate() {
                 check_origin(o).map_err(|m| at(&format!("allowed_origins[{j}]"), m))?;

@@ -8,6 +8,7 @@
 //! session task.
 
 pub mod capture;
+mod default_ui;
 pub mod events;
 pub mod params;
 pub mod pipeline;

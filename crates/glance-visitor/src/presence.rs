@@ -10,8 +10,9 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::default_ui;
 use crate::events::{Event, EventCode};
-use crate::params::{parse_https_url, VisitorConfig};
+use crate::params::{parse_https_url, StartParams, VisitorConfig};
 use crate::transport::{tls, ws};
 use crate::visitor::Core;
 
@@ -149,7 +150,7 @@ async fn run(
 }
 
 async fn connect_once(
-    core: &Core,
+    core: &Arc<Core>,
     cfg: &VisitorConfig,
     visitor_id: &str,
     cmds: &mut UnboundedReceiver<PresenceCmd>,
@@ -247,7 +248,14 @@ async fn connect_once(
                         "another application with this visitor id has focus",
                     )),
                     "focus" => {}
-                    "invoke" => core.fire(invoke_event(&m)),
+                    "invoke" => {
+                        let e = invoke_event(&m);
+                        if e.code == EventCode::PresenceShowTerms {
+                            show_terms(core, e);
+                        } else {
+                            core.fire(e);
+                        }
+                    }
                     "signal" => {
                         let mut e = Event::new(EventCode::PresenceSignal, "a signal from the agent");
                         if let Some(o) = m["data"].as_object() {
@@ -266,6 +274,53 @@ async fn connect_once(
                 }
             }
         }
+    }
+}
+
+/// An agent asks to start screen sharing. With the default UI the SDK shows the terms
+/// dialog itself on a thread of its own (the event still fires, with `defaultui` = `on`):
+/// the agent hears `terms` displayed, then accepted or declined, and on accept the session
+/// starts with presenceStart and the key the agent asked for. Where no dialog can be shown
+/// the event fires with `defaultui` = `unavailable` and the application must answer. Without
+/// the default UI the event alone goes to the application.
+fn show_terms(core: &Arc<Core>, e: Event) {
+    if !core.default_ui() {
+        core.fire(e);
+        return;
+    }
+    if let Err(why) = default_ui::available() {
+        let mut e = e.with("defaultui", "unavailable");
+        e.message = format!("{} (the default UI cannot be shown: {why})", e.message);
+        core.fire(e);
+        return;
+    }
+    let key = e.property("sessionkey").unwrap_or_default().to_string();
+    let url = e.property("onetermsurl").unwrap_or_default().to_string();
+    core.fire(e.with("defaultui", "on"));
+    let core = core.clone();
+    let spawned = std::thread::Builder::new()
+        .name("glance-terms".into())
+        .spawn(move || {
+            let status = |s: &str| {
+                core.presence_send(
+                    json!({"type": "signal_agent", "event": "terms", "data": {"status": s}}),
+                );
+            };
+            status("displayed");
+            let accepted = default_ui::ask("Screen sharing", &default_ui::terms_text(&url, true));
+            status(if accepted { "accepted" } else { "declined" });
+            if accepted {
+                let params = StartParams {
+                    key,
+                    presence_start: true,
+                    ..Default::default()
+                };
+                // A refusal (a session already running, say) fires its own event.
+                let _ = core.start_session(params);
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("the terms dialog cannot start its thread: {e}");
     }
 }
 

@@ -63,6 +63,10 @@ pub(crate) struct Core {
     presence_up: AtomicBool,
     /// It was up since the last check (the reconnect backoff starts over).
     presence_was_up: AtomicBool,
+    /// The SDK shows its own terms dialogs (seed 002/004 default UI); on by default.
+    default_ui: AtomicBool,
+    /// The network runtime, for sessions started by the SDK itself (the default UI).
+    rt: tokio::runtime::Handle,
     state: Mutex<State>,
     idle: Condvar,
     pub source: DisplaySource,
@@ -118,7 +122,8 @@ impl Core {
         }
     }
 
-    fn presence_send(&self, v: serde_json::Value) -> bool {
+    /// Queues a message for the presence service; false when presence is not connected.
+    pub fn presence_send(&self, v: serde_json::Value) -> bool {
         self.presence
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -146,6 +151,78 @@ impl Core {
     /// Sets (or clears) where warnings and errors are reported during a session.
     pub fn set_reporter(&self, r: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>) {
         *self.reporter.lock().unwrap_or_else(|p| p.into_inner()) = r;
+    }
+
+    /// StartSession(StartParams), for the API and for the default UI.
+    pub fn start_session(self: &Arc<Self>, params: StartParams) -> Result<(), CallError> {
+        let mut st = self.state();
+        let Some(cfg) = st.config.clone() else {
+            drop(st);
+            return self.reject(CallError::InvalidState(
+                "init must be called before StartSession".into(),
+            ));
+        };
+        if st.phase != Phase::Idle {
+            drop(st);
+            return self.reject(CallError::InvalidState(
+                "a session is already running; wait for EventSessionEnded".into(),
+            ));
+        }
+        let key = match params.validate(&cfg) {
+            Ok(k) => k,
+            Err(m) => {
+                drop(st);
+                return self.reject(CallError::InvalidParameter(m));
+            }
+        };
+        let display = match self.source.find(&params.display_params.display_name) {
+            Ok(d) => Ok(d),
+            Err(CaptureError::NoSuchDisplay(n)) => {
+                drop(st);
+                return self.reject(CallError::InvalidParameter(format!(
+                    "displayName {n:?} is not a connected display (see GetDisplayName)"
+                )));
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let (tx, rx) = unbounded_channel();
+        st.phase = Phase::Starting;
+        st.generation += 1;
+        st.cmds = Some(tx);
+        st.info = SessionInfo {
+            is_paused: params.paused,
+            ..SessionInfo::default()
+        };
+        let spec = SessionSpec {
+            generation: st.generation,
+            config: cfg,
+            key,
+            params,
+            display,
+        };
+        drop(st);
+        self.rt.spawn(session::run(self.clone(), spec, rx));
+        Ok(())
+    }
+
+    /// Fires EventInvalidParameter or EventInvalidState for a call rejected at once, and
+    /// returns the error.
+    pub fn reject(&self, e: CallError) -> Result<(), CallError> {
+        let code = match &e {
+            CallError::InvalidParameter(_) => EventCode::InvalidParameter,
+            CallError::InvalidState(_) | CallError::Internal(_) => EventCode::InvalidState,
+        };
+        let msg = match &e {
+            CallError::InvalidParameter(m)
+            | CallError::InvalidState(m)
+            | CallError::Internal(m) => m.clone(),
+        };
+        self.fire(Event::new(code, msg));
+        Err(e)
+    }
+
+    pub fn default_ui(&self) -> bool {
+        self.default_ui.load(Ordering::SeqCst)
     }
 
     /// Updates the running session's info, if `generation` is still the current session.
@@ -238,6 +315,8 @@ impl GlanceVisitor {
                 presence: Mutex::new(None),
                 presence_up: AtomicBool::new(false),
                 presence_was_up: AtomicBool::new(false),
+                default_ui: AtomicBool::new(true),
+                rt: rt.handle().clone(),
                 state: Mutex::new(State {
                     config: None,
                     phase: Phase::Idle,
@@ -256,17 +335,7 @@ impl GlanceVisitor {
     }
 
     fn reject(&self, e: CallError) -> Result<(), CallError> {
-        let code = match &e {
-            CallError::InvalidParameter(_) => EventCode::InvalidParameter,
-            CallError::InvalidState(_) | CallError::Internal(_) => EventCode::InvalidState,
-        };
-        let msg = match &e {
-            CallError::InvalidParameter(m)
-            | CallError::InvalidState(m)
-            | CallError::Internal(m) => m.clone(),
-        };
-        self.core.fire(Event::new(code, msg));
-        Err(e)
+        self.core.reject(e)
     }
 
     /// Fires EventInvalidParameter for an argument a binding rejected before calling in
@@ -298,6 +367,15 @@ impl GlanceVisitor {
             EventCode::VisitorInitialized,
             "visitor initialized",
         ));
+        Ok(())
+    }
+
+    /// defaultUI(enabled) (seed 002; also PresenceVisitor setDefaultUI): with it on (the
+    /// default) the SDK shows the terms dialog itself when an agent asks to start
+    /// (EventPresenceShowTerms) and a terms confirmation before StartSession when the group has
+    /// a terms URL; off hands both to the application.
+    pub fn set_default_ui(&self, enabled: bool) -> Result<(), CallError> {
+        self.core.default_ui.store(enabled, Ordering::SeqCst);
         Ok(())
     }
 
@@ -406,62 +484,12 @@ impl GlanceVisitor {
     /// StartSession(StartParams). Outcome: EventConnectedToSession, or EventStartSessionFailed
     /// then EventSessionEnded.
     pub fn start_session_params(&self, params: StartParams) -> Result<(), CallError> {
-        let rt = match &self.rt {
-            Some(rt) => rt,
-            None => {
-                return self.reject(CallError::InvalidState(
-                    "the visitor is shutting down".into(),
-                ))
-            }
-        };
-        let mut st = self.core.state();
-        let Some(cfg) = st.config.clone() else {
-            drop(st);
+        if self.rt.is_none() {
             return self.reject(CallError::InvalidState(
-                "init must be called before StartSession".into(),
-            ));
-        };
-        if st.phase != Phase::Idle {
-            drop(st);
-            return self.reject(CallError::InvalidState(
-                "a session is already running; wait for EventSessionEnded".into(),
+                "the visitor is shutting down".into(),
             ));
         }
-        let key = match params.validate(&cfg) {
-            Ok(k) => k,
-            Err(m) => {
-                drop(st);
-                return self.reject(CallError::InvalidParameter(m));
-            }
-        };
-        let display = match self.core.source.find(&params.display_params.display_name) {
-            Ok(d) => Ok(d),
-            Err(CaptureError::NoSuchDisplay(n)) => {
-                drop(st);
-                return self.reject(CallError::InvalidParameter(format!(
-                    "displayName {n:?} is not a connected display (see GetDisplayName)"
-                )));
-            }
-            Err(e) => Err(e.to_string()),
-        };
-        let (tx, rx) = unbounded_channel();
-        st.phase = Phase::Starting;
-        st.generation += 1;
-        st.cmds = Some(tx);
-        st.info = SessionInfo {
-            is_paused: params.paused,
-            ..SessionInfo::default()
-        };
-        let spec = SessionSpec {
-            generation: st.generation,
-            config: cfg,
-            key,
-            params,
-            display,
-        };
-        drop(st);
-        rt.spawn(session::run(self.core.clone(), spec, rx));
-        Ok(())
+        self.core.start_session(params)
     }
 
     fn send(&self, what: &str, cmd: Command) -> Result<(), CallError> {

@@ -73,6 +73,8 @@ async fn app(r: &ReadyInfo, group: i32, visitor_id: Option<&str>, url: Option<St
     }
     v.v.init(cfg).unwrap();
     v.expect(EventCode::VisitorInitialized, 5).await;
+    // The application's own terms UI, as in seed 002 (tests/e2e_default_ui.rs covers the SDK's).
+    v.v.set_default_ui(false).unwrap();
     v
 }
 

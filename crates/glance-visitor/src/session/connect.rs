@@ -32,6 +32,9 @@ pub(crate) enum StartError {
     Version(String),
     #[error("{0}")]
     NoDisplay(String),
+    /// The default UI's terms confirmation was declined (true) or could not be shown.
+    #[error("{1}")]
+    Terms(bool, String),
 }
 
 /// A running session's connection and capture source.
@@ -53,6 +56,9 @@ pub(crate) struct Started {
 struct VisitorConfigReply {
     direct: String,
     tunnel: String,
+    /// The group's terms and conditions page ("" when it has none).
+    #[serde(default)]
+    terms_url: String,
 }
 
 /// Where the service is, from discovery.
@@ -61,6 +67,8 @@ pub(crate) struct Endpoints {
     tls: Arc<ClientConfig>,
     /// The service URL's host: the name the direct port's certificate is checked against.
     host: String,
+    /// The group's terms URL from discovery.
+    terms_url: String,
     direct: String,
     tunnel: String,
 }
@@ -87,6 +95,7 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
 
     let cfg = &spec.config;
     let ep = discover(cfg).await?;
+    confirm_terms(core, spec, &ep.terms_url).await?;
     let (mut stream, _) = open(&ep, spec.params.force_tunnel).await?;
     let p = &spec.params;
     stream
@@ -148,6 +157,36 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
     }
 }
 
+/// The default UI's terms confirmation before a session the visitor starts (not one an agent
+/// asked for: that dialog was shown already): only when the group has a terms URL. A
+/// confirmation that cannot be shown refuses the start rather than share unconfirmed.
+async fn confirm_terms(core: &Core, spec: &SessionSpec, terms_url: &str) -> Result<(), StartError> {
+    if terms_url.is_empty() || spec.params.presence_start || !core.default_ui() {
+        return Ok(());
+    }
+    crate::default_ui::available().map_err(|why| {
+        StartError::Terms(
+            false,
+            format!(
+                "the group's terms must be confirmed, but the default UI cannot be shown: {why}"
+            ),
+        )
+    })?;
+    let text = crate::default_ui::terms_text(terms_url, false);
+    let accepted =
+        tokio::task::spawn_blocking(move || crate::default_ui::ask("Screen sharing", &text))
+            .await
+            .unwrap_or(false);
+    if accepted {
+        Ok(())
+    } else {
+        Err(StartError::Terms(
+            true,
+            "the visitor declined the terms".into(),
+        ))
+    }
+}
+
 /// Asks the service where its direct port and tunnel are.
 pub(crate) async fn discover(cfg: &crate::params::VisitorConfig) -> Result<Endpoints, StartError> {
     let url = cfg.service_url();
@@ -184,6 +223,7 @@ pub(crate) async fn discover(cfg: &crate::params::VisitorConfig) -> Result<Endpo
         host,
         direct: reply.direct,
         tunnel: reply.tunnel,
+        terms_url: reply.terms_url,
     })
 }
 

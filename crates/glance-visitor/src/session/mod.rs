@@ -128,6 +128,16 @@ fn start_failure(e: &connect::StartError) -> Outcome {
             message: format!("no display can be captured: {m}"),
             reason: EndReason::Error,
         },
+        S::Terms(declined, m) => Outcome::Failed {
+            error: if *declined {
+                "declined"
+            } else {
+                "terms_unavailable"
+            }
+            .into(),
+            message: m.clone(),
+            reason: EndReason::ThisSide,
+        },
     }
 }
 
