@@ -281,6 +281,32 @@ mod tests {
         );
     }
 
+    /// `data` without its first segment with marker `m`.
+    fn without_segment(data: &[u8], m: u8) -> Vec<u8> {
+        let at = data.windows(2).position(|w| w == [0xFF, m]).unwrap();
+        let len = u16::from_be_bytes([data[at + 2], data[at + 3]]) as usize;
+        [&data[..at], &data[at + 2 + len..]].concat()
+    }
+
+    #[test]
+    fn undecodable_jpegs_are_refused() {
+        let (w, h) = (16u16, 16u16);
+        let data = jpeg(&smooth(w, h), w, h, |_| {});
+        // No quantisation tables.
+        assert!(matches!(
+            decode_rgb(&without_segment(&data, 0xDB), w, h),
+            Err(UpdateError::CorruptJpeg(_))
+        ));
+        // The scan names a component the frame lacks.
+        let mut bad = data.clone();
+        let sos = bad.windows(2).position(|m| m == [0xFF, 0xDA]).unwrap();
+        bad[sos + 5] = 9;
+        assert!(matches!(
+            decode_rgb(&bad, w, h),
+            Err(UpdateError::CorruptJpeg(_))
+        ));
+    }
+
     #[test]
     fn truncated_or_damaged_jpegs_are_errors_never_panics() {
         let (w, h) = (48u16, 32u16);
