@@ -49,7 +49,7 @@ pub fn parse_header(data: &[u8]) -> Result<JpegHeader, UpdateError> {
         match marker {
             // Standalone markers carry no length.
             0x01 | 0xD0..=0xD7 => continue,
-            0xD8 | 0xD9 | 0xDA => return Err(bad("no frame header before the image data")),
+            0xD8..=0xDA => return Err(bad("no frame header before the image data")),
             0x00 => return Err(bad("marker expected")),
             _ => {}
         }

@@ -377,13 +377,8 @@ impl RectEncoder {
 
     /// Encodes `rect` of `view`; the data borrows the encoder until the next call.
     pub fn encode_rect(&mut self, view: &BgrxView<'_>, rect: Rect) -> (Encoding, &[u8]) {
-        if let Some(c) = view.solid_color(&rect) {
-            self.out.clear();
-            self.out.extend_from_slice(&c);
-            return (Encoding::Solid, &self.out);
-        }
-        if self.encode_palette(view, rect) {
-            return (Encoding::Palette, &self.out);
+        if let Some(enc) = self.few_colours(view, rect) {
+            return (enc, &self.out);
         }
         self.rgb.clear();
         self.rgb.reserve(rect.area() * 3);
@@ -404,6 +399,26 @@ impl RectEncoder {
 }
 
 impl RectEncoder {
+    /// SOLID or PALETTE when `rect` has at most [`MAX_PALETTE`] colours, else None (and
+    /// nothing else is tried: the caller picks another encoding).
+    pub fn encode_few_colours(
+        &mut self,
+        view: &BgrxView<'_>,
+        rect: Rect,
+    ) -> Option<(Encoding, &[u8])> {
+        let enc = self.few_colours(view, rect)?;
+        Some((enc, &self.out))
+    }
+
+    fn few_colours(&mut self, view: &BgrxView<'_>, rect: Rect) -> Option<Encoding> {
+        if let Some(c) = view.solid_color(&rect) {
+            self.out.clear();
+            self.out.extend_from_slice(&c);
+            return Some(Encoding::Solid);
+        }
+        self.encode_palette(view, rect).then_some(Encoding::Palette)
+    }
+
     /// Palette-encodes `rect` into `self.out` if it has at most [`MAX_PALETTE`] colours.
     fn encode_palette(&mut self, view: &BgrxView<'_>, rect: Rect) -> bool {
         // Open addressing over 1024 slots (at most 256 used): colour -> index.
