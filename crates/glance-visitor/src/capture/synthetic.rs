@@ -141,14 +141,14 @@ impl SyntheticDisplay {
                 for (ch, v) in c.iter_mut().enumerate() {
                     let s = seed.wrapping_mul(7).wrapping_add(ch as u32 * 131);
                     let mut sum = 0.0f32;
-                    let mut amp = 0.55f32;
-                    let mut period = 96.0f32;
-                    for o in 0..4 {
+                    let mut amp = 0.5f32;
+                    let mut period = 128.0f32;
+                    for o in 0..6 {
                         sum += amp * value_noise(px as f32 / period, py as f32 / period, s + o);
-                        amp *= 0.5;
+                        amp *= 0.55;
                         period /= 2.0;
                     }
-                    let grain = (lattice(px as i32, py as i32, s ^ 0xA5A5) - 0.5) * 6.0;
+                    let grain = (lattice(px as i32, py as i32, s ^ 0xA5A5) - 0.5) * 3.0;
                     *v = (sum * 240.0 + grain + 10.0).clamp(0.0, 255.0) as u8;
                 }
                 let i = py * f.stride + px * 4;

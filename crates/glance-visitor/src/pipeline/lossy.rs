@@ -12,9 +12,19 @@ use super::diff::TILE;
 use crate::capture::FrameBuf;
 
 /// A tile is photographic when fewer than this share (in percent) of its pixels repeat their
-/// left neighbour exactly. Text, UI and flat gradients repeat most pixels (measured: 70 to
-/// 100 %); photographs almost none (measured: under 10 % for most of their tiles).
+/// left neighbour exactly. Text and UI repeat most pixels (measured on screenshots: over 50 %,
+/// mostly over 90 %); photographs few (measured: under 30 % for half their tiles).
 pub const MAX_REPEAT_PERCENT: usize = 30;
+/// ... or when fewer than this share repeat, but the pixels that change do so in small steps
+/// (see [`MIN_SMALL_STEP_PERCENT`]): the smooth, darker or out-of-focus parts of photographs.
+/// Coarse gradients (a wallpaper changing every few pixels) stay above it.
+pub const SMOOTH_MAX_REPEAT_PERCENT: usize = 70;
+/// Smooth means: at least this share (in percent) of the pixels that differ from their left
+/// neighbour differ by at most [`SMALL_STEP`] in every channel. Measured: text and UI under
+/// 20 % (anti-aliased edges jump), photographs' smooth tiles nearly 100 %.
+pub const MIN_SMALL_STEP_PERCENT: usize = 80;
+/// See [`MIN_SMALL_STEP_PERCENT`].
+pub const SMALL_STEP: u8 = 8;
 /// Tiles smaller than this (slivers at the picture's right or bottom edge) are never
 /// photographic: too few pixels to judge, and too small for JPEG's ~600 header bytes.
 pub const MIN_PHOTO_TILE_PIXELS: usize = 256;
@@ -33,16 +43,23 @@ pub const REFRESH_BUDGET_MIN: usize = 32 * 1024;
 /// fit in one message).
 const MAX_JPEG_RECT_RGB_BYTES: usize = 1 << 20;
 
-/// Whether the tile `t` of `f` looks photographic (see [`MAX_REPEAT_PERCENT`]).
+/// Whether the tile `t` of `f` looks photographic (see [`MAX_REPEAT_PERCENT`] and
+/// [`SMOOTH_MAX_REPEAT_PERCENT`]).
 pub fn is_photographic(f: &FrameBuf, t: Rect) -> bool {
     let (w, h) = (t.w as usize, t.h as usize);
     if w * h < MIN_PHOTO_TILE_PIXELS || w < 2 {
         return false;
     }
+    let rows = || {
+        (t.y as usize..t.y as usize + h).map(move |y| {
+            let s = y * f.stride + t.x as usize * 4;
+            &f.data[s..s + w * 4]
+        })
+    };
+    let pairs = (w - 1) * h;
+    // First the repeats alone (one compare a pixel), which settle most tiles.
     let mut repeats = 0usize;
-    for y in t.y as usize..t.y as usize + h {
-        let s = y * f.stride + t.x as usize * 4;
-        let row = &f.data[s..s + w * 4];
+    for row in rows() {
         let mut last = u32::MAX;
         for px in row.chunks_exact(4) {
             let c = u32::from_le_bytes([px[0], px[1], px[2], 0]);
@@ -50,7 +67,24 @@ pub fn is_photographic(f: &FrameBuf, t: Rect) -> bool {
             last = c;
         }
     }
-    repeats * 100 < (w - 1) * h * MAX_REPEAT_PERCENT
+    if repeats * 100 < pairs * MAX_REPEAT_PERCENT {
+        return true;
+    }
+    if repeats * 100 >= pairs * SMOOTH_MAX_REPEAT_PERCENT {
+        return false;
+    }
+    // In between: smooth (a photograph's soft parts) or jumpy (text, UI)?
+    let mut small = 0usize;
+    for row in rows() {
+        for (a, b) in row.chunks_exact(4).zip(row[4..].chunks_exact(4)) {
+            let step = a[0]
+                .abs_diff(b[0])
+                .max(a[1].abs_diff(b[1]))
+                .max(a[2].abs_diff(b[2]));
+            small += (step != 0 && step <= SMALL_STEP) as usize;
+        }
+    }
+    small * 100 >= (pairs - repeats) * MIN_SMALL_STEP_PERCENT
 }
 
 /// Splits `rects` into pieces that are wholly photographic or wholly not, classifying their
@@ -261,6 +295,25 @@ mod tests {
         // does poorly on it, JPEG very well.
         let fine = frame(32, 32, |x, y| [(x * 7) as u8, (y * 5) as u8, (x + y) as u8]);
         assert!(is_photographic(&fine, tile(0, 0)));
+        // A smooth, posterised photo area (half the pixels repeat, the rest step by 1 or 2)
+        // is photographic; a wallpaper gradient changing every 6 pixels is not; neither is
+        // text with many repeats whose edges jump.
+        let smooth = frame(32, 32, |x, y| {
+            let v = (40 + (x + y) / 2 + (x * y) % 3 / 2) as u8;
+            [v, v + 3, v / 2]
+        });
+        assert!(is_photographic(&smooth, tile(0, 0)));
+        let coarse = frame(32, 32, |x, y| [(60 + x / 6) as u8, (40 + y / 6) as u8, 30]);
+        assert!(!is_photographic(&coarse, tile(0, 0)));
+        let jumpy = frame(32, 32, |x, y| {
+            let v = if (x / 2 + y) % 3 == 0 {
+                30 + (x % 2) as u8 * 90
+            } else {
+                230
+            };
+            [v, v, v]
+        });
+        assert!(!is_photographic(&jumpy, tile(0, 0)));
         // Slivers are never photographic.
         assert!(!is_photographic(&f, Rect::new(320, 224, 4, 32)));
     }
