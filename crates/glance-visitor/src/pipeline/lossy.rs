@@ -58,14 +58,14 @@ pub fn is_photographic(f: &FrameBuf, t: Rect) -> bool {
     };
     let pairs = (w - 1) * h;
     // First the repeats alone (one compare a pixel), which settle most tiles.
+    let word = |p: &[u8]| u32::from_le_bytes([p[0], p[1], p[2], p[3]]) & 0x00FF_FFFF;
     let mut repeats = 0usize;
     for row in rows() {
-        let mut last = u32::MAX;
-        for px in row.chunks_exact(4) {
-            let c = u32::from_le_bytes([px[0], px[1], px[2], 0]);
-            repeats += (c == last) as usize;
-            last = c;
-        }
+        repeats += row
+            .chunks_exact(4)
+            .zip(row[4..].chunks_exact(4))
+            .map(|(a, b)| (word(a) == word(b)) as usize)
+            .sum::<usize>();
     }
     if repeats * 100 < pairs * MAX_REPEAT_PERCENT {
         return true;
