@@ -131,7 +131,7 @@ pub fn measure(
         ("jpeg_q35", |p| {
             // The link is the bottleneck: the lowest quality.
             for _ in 0..50 {
-                p.observe_link(Duration::from_secs(1), ACTIVE_INTERVAL);
+                p.observe_link(Duration::from_secs(1), ACTIVE_INTERVAL, 1.0);
             }
         }),
     ];

@@ -208,9 +208,11 @@ impl JpegEncoder {
     }
 }
 
-/// How hard the link pushes back, from how long the encoder waits for the send window: 0 when
-/// it never waits (the link keeps up), 1 when every frame waits a frame interval or more.
-/// Smoothed over frames; picks the JPEG quality and the refresh budget.
+/// How hard the link pushes back, 0 (it keeps up) to 1 (it is the bottleneck), from two
+/// signs seen before each frame: how long the encoder waited for the link (against the frame
+/// interval), and how full the send window still was (acknowledgements come in bursts, so a
+/// slow link does not make every frame wait, but it keeps the window full). Smoothed over
+/// frames; picks the JPEG quality and the refresh budget.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LinkPressure {
     pressure: f32,
@@ -221,9 +223,11 @@ impl LinkPressure {
     const ALPHA: f32 = 0.3;
 
     /// Records that the encoder waited `waited` for the link before this frame, against a
-    /// frame interval of `interval`.
-    pub fn observe(&mut self, waited: Duration, interval: Duration) {
-        let sample = (waited.as_secs_f32() / interval.as_secs_f32().max(1e-3)).clamp(0.0, 1.0);
+    /// frame interval of `interval`, and that then `window_fill` (0..1) of the send window
+    /// was still unacknowledged.
+    pub fn observe(&mut self, waited: Duration, interval: Duration, window_fill: f32) {
+        let wait = waited.as_secs_f32() / interval.as_secs_f32().max(1e-3);
+        let sample = wait.max(window_fill).clamp(0.0, 1.0);
         self.pressure += Self::ALPHA * (sample - self.pressure);
     }
 
@@ -400,25 +404,37 @@ mod tests {
         );
         // A fast link: acknowledgements back within a millisecond or two.
         for _ in 0..50 {
-            p.observe(Duration::from_millis(1), frame);
+            p.observe(Duration::from_millis(1), frame, 0.02);
         }
         assert!(p.quality() >= QUALITY_MAX - 2, "{}", p.quality());
         // A slow link: every frame waits longer than a frame interval.
         for _ in 0..20 {
-            p.observe(Duration::from_millis(400), frame);
+            p.observe(Duration::from_millis(400), frame, 1.0);
         }
         assert!(p.quality() <= QUALITY_MIN + 1, "{}", p.quality());
         assert!(p.refresh_budget() < 2 * REFRESH_BUDGET_MIN);
         // Half way: in between, and it recovers once the link keeps up again.
         let mut q = LinkPressure::default();
         for _ in 0..50 {
-            q.observe(frame / 2, frame);
+            q.observe(frame / 2, frame, 0.1);
         }
         assert!((QUALITY_MIN + 10..=QUALITY_MAX - 10).contains(&q.quality()));
         for _ in 0..30 {
-            p.observe(Duration::ZERO, frame);
+            p.observe(Duration::ZERO, frame, 0.0);
         }
         assert!(p.quality() >= QUALITY_MAX - 1);
         assert!(p.refresh_budget() > REFRESH_BUDGET_MAX - REFRESH_BUDGET_MAX / 50);
+        // A slow link whose acknowledgements come in bursts: every other frame goes at once,
+        // but the window stays nearly full.
+        let mut b = LinkPressure::default();
+        for i in 0..40 {
+            let waited = if i % 2 == 0 {
+                frame * 3
+            } else {
+                Duration::ZERO
+            };
+            b.observe(waited, frame, 0.9);
+        }
+        assert!(b.quality() <= QUALITY_MIN + 6, "{}", b.quality());
     }
 }

@@ -254,10 +254,11 @@ impl FrameProcessor {
         self.have_prev
     }
 
-    /// Records how long the capture thread waited for the link before this frame (see
-    /// [`LinkPressure`]): it sets the JPEG quality and the refresh budget of what follows.
-    pub fn observe_link(&mut self, waited: Duration, interval: Duration) {
-        self.link.observe(waited, interval);
+    /// Records how long the capture thread waited for the link before this frame and how full
+    /// the send window then was, 0..1 (see [`LinkPressure`]): they set the JPEG quality and
+    /// the refresh budget of what follows.
+    pub fn observe_link(&mut self, waited: Duration, interval: Duration, window_fill: f32) {
+        self.link.observe(waited, interval, window_fill);
     }
 
     /// The JPEG quality the next frame will use (None: lossless only).
@@ -426,7 +427,8 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
             continue;
         }
         waiting_since = None;
-        proc.observe_link(since.elapsed(), ACTIVE_INTERVAL);
+        let fill = ctl.inflight_bytes() as f32 / SEND_WINDOW as f32;
+        proc.observe_link(since.elapsed(), ACTIVE_INTERVAL, fill);
         if let Some(c) = ctl
             .next_capturer
             .lock()
@@ -640,7 +642,7 @@ mod tests {
         apply(&mut fb, &out, false);
         // The link is the bottleneck: the smallest budget.
         for _ in 0..50 {
-            p.observe_link(Duration::from_secs(1), ACTIVE_INTERVAL);
+            p.observe_link(Duration::from_secs(1), ACTIVE_INTERVAL, 1.0);
         }
         assert_eq!(p.quality(), Some(lossy::QUALITY_MIN));
         let mut frames = 0;
