@@ -271,7 +271,13 @@ export async function openScripted(browser, key, timeoutMs) {
   let connected;
   const ready = new Promise((r) => { connected = r; });
   await page.routeWebSocket('wss://glance.test/ws/agent', (ws) => {
+    // `refuse`: new connections are closed at once (a server that went away).
+    if (server.refuse) {
+      ws.close();
+      return;
+    }
     server.ws = ws;
+    server.connections = (server.connections || 0) + 1;
     ws.onMessage((m) => server.received.push(typeof m === 'string' ? JSON.parse(m) : { binary: m }));
     ws.onClose(() => { server.closed = true; });
     connected();

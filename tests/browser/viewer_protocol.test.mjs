@@ -180,11 +180,30 @@ test('protocol errors close the connection: unknown message type, update before 
   }
 });
 
-test('a connection lost without session_ended is reported', { timeout: 20000 }, async () => {
+test('a lost connection rejoins the session; when rejoining fails, status 34', { timeout: 40000 }, async () => {
   const { page, server } = await join();
   await waitForViewer(page, (s) => s.state === 'joined', T, 'joined');
+  // Dropped: the viewer says so and joins again with the same key and token.
   server.ws.close();
-  const s = await waitForViewer(page, (x) => x.state === 'error', T, 'error');
-  assert.match(s.message, /connection to the server was lost/);
+  const r = await waitForViewer(page, (x) => x.state === 'reconnecting', T, 'reconnecting');
+  assert.match(r.message, /connection to the server was lost/);
+  await waitUntil(() => server.connections === 2, T, 'a second connection');
+  await server.next('hello');
+  server.send({ type: 'welcome', version: 1, server: 'scripted' });
+  const j = await server.next('join');
+  assert.deepEqual(j, { type: 'join', key: 'k1', token: 'test-token', group_id: 1 });
+  server.send({
+    type: 'joined', call_id: 7, key: 'k1', ssnid: 's', group_id: 1, width: 8, height: 8, paused: false,
+    guests: 1, visitor_version: 'v', display_name: 'main',
+  });
+  await waitForViewer(page, (x) => x.state === 'joined', T, 'joined again');
+  // Dropped again, and the server stays away: after its attempts the viewer gives up (34).
+  server.refuse = true;
+  server.ws.close();
+  const s = await waitForViewer(page, (x) => x.state === 'error', 20000, 'error');
+  assert.equal(s.endStatus, 34);
+  const names = await page.evaluate(() => window.glanceViewer.events.map((e) => e.name));
+  assert.equal(names.filter((n) => n === 'conndrop').length, 2, names.join());
+  assert.ok(names.includes('sessionEnded'), names.join());
   await page.close();
 });

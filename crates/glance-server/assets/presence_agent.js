@@ -67,6 +67,20 @@
     });
   };
 
+  /** The token to use: GLANCE.Authorization's, else GLANCE.Agent.authenticate's; or null. */
+  async function currentAuth() {
+    const t = auth.getToken();
+    if (t) return { token: t, groupid: auth.groupid };
+    if (G.Agent && typeof G.Agent.authorization === 'function') {
+      try {
+        return await G.Agent.authorization();
+      } catch {
+        return null;
+      }
+    }
+    return null;
+  }
+
   // ----- GLANCE.Presence.Agent ---------------------------------------------------------------
 
   /** new GLANCE.Presence.Agent({visitorid, groupid?, presenceserver?}) */
@@ -79,18 +93,15 @@
     this.ws = null;
   }
 
-  Agent.prototype._group = function () {
-    return this.groupid ?? auth.groupid ?? (G.Agent && G.Agent.groupid);
-  };
-
-  Agent.prototype._request = function (method, path, body, cb) {
-    const token = auth.getToken();
+  Agent.prototype._request = async function (method, path, body, cb) {
     const fail = (reason) => cb && cb.onfail && cb.onfail(reason);
-    if (!token) return fail('authorization');
-    const q = `groupid=${encodeURIComponent(this._group())}&visitorid=${encodeURIComponent(this.visitorid)}`;
-    fetch(`${this.server}${path}?${q}`, {
+    const a = await currentAuth();
+    if (!a) return fail('authorization');
+    const group = this.groupid ?? a.groupid;
+    const q = `groupid=${encodeURIComponent(group)}&visitorid=${encodeURIComponent(this.visitorid)}`;
+    return fetch(`${this.server}${path}?${q}`, {
       method,
-      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      headers: { Authorization: `Bearer ${a.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     }).then(async (r) => {
       let data = null;
@@ -123,9 +134,10 @@
     const url = `${this.server.replace(/^http/, 'ws')}/ws/presence/agent`;
     const ws = new WebSocket(url);
     this.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({
-      token: auth.getToken(), groupid: this._group(), visitorid: this.visitorid,
-    }));
+    const hello = currentAuth();
+    ws.onopen = () => hello.then((a) => ws.send(JSON.stringify({
+      token: a ? a.token : '', groupid: this.groupid ?? (a && a.groupid), visitorid: this.visitorid,
+    })));
     ws.onmessage = (ev) => {
       let m;
       try { m = JSON.parse(ev.data); } catch { return; }

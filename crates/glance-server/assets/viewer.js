@@ -39,14 +39,22 @@
 
   // Seed-001 status codes of session_ended and join_failed, as the agent should read them.
   const STATUS_TEXT = {
+    17: 'The viewer and the service speak different protocol versions.',
     18: 'You are not authorized to join this session.',
     19: 'There is no session with this key.',
+    20: 'The service refused the connection\u2019s encryption.',
+    21: 'The service could not let you join. Try again later.',
     23: 'The session was ended by an agent.',
     24: 'The visitor ended the session.',
     25: 'The session timed out.',
     26: 'The session was killed by the service.',
     27: 'The connection to the visitor was lost.',
+    28: 'The visitor\u2019s call ended unexpectedly.',
     29: 'The session ended because of an error.',
+    30: 'The session ended for an unknown reason.',
+    31: 'The visitor declined the session.',
+    32: 'The viewer could not connect to the service.',
+    34: 'The connection to the server was lost and could not be restored.',
     35: 'The session is full: no more agents may join.',
     36: 'The session was replaced by a newer session with the same key.',
   };
@@ -376,9 +384,21 @@
     return /^__GLANCE_\w+__$/.test(v) ? '' : v; // a placeholder the server did not fill in
   };
   const params = new URLSearchParams(location.search);
+  // The URL fragment may carry the credentials and the opener's origin (docs/AGENT.md):
+  // `#ticket=<join ticket>` (an agentjoinurl) or `#token=<agent token>` (openViewer), and
+  // `&opener=<origin>` (where to report events). Browsers never send a fragment to a server;
+  // the page drops it from the address bar and the history at once.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (location.hash) history.replaceState(history.state, '', location.pathname + location.search);
+  const fragmentToken = (fragment.get('ticket') || fragment.get('token') || '').trim();
+  const devToken = meta('glance-dev-token');
   const config = {
     key: (params.get('key') ?? '').trim(),
-    token: meta('glance-dev-token'),
+    token: fragmentToken || devToken,
+    /** Where the token came from: 'fragment', 'development', 'signin' or '' (none yet). */
+    tokenFrom: fragmentToken ? 'fragment' : devToken ? 'development' : '',
+    /** The group named in the URL (it wins over a signed-in token's group). */
+    urlGroup: Number.parseInt(params.get('group') ?? '', 10),
     groupId: Number.parseInt(params.get('group') || meta('glance-group-id'), 10),
   };
 
@@ -396,6 +416,136 @@
     message: '',
   };
   const picture = new Picture();
+
+  // ----- events for the page that opened the viewer (GLANCE.Agent in agent.js) ---------------
+
+  const ORIGIN_RE = /^https?:\/\/[A-Za-z0-9.\-[\]:]{1,255}$/;
+  const openerOrigin = fragment.get('opener') ?? '';
+  /** Seed-001 statuses that end a session normally (`iserror: false`). */
+  const NOT_ERRORS = new Set([23, 24, 25, 31]);
+  const STATS_MS = 2000;
+  /** Delays before the attempts to get back into a session after the connection dropped. */
+  const RECONNECT_DELAYS = [500, 1500, 3000];
+  /** A connection that has not joined within this long is given up (and retried if rejoining). */
+  const JOIN_TIMEOUT_MS = 10000;
+
+  /**
+   * The origin events go to, or null. Only a page that handed the viewer its credentials in
+   * the fragment (or any page, on a development server) hears about the session: a page that
+   * merely opened the viewer, where the agent then signed in, learns nothing.
+   */
+  function reportTarget() {
+    if (!window.opener || !ORIGIN_RE.test(openerOrigin)) return null;
+    if (config.tokenFrom !== 'fragment' && config.tokenFrom !== 'development') return null;
+    return openerOrigin;
+  }
+
+  const emitted = []; // every event, for tests (bounded)
+  /** Fires a screenshare event: to the opener (postMessage to its origin only) and the log. */
+  function emit(name, data = {}) {
+    const d = { ...data, service: 'screenshare' };
+    emitted.push({ name, data: d });
+    if (emitted.length > 500) emitted.shift();
+    const target = reportTarget();
+    if (!target) return;
+    try {
+      window.opener.postMessage({ glance: 'agent-viewer', name, data: d }, target);
+    } catch {
+      // The opener is gone or navigated elsewhere: nobody to tell.
+    }
+  }
+
+  /** What `connecting` and later events say about the session. */
+  const session = {
+    ssnkey: config.key,
+    ssnid: '',
+    groupid: Number.isInteger(config.groupId) ? config.groupId : null,
+    maincid: null,
+    visitorversion: '',
+    agent: null,
+  };
+  const ids = () => ({ ssnkey: session.ssnkey, ssnid: session.ssnid, groupid: session.groupid });
+
+  let endReported = false;
+  /** The one sessionEnded of this viewer. */
+  function reportEnd(status, reason, message, iserror) {
+    if (endReported) return;
+    endReported = true;
+    stopStats();
+    emit('sessionEnded', {
+      ...ids(),
+      status,
+      iserror: typeof iserror === 'boolean' ? iserror : !NOT_ERRORS.has(status),
+      reason: String(reason || ''),
+      message: String(message || ''),
+    });
+  }
+
+  // Statistics: bytes received and frames shown, reported every STATS_MS while in a session.
+  const stats = { bytes: 0, frames: 0, since: 0, timer: null, last: null };
+  function startStats() {
+    if (stats.timer) return;
+    stats.bytes = 0;
+    stats.frames = 0;
+    stats.since = performance.now();
+    stats.timer = setInterval(tickStats, STATS_MS);
+  }
+  function stopStats() {
+    clearInterval(stats.timer);
+    stats.timer = null;
+  }
+  function tickStats() {
+    const now = performance.now();
+    const secs = Math.max(0.001, (now - stats.since) / 1000);
+    const round = (v) => Math.round(v * 10) / 10;
+    stats.last = { bytespersec: round(stats.bytes / secs), framespersec: round(stats.frames / secs) };
+    stats.bytes = 0;
+    stats.frames = 0;
+    stats.since = now;
+    const kb = stats.last.bytespersec / 1024;
+    $('stats').textContent = `${kb >= 100 ? Math.round(kb) : kb.toFixed(1)} KB/s · ${stats.last.framespersec} fps`;
+    emit('stats', { ...stats.last });
+  }
+
+  // `connected` (once per connection) and `screen` (on start and whenever a size changes).
+  let connectedReported = false;
+  let lastScreen = '';
+  let screenTimer = null;
+  function reportConnected() {
+    if (connectedReported) return;
+    connectedReported = true;
+    emit('connected', ids());
+    reportScreen();
+  }
+  /** The display size and the size it is shown at (object-fit: contain) in CSS pixels. */
+  function screenSizes() {
+    const pw = picture.width || canvas.width;
+    const ph = picture.height || canvas.height;
+    if (!pw || !ph) return null;
+    const scale = Math.min(canvas.clientWidth / pw, canvas.clientHeight / ph);
+    return {
+      display: { width: pw, height: ph },
+      view: { width: Math.round(pw * scale), height: Math.round(ph * scale) },
+    };
+  }
+  function reportScreen() {
+    clearTimeout(screenTimer);
+    if (!connectedReported || endReported) return;
+    const s = screenSizes();
+    if (!s) return;
+    const sig = `${s.display.width}x${s.display.height}/${s.view.width}x${s.view.height}`;
+    if (sig === lastScreen) return;
+    lastScreen = sig;
+    emit('screen', s);
+  }
+  function onResize() {
+    drawCursor();
+    // A window being dragged larger resizes many times: report where it settles.
+    clearTimeout(screenTimer);
+    screenTimer = setTimeout(reportScreen, 150);
+  }
+
+  // ----- the visitor's pointer ---------------------------------------------------------------
 
   // The pointer: the last `cursor` message, the shapes received (Map keeps arrival order),
   // and whether the position is current (false after a pause, until the next message).
@@ -458,12 +608,139 @@
     drawCursor();
   }
 
+  // ----- remote control: the agent's mouse and keyboard, in picture pixels -------------------
+
+  // `remoteAssist`: the agent's role may take control; `enabled`: the visitor has enabled it.
+  // Input goes out only while both hold and the session shows (not paused).
+  const rc = { remoteAssist: false, enabled: false, buttons: 0, pendingMove: null, moveTimer: 0, sent: 0 };
+
+  function rcActive() {
+    return rc.remoteAssist && rc.enabled && phase === 'joined' && view.state === 'joined'
+      && picture.hasPicture();
+  }
+
+  function updateRc() {
+    const on = rcActive();
+    document.body.classList.toggle('rc', on);
+    canvas.tabIndex = on ? 0 : -1;
+    const label = $('rc');
+    label.hidden = !rc.enabled || (phase !== 'joined');
+    label.textContent = rc.remoteAssist ? 'Remote control' : 'Remote control (not allowed for your role)';
+    if (!on) {
+      rc.buttons = 0;
+      rc.pendingMove = null;
+    }
+  }
+
+  /** The picture pixel under a mouse event (the picture is drawn with object-fit: contain). */
+  function picturePoint(ev) {
+    const pw = picture.width;
+    const ph = picture.height;
+    if (!pw || !ph) return null;
+    const r = canvas.getBoundingClientRect();
+    const scale = Math.min(r.width / pw, r.height / ph);
+    if (!(scale > 0)) return null;
+    const x = Math.floor((ev.clientX - r.left - (r.width - pw * scale) / 2) / scale);
+    const y = Math.floor((ev.clientY - r.top - (r.height - ph * scale) / 2) / scale);
+    return {
+      x: Math.min(Math.max(x, 0), pw - 1),
+      y: Math.min(Math.max(y, 0), ph - 1),
+      inside: x >= 0 && y >= 0 && x < pw && y < ph,
+    };
+  }
+
+  /** DOM buttons (1 left, 2 right, 4 middle) to the protocol's (1 left, 2 middle, 4 right). */
+  const wireButtons = (b) => (b & 1) | (b & 4 ? 2 : 0) | (b & 2 ? 4 : 0);
+  const i16 = (v) => Math.max(-32768, Math.min(32767, Math.round(v)));
+  /** At most `max` bytes of UTF-8, cut at a character boundary. */
+  function utf8Prefix(s, max) {
+    let out = '';
+    let n = 0;
+    for (const ch of String(s)) {
+      const len = new TextEncoder().encode(ch).length;
+      if (n + len > max) break;
+      out += ch;
+      n += len;
+    }
+    return out;
+  }
+
+  function sendInput(input) {
+    rc.sent++;
+    send({ type: 'input', input });
+  }
+
+  function flushMove() {
+    clearTimeout(rc.moveTimer);
+    rc.moveTimer = 0;
+    const m = rc.pendingMove;
+    rc.pendingMove = null;
+    if (m && rcActive()) sendInput(m);
+  }
+
+  function onPointer(ev) {
+    if (!rcActive()) return;
+    const p = picturePoint(ev);
+    if (!p) return;
+    const buttons = wireButtons(ev.buttons);
+    if (ev.type === 'pointerdown') {
+      canvas.focus({ preventScroll: true });
+      try {
+        canvas.setPointerCapture(ev.pointerId);
+      } catch {
+        // not capturable: fine
+      }
+    }
+    // Hovering beside the picture (in the letterbox) is not the visitor's business.
+    if (!p.inside && buttons === 0 && rc.buttons === 0) return;
+    ev.preventDefault();
+    const input = { kind: 'pointer', x: p.x, y: p.y, buttons };
+    if (ev.type === 'pointermove' && buttons === rc.buttons) {
+      // Moves: at most one every 15 ms, the latest position.
+      rc.pendingMove = input;
+      if (!rc.moveTimer) rc.moveTimer = setTimeout(flushMove, 15);
+      return;
+    }
+    flushMove();
+    rc.buttons = buttons;
+    sendInput(input);
+  }
+
+  function onWheel(ev) {
+    if (!rcActive()) return;
+    const p = picturePoint(ev);
+    if (!p || !p.inside) return;
+    ev.preventDefault();
+    // CSS pixels, as the browser reports them for its default (pixel) mode.
+    const unit = ev.deltaMode === 1 ? 16 : ev.deltaMode === 2 ? canvas.clientHeight : 1;
+    const dx = i16(ev.deltaX * unit);
+    const dy = i16(ev.deltaY * unit);
+    if (dx === 0 && dy === 0) return;
+    flushMove();
+    sendInput({ kind: 'wheel', x: p.x, y: p.y, dx, dy });
+  }
+
+  function onKey(ev) {
+    if (!rcActive() || document.activeElement !== canvas || ev.isComposing) return;
+    ev.preventDefault();
+    flushMove();
+    sendInput({
+      kind: 'key',
+      code: utf8Prefix(ev.code || '', 32),
+      key: utf8Prefix(ev.key || '', 32),
+      down: ev.type === 'keydown',
+    });
+  }
+
+  // ----- page state --------------------------------------------------------------------------
+
   function setState(state, message) {
     view.state = state;
     if (message !== undefined) view.message = message;
     document.body.dataset.state = state;
     const label = {
       connecting: 'Connecting…',
+      reconnecting: 'Reconnecting…',
       joined: 'Connected',
       paused: 'Connected · paused',
       ended: 'Session ended',
@@ -475,6 +752,8 @@
     $('notice-title').textContent = state === 'ended' ? 'Session ended' : 'Cannot show this session';
     $('notice-text').textContent = view.message;
     $('end').disabled = state !== 'joined' && state !== 'paused';
+    if (state === 'ended' || state === 'error') $('stats').textContent = '';
+    updateRc();
     drawCursor();
   }
 
@@ -486,23 +765,41 @@
   /** Copies the changed part of the picture to the canvas (resizing the canvas when needed). */
   function present() {
     if (!picture.hasPicture()) return;
+    let resized = false;
     if (canvas.width !== picture.width || canvas.height !== picture.height) {
       canvas.width = picture.width; // resets the canvas: draw everything
       canvas.height = picture.height;
       picture.takeDirty();
       ctx.putImageData(picture.image, 0, 0);
+      resized = true;
     } else {
       const d = picture.takeDirty();
       if (d) ctx.putImageData(picture.image, 0, 0, d.x0, d.y0, d.x1 - d.x0, d.y1 - d.y0);
     }
     $('size').textContent = `${picture.width}×${picture.height}`;
+    stats.frames++;
+    updateRc();
     drawCursor();
+    if (!connectedReported) reportConnected();
+    else if (resized) reportScreen();
+  }
+
+  /** Ends the viewer with a seed-001 status: the page says why, the opener hears it. */
+  function endWith(status, reason, message, iserror, state = 'error', serverMessage = '') {
+    phase = 'over';
+    clearTimeout(reconnectTimer);
+    view.endStatus = status;
+    setState(state, message);
+    reportEnd(status, reason, serverMessage, iserror);
   }
 
   // ----- connection --------------------------------------------------------------------------
 
   let ws = null;
-  let phase = 'hello'; // hello -> join -> joined -> over
+  let phase = 'idle'; // idle -> hello -> join -> joined -> over (back to idle to reconnect)
+  let everJoined = false;
+  let reconnects = 0; // reconnect attempts since the connection dropped
+  let reconnectTimer = null;
   let queue = Promise.resolve(); // messages are handled strictly in arrival order
   // REFRESH_ONLY key frames are for agents that need one; an agent in step skips them. We are
   // in step once a key frame is complete and nothing has visibly gone missing since (every
@@ -518,10 +815,10 @@
   /** Ends the connection because of a protocol violation by the server. */
   function fail(code, message) {
     if (phase === 'over') return;
-    phase = 'over';
     send({ type: 'error', code, message: message.slice(0, 1000) });
     ws.close(4000, code);
-    setState('error', `The viewer stopped: ${message}`);
+    const status = code === 'version' ? 17 : everJoined ? 29 : 21;
+    endWith(status, code, `The viewer stopped: ${message}`, true, 'error', message);
   }
 
   function handleUpdate(bytes) {
@@ -546,11 +843,69 @@
     });
   }
 
+  function onJoined(m) {
+    phase = 'joined';
+    const first = !everJoined;
+    everJoined = true;
+    reconnects = 0;
+    view.key = m.key;
+    Object.assign(session, {
+      ssnkey: m.key,
+      ssnid: String(m.ssnid ?? ''),
+      groupid: Number.isInteger(m.group_id) ? m.group_id : session.groupid,
+      maincid: Number.isInteger(m.call_id) ? m.call_id : null,
+      visitorversion: String(m.visitor_version ?? ''),
+      agent: m.agent && typeof m.agent === 'object' ? m.agent : null,
+    });
+    $('key').textContent = `Session ${m.key}`;
+    $('agent').textContent = session.agent ? session.agent.username : '';
+    setGuests(m.guests);
+    rc.remoteAssist = m.remote_assist === true;
+    rc.enabled = m.rc === true;
+    if (!picture.hasPicture()) {
+      // Until the first key frame: a white display of the announced size.
+      canvas.width = m.width;
+      canvas.height = m.height;
+      ctx.fillStyle = '#fff';
+      ctx.fillRect(0, 0, m.width, m.height);
+      $('size').textContent = `${m.width}×${m.height}`;
+    }
+    setState(m.paused ? 'paused' : 'joined');
+    if (first) {
+      const a = session.agent;
+      emit('connecting', {
+        ...ids(),
+        agentconnect: true,
+        server: location.host,
+        maincid: session.maincid,
+        displayprotocolversion: PROTOCOL_VERSION,
+        visitorversion: session.visitorversion,
+        displayname: String(m.display_name ?? ''),
+        agentusername: a ? String(a.username ?? '') : '',
+        agentinfo: a ? {
+          username: String(a.username ?? ''),
+          partnerid: a.partnerid,
+          partneruserid: String(a.partneruserid ?? ''),
+          name: String(a.name ?? ''),
+          title: String(a.title ?? ''),
+        } : null,
+      });
+    }
+    emit('agents', { count: m.guests });
+    if (rc.enabled) emit('rc', { enabled: true, remoteAssist: rc.remoteAssist });
+    if (m.paused) {
+      emit('paused', { paused: true });
+      reportConnected(); // nothing to show until the visitor resumes, but we are in
+    }
+    startStats();
+  }
+
   function handleControl(m) {
     if (m.type === 'ping') return send({ type: 'pong', t: m.t });
     if (m.type === 'error') {
-      phase = 'over';
-      return setState('error', `The server reported an error: ${m.message || m.code}`);
+      const status = m.code === 'version' ? 17 : everJoined ? 29 : 21;
+      return endWith(status, m.code, `The server reported an error: ${m.message || m.code}`, true,
+        'error', m.message);
     }
     switch (phase) {
       case 'hello':
@@ -564,25 +919,10 @@
           ...(Number.isInteger(config.groupId) ? { group_id: config.groupId } : {}),
         });
       case 'join':
-        if (m.type === 'joined') {
-          phase = 'joined';
-          view.key = m.key;
-          $('key').textContent = `Session ${m.key}`;
-          setGuests(m.guests);
-          if (!picture.hasPicture()) {
-            // Until the first key frame: a white display of the announced size.
-            canvas.width = m.width;
-            canvas.height = m.height;
-            ctx.fillStyle = '#fff';
-            ctx.fillRect(0, 0, m.width, m.height);
-            $('size').textContent = `${m.width}×${m.height}`;
-          }
-          return setState(m.paused ? 'paused' : 'joined');
-        }
+        if (m.type === 'joined') return onJoined(m);
         if (m.type === 'join_failed') {
-          phase = 'over';
-          view.endStatus = m.status;
-          return setState('error', `${STATUS_TEXT[m.status] || 'The service refused to let you join.'} (status ${m.status})`);
+          const text = STATUS_TEXT[m.status] || 'The service refused to let you join.';
+          return endWith(m.status, m.reason, `${text} (status ${m.status})`, undefined, 'error');
         }
         break;
       case 'joined':
@@ -590,23 +930,33 @@
         if (m.type === 'paused') {
           // The pointer stays hidden until the visitor tells where it is after the pause.
           if (m.paused) pointer.fresh = false;
-          return setState(m.paused ? 'paused' : 'joined');
+          setState(m.paused ? 'paused' : 'joined');
+          emit('paused', { paused: m.paused === true });
+          if (m.paused) reportConnected();
+          return undefined;
         }
-        if (m.type === 'guest_count') return setGuests(m.count);
+        if (m.type === 'guest_count') {
+          setGuests(m.count);
+          return emit('agents', { count: m.count });
+        }
+        if (m.type === 'rc') {
+          rc.enabled = m.enabled === true;
+          updateRc();
+          return emit('rc', { enabled: rc.enabled, remoteAssist: rc.remoteAssist });
+        }
         if (m.type === 'session_ended') {
-          phase = 'over';
-          view.endStatus = m.status;
           const text = STATUS_TEXT[m.status] || `The session ended (${m.reason}).`;
           // The server's own words only when they add something to ours.
           const norm = (t) => String(t || '').toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim();
           const extra = norm(m.message) && !norm(text).includes(norm(m.message)) ? ` ${m.message}.` : '';
-          return setState('ended', `${text}${extra} (status ${m.status})`);
+          return endWith(m.status, m.reason, `${text}${extra} (status ${m.status})`, m.iserror,
+            'ended', m.message);
         }
         break;
       default:
-        return; // over: ignore stragglers
+        return undefined; // over: ignore stragglers
     }
-    fail('unexpected', `unexpected "${m.type}" message`);
+    return fail('unexpected', `unexpected "${m.type}" message`);
   }
 
   function handleMessage(data) {
@@ -663,27 +1013,122 @@
     return fail('internal', `an internal error (${e.message})`);
   }
 
+  /**
+   * The socket closed without session_ended. In a session: `conndrop`, then up to
+   * RECONNECT_DELAYS.length attempts to join again (status 34 when none works). Never in a
+   * session: `conndrop` and status 32.
+   */
+  function onClosed() {
+    if (phase === 'over') return;
+    const wasJoined = phase === 'joined';
+    phase = 'idle';
+    if (!everJoined) {
+      emit('conndrop', ids());
+      endWith(32, 'cant_connect', `${STATUS_TEXT[32]} (status 32)`, true);
+      return;
+    }
+    if (wasJoined) {
+      emit('conndrop', ids());
+      reconnects = 0;
+    }
+    if (reconnects >= RECONNECT_DELAYS.length) {
+      endWith(34, 'cant_reconnect', `${STATUS_TEXT[34]} (status 34)`, true);
+      return;
+    }
+    setState('reconnecting', 'The connection to the server was lost. Reconnecting…');
+    reconnectTimer = setTimeout(connect, RECONNECT_DELAYS[reconnects++]);
+  }
+
   function connect() {
-    setState('connecting');
-    ws = new WebSocket(`wss://${location.host}/ws/agent`);
-    ws.binaryType = 'arraybuffer';
-    ws.onopen = () => send({
-      type: 'hello',
-      role: 'agent',
-      min_version: PROTOCOL_VERSION,
-      max_version: PROTOCOL_VERSION,
-      client: `${CLIENT} (${navigator.userAgent})`.slice(0, 1000),
-    });
-    ws.onmessage = (ev) => {
+    if (phase === 'over') return;
+    phase = 'hello';
+    inStep = false;
+    frameOpen = false;
+    skippingSeq = null;
+    connectedReported = false;
+    if (!everJoined) setState('connecting');
+    let sock;
+    try {
+      sock = new WebSocket(`wss://${location.host}/ws/agent`);
+    } catch (e) {
+      console.error(e);
+      queue = queue.then(() => onClosed());
+      return;
+    }
+    ws = sock;
+    sock.binaryType = 'arraybuffer';
+    // A server that accepts but never answers must not leave the viewer waiting forever.
+    const joinTimer = setTimeout(() => {
+      if (ws === sock && phase !== 'joined' && phase !== 'over') sock.close();
+    }, JOIN_TIMEOUT_MS);
+    sock.onopen = () => {
+      if (ws === sock) {
+        send({
+          type: 'hello',
+          role: 'agent',
+          min_version: PROTOCOL_VERSION,
+          max_version: PROTOCOL_VERSION,
+          client: `${CLIENT} (${navigator.userAgent})`.slice(0, 1000),
+        });
+      }
+    };
+    sock.onmessage = (ev) => {
+      if (ws !== sock) return;
+      stats.bytes += typeof ev.data === 'string' ? ev.data.length : ev.data.byteLength;
       queue = queue.then(() => handleMessage(ev.data));
     };
-    ws.onclose = () => {
-      queue = queue.then(() => {
-        if (phase === 'over') return;
-        phase = 'over';
-        setState('error', 'The connection to the server was lost.');
-      });
+    sock.onclose = () => {
+      clearTimeout(joinTimer);
+      if (ws === sock) queue = queue.then(() => onClosed());
     };
+  }
+
+  // ----- signing in (no token in the fragment and no development token) ----------------------
+
+  function showSignIn(message = '') {
+    document.body.dataset.state = 'form';
+    $('signin').hidden = false;
+    if (!$('partnerid').value && Number.isInteger(config.urlGroup)) $('partnerid').value = String(config.urlGroup);
+    $('signinerror').textContent = message;
+    ($('partnerid').value ? $('partneruserid') : $('partnerid')).focus();
+  }
+
+  async function signIn(ev) {
+    ev.preventDefault();
+    const button = $('signin').querySelector('button');
+    button.disabled = true;
+    $('signinerror').textContent = '';
+    try {
+      let r;
+      try {
+        r = await fetch('/api/auth/token', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          credentials: 'omit',
+          body: JSON.stringify({
+            partnerid: $('partnerid').value.trim(),
+            partneruserid: $('partneruserid').value.trim(),
+            loginkey: $('loginkey').value.trim(),
+          }),
+        });
+      } catch {
+        return showSignIn('The service could not be reached. Try again.');
+      }
+      if (r.status === 429) return showSignIn('Too many attempts. Wait a minute and try again.');
+      const j = r.ok ? await r.json().catch(() => null) : null;
+      if (!j || typeof j.token !== 'string') {
+        return showSignIn('The sign-in was refused. Check the partner id, the partner user id and the login key.');
+      }
+      config.token = j.token;
+      config.tokenFrom = 'signin';
+      if (!Number.isInteger(config.urlGroup) && Number.isInteger(j.groupid)) config.groupId = j.groupid;
+      $('loginkey').value = '';
+      $('signin').hidden = true;
+      connect();
+    } finally {
+      button.disabled = false;
+    }
+    return undefined;
   }
 
   // ----- start -------------------------------------------------------------------------------
@@ -691,24 +1136,36 @@
   $('end').addEventListener('click', () => {
     if (confirm('End the session for everyone?')) send({ type: 'end_session' });
   });
-  // The overlay follows the picture when the page's size changes.
-  window.addEventListener('resize', drawCursor);
-  if (typeof ResizeObserver === 'function') new ResizeObserver(drawCursor).observe($('stage'));
+  $('signin').addEventListener('submit', signIn);
+  // The overlay and the `screen` event follow the picture when the page's size changes.
+  window.addEventListener('resize', onResize);
+  if (typeof ResizeObserver === 'function') new ResizeObserver(onResize).observe($('stage'));
+  // Remote control input, while the visitor allows it.
+  for (const t of ['pointerdown', 'pointermove', 'pointerup']) canvas.addEventListener(t, onPointer);
+  canvas.addEventListener('wheel', onWheel, { passive: false });
+  canvas.addEventListener('keydown', onKey);
+  canvas.addEventListener('keyup', onKey);
+  canvas.addEventListener('contextmenu', (ev) => {
+    if (rcActive()) ev.preventDefault();
+  });
   // Leaving the page leaves the session (without ending it).
   window.addEventListener('pagehide', () => {
     if (phase === 'joined') send({ type: 'leave' });
   });
 
   if (!KEY_RE.test(config.key)) {
-    // No (valid) key: ask for one. The form reloads the page with ?key=...
+    // No (valid) key: ask for one. The form reloads the page with ?key=... (and the group).
     document.body.dataset.state = 'form';
     $('keyform').hidden = false;
+    if (Number.isInteger(config.urlGroup)) $('keygroup').value = String(config.urlGroup);
+    else $('keygroup').remove();
     if (config.key) $('keyerror').textContent = 'A key is 1 to 63 letters, digits, ".", "-" or "_".';
     $('keyinput').focus();
   } else {
     $('key').textContent = `Session ${config.key}`;
     document.title = `Glance – ${config.key}`;
-    connect();
+    if (config.token) connect();
+    else showSignIn();
   }
 
   function toBase64(bytes) {
@@ -721,7 +1178,10 @@
 
   // Test hook: read-only state, so tests need not scrape the page.
   window.glanceViewer = {
-    /** 'connecting' | 'joined' | 'paused' | 'ended' | 'error' (join failures are 'error'). */
+    /**
+     * 'connecting' | 'reconnecting' | 'joined' | 'paused' | 'ended' | 'error' (join failures
+     * are 'error'); the forms leave it at 'connecting'.
+     */
     get state() { return view.state; },
     get key() { return view.key; },
     get guests() { return view.guests; },
@@ -731,7 +1191,7 @@
     /** FINAL updates applied (skipped REFRESH_ONLY frames do not count). */
     get frames() { return picture.frames; },
     get seq() { return picture.seq; },
-    /** session_ended or join_failed status code, else null. */
+    /** session_ended or join_failed status code (or the viewer's own 17, 21, 29, 32, 34), else null. */
     get endStatus() { return view.endStatus; },
     get message() { return view.message; },
     /** The last cursor message {x, y, visible, shape} (picture pixels), or null before any. */
@@ -742,6 +1202,16 @@
     get cursorBox() { return pointer.box && { ...pointer.box }; },
     /** Ids of the cursor shapes kept, oldest first. */
     get cursorShapes() { return [...pointer.shapes.keys()]; },
+    /** Every event fired (also the ones not reported to an opener): [{name, data}]. */
+    get events() { return JSON.parse(JSON.stringify(emitted)); },
+    /** Where events go: the opener's origin, or null. */
+    get reportTarget() { return reportTarget(); },
+    /** Where the token came from: 'fragment', 'development', 'signin' or ''. */
+    get tokenFrom() { return config.tokenFrom; },
+    /** Remote control: {remoteAssist, enabled, active, sent (input messages sent)}. */
+    get rc() { return { remoteAssist: rc.remoteAssist, enabled: rc.enabled, active: rcActive(), sent: rc.sent }; },
+    /** The last stats {bytespersec, framespersec}, or null before the first period. */
+    get stats() { return stats.last && { ...stats.last }; },
     /** The current picture as base64 of RGBA bytes (width*height*4), or '' before any. */
     pixels() { return picture.hasPicture() ? toBase64(picture.image.data) : ''; },
     /** The decoder alone, for tests that feed it updates directly. */

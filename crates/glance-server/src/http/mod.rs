@@ -76,6 +76,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/agent", get(pages::agent_page))
         .route("/agent/", get(pages::agent_page))
         .route("/agent/viewer.js", get(pages::viewer_js))
+        .route("/agent/agent.js", get(pages::agent_js))
         .route(
             "/api/auth/token",
             post(agent_api::token).options(agent_api::preflight),

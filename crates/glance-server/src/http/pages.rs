@@ -1,6 +1,6 @@
 //! The agent viewer page (`/agent`, with the group and, on a development server, the
-//! development token injected) and its
-//! script (`/agent/viewer.js`). The assets are compiled in.
+//! development token injected), its script (`/agent/viewer.js`), and the Browser Agent API
+//! for CRM pages (`/agent/agent.js`, docs/AGENT.md). The assets are compiled in.
 
 use std::sync::Arc;
 
@@ -12,6 +12,12 @@ use super::AppState;
 
 const VIEWER_HTML: &str = include_str!("../../assets/viewer.html");
 const VIEWER_JS: &str = include_str!("../../assets/viewer.js");
+/// GLANCE.Agent (seed 001) followed by GLANCE.Presence.Agent and GLANCE.Authorization (seed 003).
+const AGENT_JS: &str = concat!(
+    include_str!("../../assets/agent.js"),
+    "\n",
+    include_str!("../../assets/presence_agent.js")
+);
 
 /// Placeholder in viewer.html replaced by the development agent token.
 pub const TOKEN_PLACEHOLDER: &str = "__GLANCE_DEV_TOKEN__";
@@ -48,6 +54,23 @@ pub async fn viewer_js() -> Response {
             (header::CACHE_CONTROL, "no-cache"),
         ],
         VIEWER_JS,
+    )
+        .into_response()
+}
+
+/// `GLANCE.Agent` for CRM pages of any origin (`<script src="https://HOST/agent/agent.js">`).
+/// Public and secret-free, so any page may also fetch it (subresource integrity).
+pub async fn agent_js() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        AGENT_JS,
     )
         .into_response()
 }
