@@ -93,12 +93,21 @@ export function waitForLine(child, pred, timeoutMs, what) {
   });
 }
 
-/** Starts glance-server on a free loopback port; resolves with {child, ready, stateDir}. */
-export async function startServer() {
+/**
+ * Starts glance-server on a free loopback port, with `configToml` as its config file when
+ * given; resolves with {child, ready, stateDir}.
+ */
+export async function startServer(configToml) {
   const exe = BIN('glance-server');
   if (!fs.existsSync(exe)) throw new Error(`${exe} is missing: run cargo build -p glance-server`);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glance-browser-'));
-  const child = lines(spawnChild(exe, ['--listen', '127.0.0.1:0', '--state-dir', stateDir],
+  const extra = [];
+  if (configToml) {
+    const cfg = path.join(stateDir, 'config.toml');
+    fs.writeFileSync(cfg, configToml);
+    extra.push('--config', cfg);
+  }
+  const child = lines(spawnChild(exe, ['--listen', '127.0.0.1:0', '--state-dir', stateDir, ...extra],
     { env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } }));
   const ready = await waitForLine(child, (j) => j.agent_url && j.session_url, 20000, 'the server ready line');
   ready.caPem = fs.readFileSync(ready.ca_cert, 'utf8');
