@@ -1,5 +1,6 @@
-// Seed 002's whole flow, end to end: a real C visitor (tests/c/visitor_driver.c over
-// libglance) and a browser agent (GLANCE.Agent and GLANCE.Presence.Agent from agent.js) in
+// Seed 002's whole flow, end to end, twice: with a real C visitor (tests/c/visitor_driver.c over
+// libglance) and with the Rust SDK itself (glance-visitor-driver, the same commands), and a
+// browser agent (GLANCE.Agent and GLANCE.Presence.Agent from agent.js) in
 // headless Chromium, through a real glance-server. Login without visitor id and a manual
 // random-key session; init again with the visitor id; presence; the agent invokes the terms;
 // displayed and accepted reach the agent; the presence-started session is looked up and seen;
@@ -18,8 +19,11 @@ import { signLoginKey } from '../../sdk/js/glance-loginkey.mjs';
 
 const T = 20000;
 const API_KEY = 'presence-flow-api-key';
-const DRIVER = path.join(ROOT, 'target', 'ffi-tests', 'visitor_driver');
-const missing = !fs.existsSync(DRIVER) && `${DRIVER} is missing (tests/browser/run.sh builds it)`;
+const DRIVERS = {
+  C: path.join(ROOT, 'target', 'ffi-tests', 'visitor_driver'),
+  Rust: BIN('glance-visitor-driver'),
+};
+const missing = Object.values(DRIVERS).filter((d) => !fs.existsSync(d)).map((d) => `${d} is missing (tests/browser/run.sh builds it)`)[0];
 
 let srv;
 let browser;
@@ -39,9 +43,9 @@ allowed_origins = ["${origin}"]
 `;
 }
 
-/** A C visitor: send(cmd) writes a command line; its events are JSON lines. */
-function driver() {
-  const d = lines(spawnChild(DRIVER, [], {
+/** A visitor (C or Rust): send(cmd) writes a command line; its events are JSON lines. */
+function driver(kind) {
+  const d = lines(spawnChild(DRIVERS[kind], [], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, GLANCE_SYNTHETIC_DISPLAY: '320x200', RUST_LOG: 'warn' },
   }));
@@ -106,9 +110,9 @@ after(async () => {
   await stopServer(srv);
 });
 
-test('seed 002 from login to a One-Click session, with a C visitor and a browser agent', { skip: missing, timeout: 180000 }, async () => {
+async function flow(kind, visitorId) {
   // Before login: no visitor id; a manual session with a random key the agent looks up.
-  const a = driver();
+  const a = driver(kind);
   await init(a);
   a.send('start GLANCE_KEYTYPE_RANDOM');
   const manual = await a.next('EventConnectedToSession');
@@ -122,19 +126,20 @@ test('seed 002 from login to a One-Click session, with a C visitor and a browser
   await a.next('EventInvalidState'); // no visitor id yet
 
   // After login: init again with the visitor id, then presence.
-  await init(a, 'flow-1');
+  await init(a, visitorId);
   a.send('connect');
   await a.next('EventPresenceConnected');
-  await page.evaluate(() => {
+  await page.evaluate((id) => {
+    if (window.pa) window.pa.disconnect();
     window.presence = [];
-    const pa = new GLANCE.Presence.Agent({ visitorid: 'flow-1' });
+    const pa = new GLANCE.Presence.Agent({ visitorid: id });
     for (const ev of ['onvisitorconn', 'onvisitorsock', 'onpresence', 'onterms', 'onvisitorsessionstart',
       'onvisitorsessionend', 'onvisibility', 'onsignal', 'onerror']) {
       pa[ev] = (data) => window.presence.push({ name: ev, data });
     }
     pa.connect();
     window.pa = pa;
-  });
+  }, visitorId);
   await agentSees('onvisitorconn', (d) => d.connected === true);
   a.send('presence url=app://orders c_cart=2');
   const p = await agentSees('onpresence');
@@ -142,31 +147,31 @@ test('seed 002 from login to a One-Click session, with a C visitor and a browser
   const looked = await page.evaluate(() => new Promise((resolve) => window.pa.lookupVisitor({
     onsuccess: resolve, onfail: (r) => resolve({ failed: r }),
   })));
-  assert.equal(looked.visitorid, 'flow-1');
+  assert.equal(looked.visitorid, visitorId);
   assert.equal(looked.presence.url, 'app://orders');
 
   // The agent invokes; the app shows its terms; displayed and accepted reach the agent.
-  const invoke = () => page.evaluate(() => new Promise((resolve) => window.pa.invokeVisitor({
+  const invoke = () => page.evaluate((id) => new Promise((resolve) => window.pa.invokeVisitor({
     func: 'GLANCE.PresenceVisitor.showTerms',
-    args: { sessionkey: 'flow-1', onetermsurl: 'https://terms.example/flow' },
+    args: { sessionkey: id, onetermsurl: 'https://terms.example/flow' },
     onsuccess: () => resolve('ok'), onfail: resolve,
-  })));
+  })), visitorId);
   assert.equal(await invoke(), 'ok');
   const terms = await a.next('EventPresenceShowTerms');
-  assert.deepEqual([terms.props.sessionkey, terms.props.onetermsurl], ['flow-1', 'https://terms.example/flow']);
+  assert.deepEqual([terms.props.sessionkey, terms.props.onetermsurl], [visitorId, 'https://terms.example/flow']);
   a.send('signal terms status=displayed');
   await agentSees('onterms', (d) => d.status === 'displayed');
   a.send('signal terms status=accepted');
   await agentSees('onterms', (d) => d.status === 'accepted');
   a.send('startpresence');
   const started = await a.next('EventConnectedToSession');
-  assert.equal(started.props.sessionkey, 'flow-1');
-  await agentSees('onvisitorsessionstart', (d) => d.sessionkey === 'flow-1');
+  assert.equal(started.props.sessionkey, visitorId);
+  await agentSees('onvisitorsessionstart', (d) => d.sessionkey === visitorId);
 
   // The agent finds the session and sees the screen.
   const [popup] = await Promise.all([
     page.waitForEvent('popup', { timeout: T }),
-    page.evaluate(() => GLANCE.Agent.joinSession('flow-1', { wait: false })),
+    page.evaluate((id) => GLANCE.Agent.joinSession(id, { wait: false }), visitorId),
   ]);
   await popup.waitForFunction(() => window.glanceViewer && window.glanceViewer.frames > 0, null, { timeout: T });
   assert.deepEqual(await popup.evaluate(() => [window.glanceViewer.width, window.glanceViewer.height]), [320, 200]);
@@ -182,8 +187,8 @@ test('seed 002 from login to a One-Click session, with a C visitor and a browser
   await agentSees('onterms', (d) => d.status === 'declined');
 
   // Two apps with one visitor id: the newest has focus, the other is blurred until it acts.
-  const b = driver();
-  await init(b, 'flow-1');
+  const b = driver(kind);
+  await init(b, visitorId);
   b.send('connect');
   await b.next('EventPresenceConnected');
   await a.next('EventPresenceBlur');
@@ -218,4 +223,10 @@ test('seed 002 from login to a One-Click session, with a C visitor and a browser
   await waitForLine(child, (j) => j.session_url, T, 'the restarted server');
   srv.child = child;
   await a.next('EventPresenceConnected');
-});
+}
+
+for (const kind of ['C', 'Rust']) {
+  test(`seed 002 from login to a One-Click session, with a ${kind} visitor and a browser agent`, { skip: missing, timeout: 180000 }, async () => {
+    await flow(kind, `flow-${kind.toLowerCase()}`);
+  });
+}
