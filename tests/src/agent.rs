@@ -25,7 +25,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::tls::{connect, host_of};
 use crate::{Result, TestError};
 
 /// How long [`TestAgent::join`] waits for `joined`/`join_failed`.
@@ -310,27 +309,9 @@ impl Drop for TestAgent {
 impl TestAgent {
     /// Connects to `/ws/agent` and opens the WebSocket; nothing is sent yet.
     pub async fn open(ready: &ReadyInfo, opts: AgentOptions) -> Result<TestAgent> {
-        let tls = connect(ready, &ready.https_addr, opts.recv_buffer).await?;
-        let port = ready.https_addr.rsplit(':').next().unwrap_or("443");
-        let host = host_of(ready);
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host
-        };
-        let url = format!("wss://{host}:{port}/ws/agent");
-        let mut req =
-            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
-                .map_err(|e| TestError::Ws(e.to_string()))?;
-        if let Some(o) = &opts.origin {
-            let v = o
-                .parse()
-                .map_err(|_| TestError::Protocol(format!("bad origin {o:?}")))?;
-            req.headers_mut().insert("Origin", v);
-        }
-        let (ws, _) = tokio_tungstenite::client_async(req, tls)
-            .await
-            .map_err(|e| TestError::Ws(e.to_string()))?;
+        let ws =
+            crate::tls::websocket(ready, "/ws/agent", opts.origin.as_deref(), opts.recv_buffer)
+                .await?;
         let shared = Arc::new(Shared {
             state: Mutex::new(AgentState::default()),
             changed: watch::channel(0).0,

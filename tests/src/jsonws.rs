@@ -5,10 +5,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use glance_server::ReadyInfo;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::tls::{connect, host_of};
 use crate::{Result, TestError};
 
 type Stream =
@@ -22,21 +20,9 @@ pub struct JsonWs {
 impl JsonWs {
     /// Opens `wss://host:port{path}`, sending `origin` as the Origin header if given.
     pub async fn connect(ready: &ReadyInfo, path: &str, origin: Option<&str>) -> Result<JsonWs> {
-        let tls = connect(ready, &ready.https_addr, None).await?;
-        let port = ready.https_addr.rsplit(':').next().unwrap_or("443");
-        let mut req = format!("wss://{}:{port}{path}", host_of(ready))
-            .into_client_request()
-            .map_err(|e| TestError::Ws(e.to_string()))?;
-        if let Some(o) = origin {
-            let v = o
-                .parse()
-                .map_err(|_| TestError::Protocol(format!("bad origin {o:?}")))?;
-            req.headers_mut().insert("Origin", v);
-        }
-        let (ws, _) = tokio_tungstenite::client_async(req, tls)
-            .await
-            .map_err(|e| TestError::Ws(e.to_string()))?;
-        Ok(JsonWs { ws })
+        Ok(JsonWs {
+            ws: crate::tls::websocket(ready, path, origin, None).await?,
+        })
     }
 
     pub async fn send(&mut self, v: &serde_json::Value) -> Result<()> {

@@ -22,7 +22,8 @@ use crate::config::{host_port, GroupConfig};
 /// Largest token request body.
 const MAX_TOKEN_BODY: usize = 8 * 1024;
 
-fn origin_of(headers: &HeaderMap) -> Option<&str> {
+/// The request's `Origin` header, if a browser sent a readable one.
+pub(crate) fn origin_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
 use futures_util::StreamExt;
@@ -36,10 +36,7 @@ pub async fn handler(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let origin = crate::http::agent_api::origin_of(&headers).map(str::to_string);
     let Ok(permit) = st.agent_slots.clone().try_acquire_owned() else {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -24,10 +24,7 @@ pub async fn handler(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let origin = crate::http::agent_api::origin_of(&headers).map(str::to_string);
     // Presence messages are small and these sockets many: small buffers (tungstenite's
     // default read buffer alone is 128 KiB a socket).
     ws.read_buffer_size(PRESENCE_BUFFER)
