@@ -126,7 +126,12 @@ pub fn parse_https_url(url: &str) -> Result<(String, u16, String), String> {
         let end = v6
             .find(']')
             .ok_or_else(|| format!("{url:?} has an unclosed IPv6 address"))?;
-        let port = v6[end + 1..].strip_prefix(':');
+        let after = &v6[end + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(format!("{url:?} has text after its IPv6 address")),
+        };
         (v6[..end].to_string(), port)
     } else {
         match authority.rsplit_once(':') {
@@ -326,5 +331,10 @@ mod tests {
             ("h".into(), 443, "".into())
         );
         assert!(parse_https_url("https://h:99999").is_err());
+        assert!(parse_https_url("https://[::1]junk/x").is_err());
+        assert_eq!(
+            parse_https_url("https://[::1]/x").unwrap(),
+            ("::1".into(), 443, "/x".into())
+        );
     }
 }
