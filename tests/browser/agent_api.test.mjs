@@ -16,6 +16,7 @@ import {
   waitForLine, waitUntil,
 } from './helpers.mjs';
 import { signLoginKey } from '../../sdk/js/glance-loginkey.mjs';
+import { FakeVisitor, solid } from './fake_visitor.mjs';
 
 const T = 20000;
 const API_KEY = 'crm-group-api-key-7';
@@ -344,4 +345,43 @@ test('a page of an origin off the whitelist gets nothing; guessing keys is throt
   const real = await page.evaluate(() => GLANCE.Agent.lookupSession('crm-1', false).then(() => 'found', (e) => e.reason));
   assert.equal(real, 'throttled');
   await page.close();
+});
+
+test('remote control: the viewer forwards mouse, wheel and keys once the visitor enables it', { skip: missing, timeout: 60000 }, async () => {
+  const v = await FakeVisitor.start({
+    sessionUrl: srv.ready.session_url, caCert: srv.ready.caPem, groupId: 7, width: 320, height: 200, key: 'rc-1',
+  });
+  try {
+    const page = await crmPage();
+    await authenticate(page, 'frank', rustLoginKey('frank'));
+    const [popup] = await Promise.all([
+      page.waitForEvent('popup', { timeout: T }),
+      page.evaluate(() => GLANCE.Agent.joinSession('rc-1', { wait: false })),
+    ]);
+    await v.waitFor((m) => m.type === 'refresh_request', T);
+    v.sendKeyFrame(320, 200, [solid(0, 0, 320, 200, [40, 80, 120])]);
+    await popup.waitForFunction(() => window.glanceViewer && window.glanceViewer.frames > 0, null, { timeout: T });
+    const box = await popup.locator('#screen').boundingBox();
+    const at = (fx, fy) => [box.x + box.width * fx, box.y + box.height * fy];
+    // Before the visitor allows it, nothing is sent.
+    await popup.mouse.click(...at(0.5, 0.5));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(v.messages.filter((m) => m.type === 'input').length, 0);
+    // Allowed: a click, a wheel turn and a key reach the visitor, in picture pixels.
+    v.sendControl({ type: 'rc', enabled: true });
+    await waitEvent(page, 'rc', (d) => d.enabled === true && d.remoteAssist === true);
+    await popup.mouse.click(...at(0.25, 0.5));
+    const down = await v.waitFor((m) => m.type === 'input' && m.input.kind === 'pointer' && m.input.buttons === 1, T);
+    assert.ok(Math.abs(down.input.x - 80) <= 2 && Math.abs(down.input.y - 100) <= 2, JSON.stringify(down));
+    await popup.mouse.wheel(0, 120);
+    const wheel = await v.waitFor((m) => m.type === 'input' && m.input.kind === 'wheel', T);
+    assert.ok(wheel.input.dy > 0, JSON.stringify(wheel));
+    await popup.keyboard.press('a');
+    const key = await v.waitFor((m) => m.type === 'input' && m.input.kind === 'key' && m.input.down, T);
+    assert.deepEqual([key.input.code, key.input.key], ['KeyA', 'a']);
+    await popup.close();
+    await page.close();
+  } finally {
+    v.close();
+  }
 });
