@@ -85,6 +85,15 @@ fn reference(fb: &mut Framebuffer, u: &FrameUpdate<'_>) -> Result<(), UpdateErro
                     put(fb, px, py, [c[0], c[1], c[2]]);
                 }
             }
+            Encoding::Jpeg => {
+                // The reference takes the decoder's pixels (decoders may differ in rounding);
+                // what it checks is where they land and that failures leave the same state.
+                let rgb = glance_protocol::jpeg::decode_rgb(r.data, r.rect.w, r.rect.h)?;
+                assert_eq!(rgb.len(), w * h * 3, "decoded JPEG of another size");
+                for ((px, py), c) in pixels.zip(rgb.chunks_exact(3)) {
+                    put(fb, px, py, [c[0], c[1], c[2]]);
+                }
+            }
             Encoding::Palette => {
                 let n = r.data[0] as usize + 1;
                 let pal = &r.data[1..1 + 3 * n];
@@ -142,7 +151,7 @@ fuzz_target!(|data: &[u8]| {
             Encoding::Solid => assert_eq!(r.data.len(), 3),
             Encoding::Copy => assert_eq!(r.data.len(), 4),
             Encoding::Palette => assert!(r.data.len() > 3 * (r.data[0] as usize + 1)),
-            Encoding::ZlibRgb => {}
+            Encoding::ZlibRgb | Encoding::Jpeg => {}
         }
     }
     // Round trip through the writer.

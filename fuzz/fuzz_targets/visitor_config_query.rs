@@ -14,6 +14,8 @@ use axum::extract::Query;
 use axum::http::{Request, StatusCode, Uri};
 use glance_fuzz::runtime;
 use glance_server::http::{router, AppState, MAX_AGENT_CONNECTIONS};
+use glance_server::auth::AuthService;
+use glance_server::presence::hub::PresenceHub;
 use glance_server::relay::Registry;
 use glance_server::{Config, GroupConfig, Timing};
 use libfuzzer_sys::fuzz_target;
@@ -27,10 +29,17 @@ fn app() -> axum::Router {
             .iter()
             .map(|&g| GroupConfig::development(g))
             .collect(),
+        auth: Default::default(),
     };
+    let registry = Arc::new(Registry::new(&config, "dev-token".into(), 1 << 20));
+    let auth = Arc::new(AuthService::new(
+        &config,
+        registry.groups().map(|g| (g.id, g.clone())).collect(),
+        "dev-token".into(),
+    ));
     let (_tx, shutdown) = tokio::sync::watch::channel(false);
     router(Arc::new(AppState {
-        registry: Arc::new(Registry::new(&config, "dev-token".into(), 1 << 20)),
+        registry,
         host: "127.0.0.1".into(),
         https_port: 8443,
         direct_port: 8444,
@@ -38,6 +47,11 @@ fn app() -> axum::Router {
         timing: Timing::default(),
         shutdown,
         agent_slots: Arc::new(tokio::sync::Semaphore::new(MAX_AGENT_CONNECTIONS)),
+        auth,
+        own_origin: "https://127.0.0.1:8443".into(),
+        dev_mode: true,
+        presence: Arc::new(PresenceHub::new()),
+        advertise_tunnel: None,
     }))
 }
 
