@@ -188,6 +188,13 @@ typedef void (*GlanceLogCallback)(GlanceLogLevel level,
                                   const char *message,
                                   void *user_data);
 
+// One name/value pair of a property map (seed 004 presence data, signalAgent properties).
+// Both are NUL-terminated UTF-8, borrowed for the call.
+typedef struct GlanceProperty {
+  const char *name;
+  const char *value;
+} GlanceProperty;
+
 // Called on the SDK's event thread for every event, in order. `event` is valid until the
 // callback returns. The callback may call any glance_ function, including
 // glance_visitor_free.
@@ -297,6 +304,42 @@ const char *glance_event_code_name(int32_t code);
 // not from inside the log callback.
 GlanceResult glance_set_log_callback(GlanceLogCallback cb, int32_t max_level, void *user_data);
 
+// PresenceVisitor connect: after EventVisitorInitialized with a visitor id (else
+// EventInvalidState). EventPresenceConnected follows, or EventPresenceConnectFail (retried
+// with backoff) or EventPresenceNotConfigured. Does nothing when already connected.
+GlanceResult glance_presence_connect(struct GlanceVisitor *visitor);
+
+// PresenceVisitor disconnect: EventPresenceDisconnected follows; EventInvalidState when not
+// connected.
+GlanceResult glance_presence_disconnect(struct GlanceVisitor *visitor);
+
+// presence(map): at most 20 properties, 2,000 characters each, 10,000 in all, names up to
+// 64 characters, custom names prefixed c_ (else EventInvalidParameter). While disconnected,
+// EventPresenceSendFail fires and nothing is queued.
+//
+// # Safety
+// `props` is NULL (with `n` 0) or points to `n` properties valid for the call.
+GlanceResult glance_presence_send(struct GlanceVisitor *visitor,
+                                  const struct GlanceProperty *props,
+                                  size_t n);
+
+// signalAgent(event, map): `"terms"` with `status` displayed/accepted/declined, or a custom
+// event prefixed c_.
+//
+// # Safety
+// `event` is a NUL-terminated string and `props` NULL (with `n` 0) or `n` properties, all
+// valid for the call.
+GlanceResult glance_presence_signal_agent(struct GlanceVisitor *visitor,
+                                          const char *event,
+                                          const struct GlanceProperty *props,
+                                          size_t n);
+
+// signalVisibility(visible): the agent is told the application is hidden or visible.
+GlanceResult glance_presence_signal_visibility(struct GlanceVisitor *visitor, bool visible);
+
+// PresenceVisitor setDefaultUI(enabled): the same switch as glance_visitor_set_default_ui.
+GlanceResult glance_presence_set_default_ui(struct GlanceVisitor *visitor, bool enabled);
+
 // Frees a string returned by this library. NULL is a no-op.
 //
 // # Safety
@@ -363,6 +406,12 @@ GlanceResult glance_visitor_show_display(struct GlanceVisitor *visitor,
 
 // EndSession: EventSessionEnded (SessionEndReasonThisSide) follows.
 GlanceResult glance_visitor_end_session(struct GlanceVisitor *visitor);
+
+// defaultUI(enabled) (seed 002): on (the default), the SDK shows the terms dialog itself when
+// an agent asks to start (EventPresenceShowTerms, property `defaultui`) and a terms
+// confirmation before StartSession when the group has a terms URL; off hands both to the
+// application.
+GlanceResult glance_visitor_set_default_ui(struct GlanceVisitor *visitor, bool enabled);
 
 // Pause(pause): agents see a white screen with a message while paused.
 GlanceResult glance_visitor_pause(struct GlanceVisitor *visitor, bool pause);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the Rust workspace (unit, integration, end-to-end
-# over TLS on 127.0.0.1, X11 capture under Xvfb), and the headless-Chromium browser tests.
+# over TLS on 127.0.0.1, X11 capture under Xvfb), a short run of every fuzz target, and the
+# headless-Chromium browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,6 +15,9 @@ cargo build --workspace --bins --quiet
 
 echo "== Rust tests (the X11 tests start their own Xvfb)"
 cargo test --workspace --quiet
+
+echo "== fuzz (short bounded run)"
+bash scripts/fuzz.sh 10
 
 echo "== C ABI tests (C, C++, C# on Mono, sanitizers, valgrind, stress)"
 bash tests/ffi/run.sh

@@ -198,6 +198,26 @@ class Visitor {
   void endSession() { check(glance_visitor_end_session(handle_), "endSession"); }
   void pause(bool pause) { check(glance_visitor_pause(handle_, pause), "pause"); }
 
+  // defaultUI(enabled) (seed 002) and PresenceVisitor setDefaultUI: the same switch.
+  void setDefaultUI(bool enabled) {
+    check(glance_visitor_set_default_ui(handle_, enabled), "setDefaultUI");
+  }
+
+  // One-Click Connect (seed 004, PresenceVisitor).
+  void presenceConnect() { check(glance_presence_connect(handle_), "presenceConnect"); }
+  void presenceDisconnect() { check(glance_presence_disconnect(handle_), "presenceDisconnect"); }
+  void presence(const std::map<std::string, std::string> &data) {
+    auto p = props(data);
+    check(glance_presence_send(handle_, p.data(), p.size()), "presence");
+  }
+  void signalAgent(const std::string &event, const std::map<std::string, std::string> &data = {}) {
+    auto p = props(data);
+    check(glance_presence_signal_agent(handle_, event.c_str(), p.data(), p.size()), "signalAgent");
+  }
+  void signalVisibility(bool visible) {
+    check(glance_presence_signal_visibility(handle_, visible), "signalVisibility");
+  }
+
   SessionInfo sessionInfo() const {
     GlanceSessionInfo i;
     check(glance_visitor_get_session_info(handle_, &i), "sessionInfo");
@@ -229,6 +249,12 @@ class Visitor {
   static std::string version() { return glance_version(); }
 
  private:
+  static std::vector<GlanceProperty> props(const std::map<std::string, std::string> &m) {
+    std::vector<GlanceProperty> v;
+    v.reserve(m.size());
+    for (const auto &kv : m) v.push_back(GlanceProperty{kv.first.c_str(), kv.second.c_str()});
+    return v;
+  }
   static void check(GlanceResult r, const char *what) {
     if (r != GLANCE_OK) throw Error(r, std::string(what) + ": " + resultName(r));
   }

@@ -190,6 +190,15 @@ namespace Glance
         [DllImport(Lib)] internal static extern IntPtr glance_event_property(IntPtr e, IntPtr name);
         [DllImport(Lib)] internal static extern IntPtr glance_event_code_name(int code);
 
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct NProperty { public IntPtr name; public IntPtr value; }
+        [DllImport(Lib)] internal static extern int glance_visitor_set_default_ui(GlanceVisitorHandle v, [MarshalAs(UnmanagedType.I1)] bool enabled);
+        [DllImport(Lib)] internal static extern int glance_presence_connect(GlanceVisitorHandle v);
+        [DllImport(Lib)] internal static extern int glance_presence_disconnect(GlanceVisitorHandle v);
+        [DllImport(Lib)] internal static extern int glance_presence_send(GlanceVisitorHandle v, NProperty[] props, UIntPtr n);
+        [DllImport(Lib)] internal static extern int glance_presence_signal_agent(GlanceVisitorHandle v, byte[] ev, NProperty[] props, UIntPtr n);
+        [DllImport(Lib)] internal static extern int glance_presence_signal_visibility(GlanceVisitorHandle v, [MarshalAs(UnmanagedType.I1)] bool visible);
+
         internal static byte[] Utf8(string s)
         {
             if (s == null) return null;
@@ -355,6 +364,42 @@ namespace Glance
             }
         }
         public void Pause(bool pause) { Check(Native.glance_visitor_pause(handle, pause), "Pause"); }
+
+        /// <summary>defaultUI(enabled) (seed 002) and PresenceVisitor.SetDefaultUI: the same switch.</summary>
+        public void SetDefaultUI(bool enabled) { Check(Native.glance_visitor_set_default_ui(handle, enabled), "SetDefaultUI"); }
+
+        // One-Click Connect (seed 004, PresenceVisitor).
+        public void PresenceConnect() { Check(Native.glance_presence_connect(handle), "PresenceConnect"); }
+        public void PresenceDisconnect() { Check(Native.glance_presence_disconnect(handle), "PresenceDisconnect"); }
+
+        static Native.NProperty[] Props(Utf8Args a, IDictionary<string, string> data)
+        {
+            var list = new List<Native.NProperty>();
+            if (data != null)
+                foreach (var kv in data)
+                    list.Add(new Native.NProperty { name = a.Add(kv.Key), value = a.Add(kv.Value) });
+            return list.ToArray();
+        }
+
+        public GlanceResult TryPresence(IDictionary<string, string> data)
+        {
+            using (var a = new Utf8Args())
+            {
+                var p = Props(a, data);
+                return (GlanceResult)Native.glance_presence_send(handle, p, (UIntPtr)p.Length);
+            }
+        }
+        public void Presence(IDictionary<string, string> data) { Check((int)TryPresence(data), "Presence"); }
+
+        public void SignalAgent(string eventName, IDictionary<string, string> data)
+        {
+            using (var a = new Utf8Args())
+            {
+                var p = Props(a, data);
+                Check(Native.glance_presence_signal_agent(handle, Native.Utf8(eventName), p, (UIntPtr)p.Length), "SignalAgent");
+            }
+        }
+        public void SignalVisibility(bool visible) { Check(Native.glance_presence_signal_visibility(handle, visible), "SignalVisibility"); }
 
         public SessionInfo GetSessionInfo()
         {

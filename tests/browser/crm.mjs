@@ -159,6 +159,6 @@ export async function startCrm() {
 export async function startAgentWorld() {
   const crmA = await startCrm();
   const crmB = await startCrm();
-  const srv = await startServer({ config: serverConfig(crmA.origin) });
+  const srv = await startServer(serverConfig(crmA.origin));
   return { crmA, crmB, srv, server: srv.ready.session_url };
 }

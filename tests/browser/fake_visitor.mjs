@@ -14,6 +14,7 @@ export const FLAG_FINAL = 4;
 export const ENC_SOLID = 0;
 export const ENC_ZLIB_RGB = 1;
 export const ENC_COPY = 2;
+export const ENC_JPEG = 4;
 
 /**
  * Builds one update payload. Each rect is {x, y, w, h, enc, data} with the data already
@@ -150,7 +151,8 @@ export class PictureModel {
           px[p] = r.data[0]; px[p + 1] = r.data[1]; px[p + 2] = r.data[2]; px[p + 3] = 255;
         }
       }
-    } else if (r.enc === ENC_ZLIB_RGB) {
+    } else if (r.enc === ENC_ZLIB_RGB || r.enc === ENC_JPEG) {
+      // `rgb`: the exact pixels (for JPEG, what a decoder gives; see jpeg.mjs)
       for (let y = 0; y < r.h; y++) {
         for (let x = 0; x < r.w; x++) {
           const p = ((r.y + y) * width + r.x + x) * 4;

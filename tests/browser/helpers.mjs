@@ -94,20 +94,20 @@ export function waitForLine(child, pred, timeoutMs, what) {
 }
 
 /**
- * Starts glance-server on a free loopback port; resolves with {child, ready, stateDir}.
- * opts.config: the TOML text of a config file (a configured server: no development token on
- * its pages); without it the development server runs.
+ * Starts glance-server on a free loopback port, with `configToml` as its config file when
+ * given; resolves with {child, ready, stateDir}.
  */
-export async function startServer(opts = {}) {
+export async function startServer(configToml) {
   const exe = BIN('glance-server');
   if (!fs.existsSync(exe)) throw new Error(`${exe} is missing: run cargo build -p glance-server`);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glance-browser-'));
-  const args = ['--listen', '127.0.0.1:0', '--state-dir', stateDir];
-  if (opts.config) {
-    fs.writeFileSync(path.join(stateDir, 'config.toml'), opts.config);
-    args.push('--config', path.join(stateDir, 'config.toml'));
+  const extra = [];
+  if (configToml) {
+    const cfg = path.join(stateDir, 'config.toml');
+    fs.writeFileSync(cfg, configToml);
+    extra.push('--config', cfg);
   }
-  const child = lines(spawnChild(exe, args,
+  const child = lines(spawnChild(exe, ['--listen', '127.0.0.1:0', '--state-dir', stateDir, ...extra],
     { env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } }));
   const ready = await waitForLine(child, (j) => j.agent_url && j.session_url, 20000, 'the server ready line');
   ready.caPem = fs.readFileSync(ready.ca_cert, 'utf8');
@@ -285,12 +285,13 @@ export async function openScripted(browser, key, timeoutMs) {
   let connected;
   const ready = new Promise((r) => { connected = r; });
   await page.routeWebSocket('wss://glance.test/ws/agent', (ws) => {
-    server.connections++;
-    if (server.refuseNew) {
+    // `refuse`: new connections are closed at once (a server that went away).
+    if (server.refuse) {
       ws.close();
       return;
     }
     server.ws = ws;
+    server.connections = (server.connections || 0) + 1;
     server.closed = false;
     ws.onMessage((m) => server.received.push(typeof m === 'string' ? JSON.parse(m) : { binary: m }));
     ws.onClose(() => { server.closed = true; });

@@ -7,6 +7,7 @@ import {
   FLAG_KEY, FLAG_REFRESH_ONLY, FLAG_FINAL, ENC_SOLID, ENC_ZLIB_RGB, ENC_COPY,
   encodeUpdate, solid, zlibRgb, copy, pattern, PictureModel,
 } from './fake_visitor.mjs';
+import { jpegBlocks, withoutSegment } from './jpeg.mjs';
 
 const KF = FLAG_KEY | FLAG_FINAL;
 const raw = (x, y, w, h, enc, data) => ({ x, y, w, h, enc, data: Buffer.from(data) });
@@ -25,6 +26,16 @@ function accepted(name, width, height, steps) {
   const frames = steps.filter((s) => s.flags & FLAG_FINAL).length;
   return { name, messages, ok: true, width: model.width, height: model.height, frames, rgba: model.rgba };
 }
+
+/** Grey 8x8 blocks of a 13x10 JPEG rect, and colour ones of a 16x16 rect. */
+const greyJpeg = (x, y, w = 13, h = 10) =>
+  jpegBlocks(x, y, w, h, (bx, by) => [(bx * 90 + by * 41 + 20) & 255], { grey: true });
+const colourJpeg = (x, y, w = 16, h = 16) =>
+  jpegBlocks(x, y, w, h, (bx, by) => [[200, 30, 40], [20, 180, 60], [30, 60, 220], [250, 250, 250]][by * 2 + bx]);
+/** `d` with byte `at` (negative: from the end) set to `v`. */
+const patched = (d, at, v) => { const b = Buffer.from(d); b[at < 0 ? b.length + at : at] = v; return b; };
+const sofAt = (d) => d.indexOf(Buffer.from([0xff, 0xc0]));
+const jpegRect = (w, h, data) => raw(0, 0, w, h, 4, data);
 
 /** A sequence whose last message must be refused. */
 function refused(name, messages) {
@@ -65,6 +76,16 @@ export const vectors = [
     { flags: KF, seq: 1, w: 16384, h: 1, rects: [solid(0, 0, 16384, 1, [7, 8, 9]), zlibRgb(16000, 0, 384, 1, pattern(384, 1, 5))] },
   ]),
 
+  accepted('a grey JPEG rect decodes exactly, in order with the rects around it', W, H, [
+    { flags: KF, seq: 1, rects: [zlibRgb(0, 0, W, H, pattern(W, H, 1))] },
+    { flags: FLAG_FINAL, seq: 2, rects: [solid(4, 3, 6, 6, [1, 2, 3]), greyJpeg(3, 2), solid(10, 10, 4, 4, [9, 8, 7])] },
+    { flags: FLAG_FINAL, seq: 3, rects: [copy(20, 5, 13, 10, 3, 2), greyJpeg(0, 11, 8, 8)] },
+  ]),
+  { ...accepted('a YCbCr JPEG rect decodes within 2 levels', 20, 18, [
+    { flags: KF, seq: 1, rects: [solid(0, 0, 20, 18, [0, 0, 0])] },
+    { flags: FLAG_FINAL, seq: 2, rects: [colourJpeg(2, 1)] },
+  ]), tolerance: 2 },
+
   refused('empty update', [Buffer.alloc(0)]),
   refused('truncated header', [key().subarray(0, 10)]),
   refused('zero width', [encodeUpdate(KF, 1, 0, 10, [])]),
@@ -89,6 +110,16 @@ export const vectors = [
   refused('zlib stream cut short', [encodeUpdate(KF, 1, 4, 4, [raw(0, 0, 4, 4, ENC_ZLIB_RGB, z(pattern(4, 4, 1)).subarray(0, 10))])]),
   refused('zlib with a wrong checksum', [encodeUpdate(KF, 1, 4, 4, [(() => { const d = z(pattern(4, 4, 1)); d[d.length - 1] ^= 1; return raw(0, 0, 4, 4, ENC_ZLIB_RGB, d); })()])]),
   refused('raw deflate without the zlib header', [encodeUpdate(KF, 1, 4, 4, [raw(0, 0, 4, 4, ENC_ZLIB_RGB, zlib.deflateRawSync(pattern(4, 4, 1)))])]),
+  refused('JPEG of another size than its rect', [encodeUpdate(KF, 1, 20, 20, [jpegRect(14, 10, greyJpeg(0, 0).data)])]),
+  refused('JPEG in an empty rect', [encodeUpdate(KF, 1, 20, 20, [jpegRect(0, 0, greyJpeg(0, 0).data)])]),
+  refused('JPEG without its end-of-image marker', [encodeUpdate(KF, 1, 20, 20, [jpegRect(13, 10, greyJpeg(0, 0).data.subarray(0, -1))])]),
+  refused('JPEG cut short inside its headers', [encodeUpdate(KF, 1, 20, 20, [jpegRect(13, 10, Buffer.concat([greyJpeg(0, 0).data.subarray(0, 30), Buffer.from([0xff, 0xd9])]))])]),
+  refused('not a JPEG at all', [encodeUpdate(KF, 1, 4, 4, [jpegRect(4, 4, [0x89, 0x50, 0x4e, 0x47, 0xff, 0xd9])])]),
+  refused('progressive JPEG', [encodeUpdate(KF, 1, 20, 20, [jpegRect(13, 10, patched(greyJpeg(0, 0).data, sofAt(greyJpeg(0, 0).data) + 1, 0xc2))])]),
+  refused('12-bit JPEG', [encodeUpdate(KF, 1, 20, 20, [jpegRect(13, 10, patched(greyJpeg(0, 0).data, sofAt(greyJpeg(0, 0).data) + 4, 12))])]),
+  refused('JPEG with 4 components', [encodeUpdate(KF, 1, 20, 20, [jpegRect(13, 10, patched(greyJpeg(0, 0).data, sofAt(greyJpeg(0, 0).data) + 9, 4))])]),
+  refused('JPEG whose frame uses a quantisation table it never defines', [key(), encodeUpdate(FLAG_FINAL, 2, W, H, [jpegRect(16, 16, withoutSegment(colourJpeg(0, 0).data, 0xdb))])]),
+  refused('JPEG whose scan names a component its frame lacks', [key(), encodeUpdate(FLAG_FINAL, 2, W, H, [jpegRect(13, 10, (() => { const d = greyJpeg(0, 0).data; return patched(d, d.indexOf(Buffer.from([0xff, 0xda])) + 5, 9); })())])]),
   refused('trailing bytes after the last rect', [Buffer.concat([key(), Buffer.from([0])])]),
   refused('delta before any key frame', [encodeUpdate(FLAG_FINAL, 1, 4, 4, [])]),
   refused('delta of another size', [key(), encodeUpdate(FLAG_FINAL, 2, W + 1, H, [])]),

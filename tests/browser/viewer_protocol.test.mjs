@@ -180,16 +180,31 @@ test('protocol errors close the connection: unknown message type, update before 
   }
 });
 
-test('a connection lost without session_ended is reported once reconnecting fails (status 34)', { timeout: 30000 }, async () => {
+test('a lost connection rejoins the session; when rejoining fails, status 34', { timeout: 40000 }, async () => {
   const { page, server } = await join();
   await waitForViewer(page, (s) => s.state === 'joined', T, 'joined');
-  server.refuseNew = true;
+  // Dropped: the viewer says so and joins again with the same key and token.
   server.ws.close();
-  await waitForViewer(page, (x) => x.state === 'reconnecting', T, 'reconnecting');
-  const s = await waitForViewer(page, (x) => x.state === 'error', T, 'error');
-  assert.match(s.message, /connection to the server was lost and could not be restored/);
+  const r = await waitForViewer(page, (x) => x.state === 'reconnecting', T, 'reconnecting');
+  assert.match(r.message, /connection to the server was lost/);
+  await waitUntil(() => server.connections === 2, T, 'a second connection');
+  await server.next('hello');
+  server.send({ type: 'welcome', version: 1, server: 'scripted' });
+  const j = await server.next('join');
+  assert.deepEqual(j, { type: 'join', key: 'k1', token: 'test-token', group_id: 1 });
+  server.send({
+    type: 'joined', call_id: 7, key: 'k1', ssnid: 's', group_id: 1, width: 8, height: 8, paused: false,
+    guests: 1, visitor_version: 'v', display_name: 'main',
+  });
+  await waitForViewer(page, (x) => x.state === 'joined', T, 'joined again');
+  // Dropped again, and the server stays away: after its attempts the viewer gives up (34).
+  server.refuse = true;
+  server.ws.close();
+  const s = await waitForViewer(page, (x) => x.state === 'error', 20000, 'error');
   assert.equal(s.endStatus, 34);
-  assert.equal(server.connections, 4, 'the first connection and three attempts');
+  const names = await page.evaluate(() => window.glanceViewer.events.map((e) => e.name));
+  assert.equal(names.filter((n) => n === 'conndrop').length, 2, names.join());
+  assert.ok(names.includes('sessionEnded'), names.join());
   await page.close();
 });
 
@@ -216,6 +231,17 @@ test('a dropped connection is rejoined: the picture comes back', { timeout: 3000
   assert.deepEqual(names.filter((n) => ['connecting', 'connected', 'conndrop'].includes(n)),
     ['connecting', 'connected', 'conndrop', 'connected']);
   await page.close();
+});
+
+test('a server that shuts down (error "shutdown") ends the session with 27; other errors with 29', { timeout: 30000 }, async () => {
+  for (const [code, status] of [['shutdown', 27], ['timeout', 29]]) {
+    const { page, server } = await join();
+    await waitForViewer(page, (s) => s.state === 'joined', T, 'joined');
+    server.send({ type: 'error', code, message: `scripted ${code}` });
+    const s = await waitForViewer(page, (x) => x.state === 'error', T, 'error');
+    assert.equal(s.endStatus, status, code);
+    await page.close();
+  }
 });
 
 test('a server that speaks another version ends with status 17, one that never answers the socket with 32', { timeout: 30000 }, async () => {

@@ -175,6 +175,58 @@ int main(int argc, char **argv) {
   CHECK(glance_visitor_get_display_type(v, -1) == GLANCE_DISPLAY_NONE, "negative index");
   CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter for -1");
 
+  /* One-Click Connect: needs a visitor id; then connect, send, signal, disconnect. */
+  CHECK(glance_presence_connect(v) == GLANCE_ERROR_INVALID_STATE, "presence without visitor id");
+  CHECK(h_wait(&q, EventInvalidState, 5, &ev), "EventInvalidState presence");
+  CHECK(glance_presence_connect(NULL) == GLANCE_ERROR_NULL_ARGUMENT, "presence NULL");
+  {
+    GlanceVisitorConfig pc = config(&srv, "c-visitor-1");
+    CHECK(glance_visitor_init(v, &pc) == GLANCE_OK, "init with visitor id");
+    CHECK(h_wait(&q, EventVisitorInitialized, 5, &ev), "initialized with visitor id");
+    CHECK(glance_visitor_set_default_ui(NULL, false) == GLANCE_ERROR_NULL_ARGUMENT, "default UI NULL");
+    CHECK(glance_presence_set_default_ui(v, false) == GLANCE_OK, "presence default UI off");
+    CHECK(glance_visitor_set_default_ui(v, false) == GLANCE_OK, "visitor default UI off");
+    CHECK(glance_presence_connect(v) == GLANCE_OK, "presence connect");
+    CHECK(h_wait(&q, EventPresenceConnected, 10, &ev), "EventPresenceConnected");
+    CHECK(glance_presence_connect(v) == GLANCE_OK, "connect again does nothing");
+    GlanceProperty data[] = {{"url", "app://c-test"}, {"c_step", "2"}};
+    CHECK(glance_presence_send(v, data, 2) == GLANCE_OK, "presence data");
+    GlanceProperty bad_name[] = {{"cart", "1"}};
+    CHECK(glance_presence_send(v, bad_name, 1) == GLANCE_ERROR_INVALID_PARAMETER, "not c_");
+    CHECK(h_wait(&q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "c_"), "names c_: %s",
+          ev.message);
+    GlanceProperty null_value[] = {{"url", NULL}};
+    CHECK(glance_presence_send(v, null_value, 1) == GLANCE_ERROR_NULL_ARGUMENT, "NULL value");
+    CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL value");
+    CHECK(glance_presence_send(v, NULL, 3) == GLANCE_ERROR_NULL_ARGUMENT, "NULL props");
+    CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL props");
+    GlanceProperty many[21];
+    char names[21][8];
+    for (int i = 0; i < 21; i++) {
+      snprintf(names[i], sizeof names[i], "c_%d", i);
+      many[i].name = names[i];
+      many[i].value = "v";
+    }
+    CHECK(glance_presence_send(v, many, 21) == GLANCE_ERROR_INVALID_PARAMETER, "21 properties");
+    CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter 21");
+    GlanceProperty terms[] = {{"status", "displayed"}};
+    CHECK(glance_presence_signal_agent(v, "terms", terms, 1) == GLANCE_OK, "terms displayed");
+    CHECK(glance_presence_signal_agent(v, "chat", NULL, 0) == GLANCE_ERROR_INVALID_PARAMETER,
+          "event without c_");
+    CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter event");
+    CHECK(glance_presence_signal_agent(v, "c_chat", NULL, 0) == GLANCE_OK, "custom event");
+    CHECK(glance_presence_signal_visibility(v, false) == GLANCE_OK, "visibility");
+    CHECK(glance_presence_disconnect(v) == GLANCE_OK, "presence disconnect");
+    CHECK(h_wait(&q, EventPresenceDisconnected, 10, &ev), "EventPresenceDisconnected");
+    CHECK(glance_presence_send(v, data, 2) == GLANCE_OK, "send while disconnected");
+    CHECK(h_wait(&q, EventPresenceSendFail, 5, &ev), "EventPresenceSendFail");
+    CHECK(glance_presence_disconnect(v) == GLANCE_ERROR_INVALID_STATE, "disconnect twice");
+    CHECK(h_wait(&q, EventInvalidState, 5, &ev), "EventInvalidState disconnect");
+    GlanceVisitorConfig back = config(&srv, NULL);
+    CHECK(glance_visitor_init(v, &back) == GLANCE_OK, "init without visitor id again");
+    CHECK(h_wait(&q, EventVisitorInitialized, 5, &ev), "initialized again");
+  }
+
   /* Parameter errors on start. */
   CHECK(glance_visitor_start_session_key(v, "bad key") == GLANCE_ERROR_INVALID_PARAMETER, "bad key");
   CHECK(h_wait(&q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "key"), "names key");
@@ -185,10 +237,11 @@ int main(int argc, char **argv) {
   GlanceStartParams sp;
   glance_start_params_init(&sp);
   CHECK(sp.display_params.scale == 1.0f && sp.key == NULL && !sp.persist, "defaults");
-  sp.force_tunnel = true;
-  CHECK(glance_visitor_start_session_params(v, &sp) == GLANCE_ERROR_INVALID_PARAMETER, "tunnel");
-  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "forceTunnel"),
-        "names forceTunnel: %s", ev.message);
+  sp.display_params.video = true;
+  CHECK(glance_visitor_start_session_params(v, &sp) == GLANCE_ERROR_INVALID_PARAMETER, "video");
+  CHECK(h_wait(&q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "video"),
+        "names video: %s", ev.message);
+  sp.display_params.video = false;
   CHECK(glance_visitor_start_session_params(v, NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL params");
   CHECK(h_wait(&q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL params");
 

@@ -138,6 +138,19 @@ int main(int argc, char **argv) {
     k = session(v, q, [&] { v.startSession(); });
     CHECK(k == "cpp-visitor", "visitor id key %s", k.c_str());
 
+    // One-Click Connect through the wrapper.
+    v.setDefaultUI(false);
+    v.presenceConnect();
+    CHECK(q.wait(EventPresenceConnected, 10).has_value(), "presence connected");
+    v.presence({{"url", "app://cpp"}, {"c_step", "1"}});
+    v.signalAgent("terms", {{"status", "displayed"}});
+    v.signalVisibility(true);
+    CHECK(rejected([&] { v.presence({{"cart", "1"}}); }) == GLANCE_ERROR_INVALID_PARAMETER,
+          "presence name without c_");
+    CHECK(q.wait(EventInvalidParameter, 5).has_value(), "EventInvalidParameter presence");
+    v.presenceDisconnect();
+    CHECK(q.wait(EventPresenceDisconnected, 10).has_value(), "presence disconnected");
+
     // Moving keeps the handle and the handler alive.
     glance::Visitor moved = std::move(v);
     CHECK(moved.handle() != nullptr && v.handle() == nullptr, "moved");

@@ -3,6 +3,7 @@
 // state and parameter errors. Usage: mono SessionTest.exe PATH/TO/glance-server
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
@@ -116,9 +117,11 @@ static class SessionTest
                 Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter index");
                 Check(Rejected(() => v.StartSession("bad key!")) == GlanceResult.InvalidParameter, "bad key");
                 Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter key");
-                Check(v.TryStartSession(new StartParams { ReportErrors = true }) == GlanceResult.InvalidParameter, "reportErrors");
+                var vp = new StartParams();
+                vp.DisplayParams.Video = true;
+                Check(v.TryStartSession(vp) == GlanceResult.InvalidParameter, "video");
                 var re = Wait(EventCode.InvalidParameter, 5);
-                Check(re != null && re.Message.Contains("reportErrors"), "names reportErrors");
+                Check(re != null && re.Message.Contains("video"), "names video");
 
                 var k = Session(v, () => v.StartSession(GlanceVisitor.KeyTypeRandom));
                 Check(k.Length > 0 && k.All(char.IsDigit), "random key " + k);
@@ -129,6 +132,18 @@ static class SessionTest
                 Check(Wait(EventCode.VisitorInitialized, 5) != null, "re-initialized");
                 k = Session(v, () => v.StartSession());
                 Check(k == "csharp-visitor", "visitor id key " + k);
+
+                // One-Click Connect through the binding.
+                v.SetDefaultUI(false);
+                v.PresenceConnect();
+                Check(Wait(EventCode.PresenceConnected, 10) != null, "presence connected");
+                v.Presence(new Dictionary<string, string> { { "url", "app://csharp" }, { "c_step", "1" } });
+                v.SignalAgent("terms", new Dictionary<string, string> { { "status", "displayed" } });
+                v.SignalVisibility(false);
+                Check(v.TryPresence(new Dictionary<string, string> { { "cart", "1" } }) == GlanceResult.InvalidParameter, "presence name without c_");
+                Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter presence");
+                v.PresenceDisconnect();
+                Check(Wait(EventCode.PresenceDisconnected, 10) != null, "presence disconnected");
 
                 v.StartSession();
                 Check(Wait(EventCode.ConnectedToSession, 20) != null, "connected before dispose");

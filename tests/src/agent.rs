@@ -2,10 +2,10 @@
 //! on top). A background task records every control message, answers pings and applies
 //! frame updates to a [`Framebuffer`] following the browser viewer's rule: a REFRESH_ONLY
 //! frame is skipped when the agent is in step (a key frame completed and every frame since
-//! arrived whole with consecutive `seq`). It records the cursor as well: every `cursor`
-//! message and every shape, with a shape cache like the viewer's (the last
-//! [`CURSOR_SHAPE_CACHE`] shapes received), so tests see whether each position's shape was
-//! there when it arrived.
+//! arrived whole with consecutive `seq`); it logs the first rects it applied (encoding and
+//! size). It records the cursor as well: every `cursor` message and every shape, with a shape
+//! cache like the viewer's (the last [`CURSOR_SHAPE_CACHE`] shapes received), so tests see
+//! whether each position's shape was there when it arrived.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,7 +16,8 @@ use glance_protocol::framing::{self, Message as WireMessage};
 use glance_protocol::limits::CURSOR_SHAPE_CACHE;
 use glance_protocol::update::FrameUpdate;
 use glance_protocol::{
-    Control, CursorShape, Framebuffer, Role, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN,
+    Control, CursorShape, Encoding, Framebuffer, Rect, Role, PROTOCOL_VERSION_MAX,
+    PROTOCOL_VERSION_MIN,
 };
 use glance_server::ReadyInfo;
 use tokio::sync::{mpsc, watch};
@@ -24,7 +25,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::tls::{connect, host_of};
 use crate::{Result, TestError};
 
 /// How long [`TestAgent::join`] waits for `joined`/`join_failed`.
@@ -50,6 +50,21 @@ pub struct CursorPos {
     pub shape: u32,
 }
 
+/// One rect of an update the agent applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RectRecord {
+    pub seq: u32,
+    pub rect: Rect,
+    pub encoding: Encoding,
+    /// Bytes of the rect's data.
+    pub len: usize,
+    /// From a key frame.
+    pub key: bool,
+}
+
+/// How many rects [`AgentState::rect_log`] keeps (the first ones).
+pub const RECT_LOG_CAP: usize = 4096;
+
 /// Everything the agent has seen.
 #[derive(Debug, Clone, Default)]
 pub struct AgentState {
@@ -69,6 +84,8 @@ pub struct AgentState {
     pub updates: u64,
     /// Update bytes received (kind byte included).
     pub update_bytes: u64,
+    /// The first [`RECT_LOG_CAP`] rects applied, in order.
+    pub rect_log: Vec<RectRecord>,
     /// REFRESH_ONLY messages received.
     pub refresh_only_received: u64,
     /// REFRESH_ONLY messages skipped because the agent was in step.
@@ -227,6 +244,19 @@ impl AgentState {
         self.fb
             .apply(&u)
             .map_err(|e| format!("cannot apply update: {e}"))?;
+        for r in u
+            .rects
+            .iter()
+            .take(RECT_LOG_CAP.saturating_sub(self.rect_log.len()))
+        {
+            self.rect_log.push(RectRecord {
+                seq: u.seq,
+                rect: r.rect,
+                encoding: r.encoding,
+                len: r.data.len(),
+                key: u.is_key(),
+            });
+        }
         self.frame_open = !u.is_final();
         if !self.frame_open {
             if u.is_key() {
@@ -279,27 +309,9 @@ impl Drop for TestAgent {
 impl TestAgent {
     /// Connects to `/ws/agent` and opens the WebSocket; nothing is sent yet.
     pub async fn open(ready: &ReadyInfo, opts: AgentOptions) -> Result<TestAgent> {
-        let tls = connect(ready, &ready.https_addr, opts.recv_buffer).await?;
-        let port = ready.https_addr.rsplit(':').next().unwrap_or("443");
-        let host = host_of(ready);
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host
-        };
-        let url = format!("wss://{host}:{port}/ws/agent");
-        let mut req =
-            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
-                .map_err(|e| TestError::Ws(e.to_string()))?;
-        if let Some(o) = &opts.origin {
-            let v = o
-                .parse()
-                .map_err(|_| TestError::Protocol(format!("bad origin {o:?}")))?;
-            req.headers_mut().insert("Origin", v);
-        }
-        let (ws, _) = tokio_tungstenite::client_async(req, tls)
-            .await
-            .map_err(|e| TestError::Ws(e.to_string()))?;
+        let ws =
+            crate::tls::websocket(ready, "/ws/agent", opts.origin.as_deref(), opts.recv_buffer)
+                .await?;
         let shared = Arc::new(Shared {
             state: Mutex::new(AgentState::default()),
             changed: watch::channel(0).0,

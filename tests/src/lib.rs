@@ -7,16 +7,21 @@
 //! - [`RawVisitor`]: a minimal direct-protocol visitor for server tests.
 //! - [`Picture`]: pictures to share, encoded with the reference encoder.
 //! - [`ThrottleProxy`]: a loopback TCP proxy limiting the uplink to a byte rate.
+//! - [`FaultProxy`]: a loopback TCP proxy that drops, stalls, throttles, cuts, resets or
+//!   refuses on command.
 
 pub mod agent;
+pub mod fault;
 pub mod http;
+pub mod jsonws;
 pub mod picture;
 pub mod proxy;
 pub mod server;
 pub mod tls;
 pub mod visitor;
 
-pub use agent::{AgentOptions, AgentState, CursorPos, TestAgent};
+pub use agent::{AgentOptions, AgentState, CursorPos, RectRecord, TestAgent};
+pub use fault::{Fault, FaultProxy};
 pub use picture::Picture;
 pub use proxy::ThrottleProxy;
 pub use server::{TestServer, TestServerOptions};

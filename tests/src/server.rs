@@ -19,8 +19,15 @@ pub struct TestServerOptions {
     pub timing: Option<Timing>,
     /// `--advertise-direct`: the direct address visitors are told (e.g. a throttling proxy).
     pub advertise_direct: Option<String>,
+    /// `--advertise-tunnel`: the HOST:PORT of the tunnel URL visitors are told (a proxy).
+    pub advertise_tunnel: Option<String>,
     /// An operator certificate chain and key (PEM files) instead of the development CA.
     pub cert: Option<(PathBuf, PathBuf)>,
+    /// The HTTPS listen address; `None`: 127.0.0.1 on a free port. A restarted server passes
+    /// its predecessor's, with its `state_dir`.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The state directory (development CA); `None`: a fresh temporary one.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// See the module documentation.
@@ -56,7 +63,12 @@ impl TestServer {
 
     pub async fn start_with(o: TestServerOptions) -> Result<TestServer> {
         let dir = tempfile::Builder::new().prefix("glance-test-").tempdir()?;
-        let mut opts = ServerOptions::new(([127, 0, 0, 1], 0).into(), dir.path());
+        let mut opts = ServerOptions::new(
+            o.listen.unwrap_or_else(|| ([127, 0, 0, 1], 0).into()),
+            o.state_dir
+                .clone()
+                .unwrap_or_else(|| dir.path().to_path_buf()),
+        );
         if let Some(t) = &o.config_toml {
             opts.config = Some(Config::from_toml(t)?);
         }
@@ -67,6 +79,7 @@ impl TestServer {
             opts.timing = t;
         }
         opts.advertise_direct = o.advertise_direct.clone();
+        opts.advertise_tunnel = o.advertise_tunnel.clone();
         opts.cert = o.cert.clone();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

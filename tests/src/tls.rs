@@ -72,3 +72,37 @@ pub async fn connect(
         .await
         .map_err(|e| TestError::Tls(e.to_string()))
 }
+
+/// Opens a WebSocket over TLS to `path` on the ready line's HTTPS address, sending `origin`
+/// as the Origin header when given (what a browser page would).
+pub async fn websocket(
+    ready: &ReadyInfo,
+    path: &str,
+    origin: Option<&str>,
+    recv_buffer: Option<u32>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let tls = connect(ready, &ready.https_addr, recv_buffer).await?;
+    let port = ready.https_addr.rsplit(':').next().unwrap_or("443");
+    let host = host_of(ready);
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let mut req = format!("wss://{host}:{port}{path}")
+        .into_client_request()
+        .map_err(|e| crate::TestError::Ws(e.to_string()))?;
+    if let Some(o) = origin {
+        let v = o
+            .parse()
+            .map_err(|_| crate::TestError::Protocol(format!("bad origin {o:?}")))?;
+        req.headers_mut().insert("Origin", v);
+    }
+    let (ws, _) = tokio_tungstenite::client_async(req, tls)
+        .await
+        .map_err(|e| crate::TestError::Ws(e.to_string()))?;
+    Ok(ws)
+}

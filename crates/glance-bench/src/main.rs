@@ -6,6 +6,11 @@
 //! workload figures measure a separate `glance-share` process (CPU from /proc).
 //!
 //!   cargo run --release -p glance-bench [-- --quick] [-- --out PATH] [-- --vnc-only]
+//!       [-- --photo FILE.jpg] [-- --photo-only]
+//!
+//! photo.rs measures a photographic 1080p region, lossy (JPEG) against lossless, and the
+//! lossless refresh after it (`--photo` tiles a baseline JPEG instead of the synthetic photo;
+//! `--photo-only` runs just that part and updates its keys in the existing output file).
 //!
 //! The last part (vnc.rs, ~2 minutes) compares bytes on the wire with x11vnc's ZRLE and Tight
 //! on a scripted X11 workload; `--vnc-only` runs just that part and updates its keys in the
@@ -26,6 +31,7 @@ use glance_visitor::{
 };
 use serde_json::{json, Map, Value};
 
+mod photo;
 mod vnc;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -382,6 +388,24 @@ fn main() {
     let share = exe_dir.join("glance-share");
     let reps = if quick { 9 } else { 31 };
     let vnc_only = args.iter().any(|a| a == "--vnc-only");
+    let photo_only = args.iter().any(|a| a == "--photo-only");
+    let photo_file = args
+        .iter()
+        .position(|a| a == "--photo")
+        .and_then(|i| args.get(i + 1).cloned());
+    if photo_only {
+        let mut out = std::fs::read_to_string(&out_path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Map<String, Value>>(&t).ok())
+            .unwrap_or_default();
+        eprintln!("measuring a photographic 1080p region ...");
+        if let Err(e) = photo::measure(&mut out, reps.min(15), photo_file.as_deref()) {
+            eprintln!("photo figures: {e}");
+            std::process::exit(1);
+        }
+        write_and_print(&out_path, &out, photo::KEYS);
+        return;
+    }
 
     let mut out = if vnc_only {
         vnc::kept_figures(&out_path)
@@ -394,6 +418,10 @@ fn main() {
         memcmp_and_diff(&mut out, 3840, 2160, "4k", reps);
         eprintln!("measuring encodes ...");
         encodes(&mut out, reps.min(15));
+        eprintln!("measuring a photographic 1080p region ...");
+        if let Err(e) = photo::measure(&mut out, reps.min(15), photo_file.as_deref()) {
+            eprintln!("photo figures skipped: {e}");
+        }
         eprintln!("measuring end-to-end latency through glance-server ...");
         e2e_latency(&mut out, if quick { 20 } else { 60 });
         eprintln!("measuring the visitor process: idle, workload, memory ...");
@@ -407,17 +435,27 @@ fn main() {
     eprintln!("measuring bytes against a VNC server on the same X11 workload ...");
     vnc::measure(&mut out, &share);
 
+    write_and_print(&out_path, &out, &[]);
+}
+
+/// Writes `out` to `path` and prints it as a table (only `keys` when not empty).
+fn write_and_print(path: &str, out: &Map<String, Value>, keys: &[&str]) {
     let text = serde_json::to_string_pretty(&Value::Object(out.clone())).unwrap_or_default();
-    if let Some(dir) = std::path::Path::new(&out_path).parent() {
+    if let Some(dir) = std::path::Path::new(path).parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    if let Err(e) = std::fs::write(&out_path, &text) {
-        eprintln!("cannot write {out_path}: {e}");
+    if let Err(e) = std::fs::write(path, &text) {
+        eprintln!("cannot write {path}: {e}");
     }
     println!("{:<36} {:>14}", "figure", "value");
-    for (k, v) in &out {
-        let v = v.as_f64().unwrap_or(f64::NAN);
-        println!("{k:<36} {v:>14.3}");
+    for (k, v) in out {
+        if !keys.is_empty() && !keys.contains(&k.as_str()) {
+            continue;
+        }
+        match v.as_f64() {
+            Some(f) => println!("{k:<36} {f:>14.3}"),
+            None => println!("{k:<36} {:>14}", v.as_str().unwrap_or("?")),
+        }
     }
-    println!("(written to {out_path})");
+    println!("(written to {path})");
 }

@@ -78,7 +78,10 @@ pub extern "C" fn glance_visitor_free(visitor: *mut GlanceVisitor) {
 }
 
 /// Looks up the handle and runs `f` with it.
-fn with_visitor(h: *const GlanceVisitor, f: impl FnOnce(&Visitor) -> GlanceResult) -> GlanceResult {
+pub(crate) fn with_visitor(
+    h: *const GlanceVisitor,
+    f: impl FnOnce(&Visitor) -> GlanceResult,
+) -> GlanceResult {
     guard_result(|| {
         if h.is_null() {
             return GlanceResult::GLANCE_ERROR_NULL_ARGUMENT;
@@ -94,7 +97,7 @@ fn with_visitor(h: *const GlanceVisitor, f: impl FnOnce(&Visitor) -> GlanceResul
 ///
 /// # Safety
 /// `p` is NULL or a NUL-terminated string valid for the call.
-unsafe fn arg<'a>(
+pub(crate) unsafe fn arg<'a>(
     v: &Visitor,
     p: *const c_char,
     arg: &str,
@@ -316,6 +319,18 @@ pub unsafe extern "C" fn glance_visitor_show_display(
 #[no_mangle]
 pub extern "C" fn glance_visitor_end_session(visitor: *mut GlanceVisitor) -> GlanceResult {
     with_visitor(visitor, |v| v.end_session().into())
+}
+
+/// defaultUI(enabled) (seed 002): on (the default), the SDK shows the terms dialog itself when
+/// an agent asks to start (EventPresenceShowTerms, property `defaultui`) and a terms
+/// confirmation before StartSession when the group has a terms URL; off hands both to the
+/// application.
+#[no_mangle]
+pub extern "C" fn glance_visitor_set_default_ui(
+    visitor: *mut GlanceVisitor,
+    enabled: bool,
+) -> GlanceResult {
+    with_visitor(visitor, |v| v.set_default_ui(enabled).into())
 }
 
 /// Pause(pause): agents see a white screen with a message while paused.

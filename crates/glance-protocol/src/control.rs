@@ -138,6 +138,12 @@ pub enum Control {
     },
     /// End the session (from the visitor, or from an agent).
     EndSession,
+    /// reportErrors: an SDK warning or error for the session's record (visitor -> server).
+    /// `event` is the seed event name, `message` its text (at most 1,000 bytes kept).
+    ReportError {
+        event: String,
+        message: String,
+    },
     /// The mouse pointer (visitor -> server -> agents): its position in pixels of the shared
     /// picture, whether it is over the shared display (false: hidden; x and y are then 0),
     /// and the id of its shape (a kind-3 message sent before, see [`crate::cursor`]).
@@ -148,11 +154,30 @@ pub enum Control {
         shape: u32,
     },
 
+    /// Instead of `start_session` on a new connection: continue the session whose
+    /// `session_started` carried this token.
+    Resume {
+        token: String,
+    },
+
     // ----- server -> visitor -----
     SessionStarted {
         call_id: u64,
         key: String,
         ssnid: String,
+        /// Presented in `resume` on a new connection after this one drops (absent from
+        /// services that cannot resume).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_token: Option<String>,
+    },
+    /// The session was resumed on this connection (answer to `resume`).
+    Resumed {
+        call_id: u64,
+        key: String,
+    },
+    /// The session cannot be resumed (it ended, or the token is unknown); a close follows.
+    ResumeFailed {
+        message: String,
     },
     StartFailed {
         reason: StartFailReason,
@@ -279,8 +304,12 @@ impl Control {
             Control::StartSession(_) => "start_session",
             Control::Pause { .. } => "pause",
             Control::EndSession => "end_session",
+            Control::ReportError { .. } => "report_error",
             Control::Cursor { .. } => "cursor",
             Control::SessionStarted { .. } => "session_started",
+            Control::Resumed { .. } => "resumed",
+            Control::ResumeFailed { .. } => "resume_failed",
+            Control::Resume { .. } => "resume",
             Control::StartFailed { .. } => "start_failed",
             Control::GuestCount { .. } => "guest_count",
             Control::RefreshRequest => "refresh_request",

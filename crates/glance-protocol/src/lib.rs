@@ -2,7 +2,7 @@
 //!
 //! It owns the message types ([`Control`]), the framing of the direct TLS stream
 //! ([`framing`]), the binary frame-update format and its reference codec ([`update`]), cursor
-//! shapes ([`cursor`]), the session-end reasons and agent status codes ([`status`]) and every
+//! shapes ([`cursor`]), the JPEG rect check and decoder ([`jpeg`]), the session-end reasons and agent status codes ([`status`]) and every
 //! size limit ([`limits`]).
 //! It does no I/O: transports live in glance-visitor and glance-server. docs/PROTOCOL.md
 //! describes the same bytes for JavaScript.
@@ -10,7 +10,9 @@
 pub mod control;
 pub mod cursor;
 pub mod framing;
+pub mod jpeg;
 pub mod limits;
+pub mod presence;
 pub mod status;
 pub mod update;
 

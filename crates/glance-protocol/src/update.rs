@@ -46,6 +46,10 @@ pub enum Encoding {
     /// zlib stream of w*h colour indices, one byte each (unpacked, so that repeated glyphs
     /// stay byte-aligned for zlib's matcher).
     Palette = 3,
+    /// Photographic content: a baseline JPEG (SOF0, 8-bit, greyscale or YCbCr) of exactly
+    /// w x h pixels, decoded to R, G, B. Lossy: the visitor sends the same pixels losslessly
+    /// once they have stopped changing (see docs/PROTOCOL.md), so pictures end exact.
+    Jpeg = 4,
 }
 
 /// Most colours a PALETTE rect may have.
@@ -58,6 +62,7 @@ impl Encoding {
             1 => Some(Encoding::ZlibRgb),
             2 => Some(Encoding::Copy),
             3 => Some(Encoding::Palette),
+            4 => Some(Encoding::Jpeg),
             _ => None,
         }
     }
@@ -111,6 +116,17 @@ pub enum UpdateError {
     NoPicture,
     #[error("palette rect with a bad colour count or an index beyond the palette")]
     BadPalette,
+    #[error("JPEG rect refused: {0}")]
+    BadJpeg(&'static str),
+    #[error("JPEG data is corrupt: {0}")]
+    CorruptJpeg(String),
+    #[error("a JPEG of {got_w}x{got_h} in a {want_w}x{want_h} rect")]
+    JpegSize {
+        got_w: u16,
+        got_h: u16,
+        want_w: u16,
+        want_h: u16,
+    },
 }
 
 /// One rect of a parsed update, its data still encoded.
@@ -187,7 +203,7 @@ impl<'a> FrameUpdate<'a> {
             let want = match encoding {
                 Encoding::Solid => Some(3),
                 Encoding::Copy => Some(4),
-                Encoding::ZlibRgb => None,
+                Encoding::ZlibRgb | Encoding::Jpeg => None,
                 Encoding::Palette => {
                     let n = *data.first().ok_or(UpdateError::Truncated(at - len))? as usize + 1;
                     if n < 2 || data.len() < 1 + n * 3 {
@@ -361,13 +377,8 @@ impl RectEncoder {
 
     /// Encodes `rect` of `view`; the data borrows the encoder until the next call.
     pub fn encode_rect(&mut self, view: &BgrxView<'_>, rect: Rect) -> (Encoding, &[u8]) {
-        if let Some(c) = view.solid_color(&rect) {
-            self.out.clear();
-            self.out.extend_from_slice(&c);
-            return (Encoding::Solid, &self.out);
-        }
-        if self.encode_palette(view, rect) {
-            return (Encoding::Palette, &self.out);
+        if let Some(enc) = self.few_colours(view, rect) {
+            return (enc, &self.out);
         }
         self.rgb.clear();
         self.rgb.reserve(rect.area() * 3);
@@ -388,6 +399,26 @@ impl RectEncoder {
 }
 
 impl RectEncoder {
+    /// SOLID or PALETTE when `rect` has at most [`MAX_PALETTE`] colours, else None (and
+    /// nothing else is tried: the caller picks another encoding).
+    pub fn encode_few_colours(
+        &mut self,
+        view: &BgrxView<'_>,
+        rect: Rect,
+    ) -> Option<(Encoding, &[u8])> {
+        let enc = self.few_colours(view, rect)?;
+        Some((enc, &self.out))
+    }
+
+    fn few_colours(&mut self, view: &BgrxView<'_>, rect: Rect) -> Option<Encoding> {
+        if let Some(c) = view.solid_color(&rect) {
+            self.out.clear();
+            self.out.extend_from_slice(&c);
+            return Some(Encoding::Solid);
+        }
+        self.encode_palette(view, rect).then_some(Encoding::Palette)
+    }
+
     /// Palette-encodes `rect` into `self.out` if it has at most [`MAX_PALETTE`] colours.
     fn encode_palette(&mut self, view: &BgrxView<'_>, rect: Rect) -> bool {
         // Open addressing over 1024 slots (at most 256 used): colour -> index.
@@ -526,6 +557,20 @@ impl Framebuffer {
                             p[0] = pal[i * 3];
                             p[1] = pal[i * 3 + 1];
                             p[2] = pal[i * 3 + 2];
+                            p[3] = 255;
+                        }
+                    }
+                }
+                Encoding::Jpeg => {
+                    let rgb = crate::jpeg::decode_rgb(r.data, rect.w, rect.h)?;
+                    let w = rect.w as usize;
+                    for (y, src) in rgb.chunks_exact(w * 3).enumerate() {
+                        let s = (rect.y as usize + y) * stride + rect.x as usize * 4;
+                        for (p, c) in self.rgba[s..s + w * 4]
+                            .chunks_exact_mut(4)
+                            .zip(src.chunks_exact(3))
+                        {
+                            p[..3].copy_from_slice(c);
                             p[3] = 255;
                         }
                     }

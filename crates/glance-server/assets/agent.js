@@ -286,7 +286,7 @@
     };
     const failed = (err) => {
       const data = { service: 'agent', ssnkey, reason: err.reason };
-      if (err.reason === 'unauthorized') data.status = FAIL_UNAUTHORIZED;
+      if (err.reason === 'unauthorized' || err.reason === 'notauthenticated') data.status = FAIL_UNAUTHORIZED;
       fire('lookupFailed', data);
       finish(false, err);
     };
@@ -496,6 +496,11 @@
     addEventListener,
     addEventListenerAll,
     removeEventListener,
+    /**
+     * The authorization of authenticate(): Promise of {token, groupid, expires}. Not in seed
+     * 001; GLANCE.Presence.Agent uses it when GLANCE.Authorization holds no token.
+     */
+    authorization: () => getAccount().then((a) => ({ token: a.token, groupid: a.groupid, expires: a.expires })),
     version: VERSION,
     implementation: 'glance-rs',
   };

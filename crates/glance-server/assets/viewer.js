@@ -91,7 +91,8 @@
     for (let i = 0; i < count; i++) {
       const x = u16(at), y = u16(at + 2), w = u16(at + 4), h = u16(at + 6);
       const enc = u8(at + 8);
-      if (enc !== ENC_SOLID && enc !== ENC_ZLIB_RGB && enc !== ENC_COPY && enc !== ENC_PALETTE) {
+      if (enc !== ENC_SOLID && enc !== ENC_ZLIB_RGB && enc !== ENC_COPY && enc !== ENC_PALETTE &&
+          enc !== ENC_JPEG) {
         throw new UpdateError(`unknown rect encoding ${enc}`);
       }
       const len = u32(at + 9);
@@ -146,6 +147,83 @@
     }
     if (n !== want) throw bad();
     return out;
+  }
+
+  // JPEG rects (encoding 4): lossy, for photographic content; the visitor re-sends the same
+  // pixels losslessly once they stop changing. Checked as `glance_protocol::jpeg` does.
+  const ENC_JPEG = 4;
+
+  /**
+   * Walks a JPEG's markers up to its frame header and checks what the protocol allows: SOI
+   * first and EOI last, SOF0 (baseline) before any scan, 8-bit, 1 or 3 components, a size not
+   * 0. Returns {width, height, components}.
+   */
+  function jpegHeader(d) {
+    const bad = (why) => new UpdateError(`JPEG rect refused: ${why}`);
+    if (d.length < 2 || d[0] !== 0xff || d[1] !== 0xd8) throw bad('no start-of-image marker');
+    if (d.length < 4 || d[d.length - 2] !== 0xff || d[d.length - 1] !== 0xd9) {
+      throw bad('no end-of-image marker at the end');
+    }
+    const truncated = () => bad('truncated before the frame header');
+    let at = 2;
+    for (;;) {
+      if (at >= d.length) throw truncated();
+      if (d[at] !== 0xff) throw bad('marker expected');
+      while (at + 1 < d.length && d[at + 1] === 0xff) at++; // fill bytes
+      if (at + 1 >= d.length) throw truncated();
+      const m = d[at + 1];
+      at += 2;
+      if (m === 0x01 || (m >= 0xd0 && m <= 0xd7)) continue; // standalone markers
+      if (m === 0xd8 || m === 0xd9 || m === 0xda) throw bad('no frame header before the image data');
+      if (m === 0x00) throw bad('marker expected');
+      if (at + 2 > d.length) throw truncated();
+      const len = (d[at] << 8) | d[at + 1];
+      if (len < 2) throw bad('segment length below 2');
+      if (at + len > d.length) throw truncated();
+      if (m === 0xc0) {
+        if (len - 2 < 6) throw bad('short frame header');
+        if (d[at + 2] !== 8) throw bad('sample precision is not 8 bits');
+        const height = (d[at + 3] << 8) | d[at + 4];
+        const width = (d[at + 5] << 8) | d[at + 6];
+        const components = d[at + 7];
+        if (components !== 1 && components !== 3) throw bad('not 1 or 3 components');
+        if (width === 0 || height === 0) throw bad('zero width or height in the frame header');
+        return { width, height, components };
+      }
+      if (m >= 0xc1 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+        throw bad('not a baseline JPEG');
+      }
+      at += len;
+    }
+  }
+
+  /**
+   * Decodes a JPEG rect of w x h pixels to RGBA (alpha 255) with the browser's own decoder.
+   * The header is checked first; a JPEG the browser cannot decode, or that decodes to another
+   * size, is an UpdateError.
+   */
+  async function decodeJpeg(data, w, h) {
+    const hd = jpegHeader(data);
+    if (hd.width !== w || hd.height !== h) {
+      throw new UpdateError(`a JPEG of ${hd.width}x${hd.height} in a ${w}x${h} rect`);
+    }
+    let bmp;
+    try {
+      bmp = await createImageBitmap(new Blob([data], { type: 'image/jpeg' }),
+        { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    } catch (e) {
+      throw new UpdateError(`JPEG data is corrupt: ${e.message}`);
+    }
+    try {
+      if (bmp.width !== w || bmp.height !== h) {
+        throw new UpdateError(`a JPEG of ${bmp.width}x${bmp.height} in a ${w}x${h} rect`);
+      }
+      const ctx = new OffscreenCanvas(w, h).getContext('2d', { willReadFrequently: true });
+      ctx.drawImage(bmp, 0, 0);
+      return ctx.getImageData(0, 0, w, h).data;
+    } finally {
+      bmp.close();
+    }
   }
 
   /**
@@ -236,6 +314,14 @@
               }
               px[p] = pal[i * 3]; px[p + 1] = pal[i * 3 + 1]; px[p + 2] = pal[i * 3 + 2]; px[p + 3] = 255;
             }
+          }
+        } else if (r.enc === ENC_JPEG) {
+          const rgba = await decodeJpeg(r.data, r.w, r.h);
+          const row = r.w * 4;
+          for (let y = 0; y < r.h; y++) {
+            const p = (r.y + y) * stride + r.x * 4;
+            px.set(rgba.subarray(y * row, (y + 1) * row), p);
+            for (let i = p + 3; i < p + row; i += 4) px[i] = 255;
           }
         } else {
           // COPY from the picture as it is now; a temporary copy makes overlaps safe.
@@ -340,6 +426,8 @@
   const STATS_MS = 2000;
   /** Delays before the attempts to get back into a session after the connection dropped. */
   const RECONNECT_DELAYS = [500, 1500, 3000];
+  /** A connection that has not joined within this long is given up (and retried if rejoining). */
+  const JOIN_TIMEOUT_MS = 10000;
 
   /**
    * The origin events go to, or null. Only a page that handed the viewer its credentials in
@@ -353,9 +441,12 @@
   }
 
   const emitted = []; // every event, for tests (bounded)
-  /** Fires a screenshare event: to the opener (postMessage to its origin only) and the log. */
+  /**
+   * Fires a screenshare event: to the opener (postMessage to its origin only) and the log.
+   * Every event names its session (`ssnkey`), so a page with several viewers can tell them apart.
+   */
   function emit(name, data = {}) {
-    const d = { ...data, service: 'screenshare' };
+    const d = { ssnkey: session.ssnkey, ...data, service: 'screenshare' };
     emitted.push({ name, data: d });
     if (emitted.length > 500) emitted.shift();
     const target = reportTarget();
@@ -815,7 +906,9 @@
   function handleControl(m) {
     if (m.type === 'ping') return send({ type: 'pong', t: m.t });
     if (m.type === 'error') {
-      const status = m.code === 'version' ? 17 : everJoined ? 29 : 21;
+      // A server shutting down takes its sessions with it: the connection is dead (27).
+      const status = m.code === 'version' ? 17 : m.code === 'shutdown' && everJoined ? 27
+        : everJoined ? 29 : 21;
       return endWith(status, m.code, `The server reported an error: ${m.message || m.code}`, true,
         'error', m.message);
     }
@@ -969,6 +1062,10 @@
     }
     ws = sock;
     sock.binaryType = 'arraybuffer';
+    // A server that accepts but never answers must not leave the viewer waiting forever.
+    const joinTimer = setTimeout(() => {
+      if (ws === sock && phase !== 'joined' && phase !== 'over') sock.close();
+    }, JOIN_TIMEOUT_MS);
     sock.onopen = () => {
       if (ws === sock) {
         send({
@@ -986,6 +1083,7 @@
       queue = queue.then(() => handleMessage(ev.data));
     };
     sock.onclose = () => {
+      clearTimeout(joinTimer);
       if (ws === sock) queue = queue.then(() => onClosed());
     };
   }

@@ -38,6 +38,10 @@ pub struct Cli {
     /// the listener's: port forwarding, a TCP load balancer, a test proxy.
     #[arg(long)]
     pub advertise_direct: Option<String>,
+    /// The HOST:PORT visitors are told to open the tunnel (`wss://HOST:PORT/ws/visitor`) on,
+    /// when it differs from the HTTPS listener's.
+    #[arg(long)]
+    pub advertise_tunnel: Option<String>,
     /// Bytes of frame updates queued for one agent before it is treated as slow.
     #[arg(long, default_value_t = DEFAULT_AGENT_QUEUE_BYTES)]
     pub agent_queue_bytes: usize,
@@ -72,6 +76,7 @@ impl Cli {
             direct_listen: self.direct_listen,
             public_host: self.public_host,
             advertise_direct: self.advertise_direct,
+            advertise_tunnel: self.advertise_tunnel,
             agent_queue_bytes: self.agent_queue_bytes,
             cert: self.cert.zip(self.key),
             timing: Timing::default(),
@@ -88,6 +93,11 @@ pub struct Timing {
     pub idle_timeout: Duration,
     /// TLS handshake plus `hello` (and the visitor's `start_session`) must finish within this.
     pub handshake_timeout: Duration,
+    /// A visitor connection from which nothing arrives for this long is dead (visitors ping
+    /// every 2 s).
+    pub visitor_idle_timeout: Duration,
+    /// How long a session whose visitor connection dropped waits for a `resume`.
+    pub resume_window: Duration,
 }
 
 impl Default for Timing {
@@ -96,6 +106,8 @@ impl Default for Timing {
             ping_interval: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
+            visitor_idle_timeout: Duration::from_secs(8),
+            resume_window: Duration::from_secs(60),
         }
     }
 }
@@ -115,6 +127,8 @@ pub struct ServerOptions {
     pub public_host: Option<String>,
     /// Direct address announced to visitors; `None`: the listener's, with the public host.
     pub advertise_direct: Option<String>,
+    /// HOST:PORT of the tunnel URL announced to visitors; `None`: the HTTPS listener's.
+    pub advertise_tunnel: Option<String>,
     /// Per-agent bound on queued frame-update bytes.
     pub agent_queue_bytes: usize,
     /// A certificate chain and key (PEM files) to use instead of the development CA's.
@@ -132,6 +146,7 @@ impl ServerOptions {
             direct_listen: None,
             public_host: None,
             advertise_direct: None,
+            advertise_tunnel: None,
             agent_queue_bytes: DEFAULT_AGENT_QUEUE_BYTES,
             cert: None,
             timing: Timing::default(),
@@ -317,6 +332,10 @@ pub struct GroupConfig {
     /// Agent tokens valid for this group (the development token is valid for every group).
     #[serde(default)]
     pub agent_tokens: Vec<String>,
+    /// The group's terms and conditions page: visitors with the default UI confirm it before
+    /// StartSession (empty: no confirmation).
+    #[serde(default)]
+    pub terms_url: String,
     /// Origins (`scheme://host[:port]`) whose pages may call the agent API (CORS).
     #[serde(default)]
     pub allowed_origins: Vec<String>,
@@ -349,6 +368,7 @@ impl GroupConfig {
             rc_allowed: true,
             presence_enabled: true,
             agent_tokens: Vec::new(),
+            terms_url: String::new(),
             allowed_origins: Vec::new(),
             roles: Default::default(),
             default_role: default_role_name(),
@@ -452,6 +472,16 @@ impl Config {
             }
             for (j, t) in g.agent_tokens.iter().enumerate() {
                 check_token(t).map_err(|m| at(&format!("agent_tokens[{j}]"), m))?;
+            }
+            if !g.terms_url.is_empty()
+                && (!(g.terms_url.starts_with("https://") || g.terms_url.starts_with("http://"))
+                    || g.terms_url.len() > 2000
+                    || g.terms_url.chars().any(char::is_control))
+            {
+                return Err(at(
+                    "terms_url",
+                    "must be an http(s) URL of at most 2000 characters".into(),
+                ));
             }
             for (j, o) in g.allowed_origins.iter().enumerate() {
                 check_origin(o).map_err(|m| at(&format!("allowed_origins[{j}]"), m))?;

@@ -62,7 +62,7 @@ async fn serve(
         timing.ping_interval,
     )));
     let (tx, mut rx) = mpsc::channel(1);
-    let _reader = AbortOnDrop(tokio::spawn(read_loop(r, tx, timing.idle_timeout)));
+    let _reader = AbortOnDrop(tokio::spawn(read_loop(r, tx, timing.visitor_idle_timeout)));
     visitor::run(registry, &mut rx, queue.clone(), deadline).await;
     queue.close(None);
     let _ = timeout(CLOSE_GRACE, &mut writer.0).await;

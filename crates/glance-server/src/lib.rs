@@ -11,6 +11,7 @@ pub mod direct;
 pub mod error;
 pub mod http;
 pub mod listener;
+pub mod presence;
 pub mod ready;
 pub mod relay;
 pub mod server;

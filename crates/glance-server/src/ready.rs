@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 pub struct ReadyInfo {
     /// `https://HOST:PORT`: what a visitor uses as its service URL.
     pub session_url: String,
+    /// `wss://HOST:PORT/ws/presence`: the presence service's visitor endpoint
+    /// (docs/PRESENCE.md).
+    #[serde(default)]
+    pub presence_url: String,
+    /// `https://HOST:PORT/agent/agent.js`: the GLANCE.Agent script for CRM pages.
+    #[serde(default)]
+    pub agent_js: String,
     /// `https://HOST:PORT/agent`: the viewer page, signed in as the development agent;
     /// append `?key=KEY` to join that session.
     pub agent_url: String,

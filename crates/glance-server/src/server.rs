@@ -13,6 +13,7 @@ use crate::auth::AuthService;
 use crate::config::{host_port, random_token, Config, ServerOptions};
 use crate::error::ServerError;
 use crate::http::{self, AppState};
+use crate::presence::hub::PresenceHub;
 use crate::ready::ReadyInfo;
 use crate::relay::{Registry, SessionStats};
 use crate::{direct, tls};
@@ -84,15 +85,16 @@ impl Server {
         let direct_addr = local(&direct_l, direct_want)?;
 
         let dev_token = random_token();
-        let registry = Arc::new(Registry::new(
-            &config,
-            dev_token.clone(),
-            opts.agent_queue_bytes,
-        ));
+        let registry = Arc::new(
+            Registry::new(&config, dev_token.clone(), opts.agent_queue_bytes)
+                .with_resume_window(opts.timing.resume_window),
+        );
         let session_url = format!("https://{}", host_port(&host, https_addr.port()));
         let dev_group = registry.dev_group().clone();
         let ready = ReadyInfo {
             agent_url: format!("{session_url}/agent"),
+            agent_js: format!("{session_url}/agent/agent.js"),
+            presence_url: format!("wss://{}/ws/presence", host_port(&host, https_addr.port())),
             session_url,
             ca_cert: tls
                 .ca_cert
@@ -113,20 +115,34 @@ impl Server {
             ready.agent_token.clone(),
         ));
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let presence = Arc::new(PresenceHub::new());
         let state = Arc::new(AppState {
             registry: registry.clone(),
             host,
             https_port: https_addr.port(),
             direct_port: direct_addr.port(),
             advertise_direct: opts.advertise_direct.clone(),
+            advertise_tunnel: opts.advertise_tunnel.clone(),
             timing: opts.timing,
             shutdown: shutdown_rx.clone(),
             agent_slots: Arc::new(Semaphore::new(http::MAX_AGENT_CONNECTIONS)),
             auth,
             own_origin: ready.session_url.clone(),
             dev_mode: opts.config.is_none(),
+            presence: presence.clone(),
         });
+        let sweeper = {
+            let hub = presence.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    hub.sweep();
+                }
+            })
+        };
         let tasks = vec![
+            sweeper,
             tokio::spawn(http::run_listener(
                 https_l,
                 TlsAcceptor::from(tls.https.clone()),

@@ -8,9 +8,11 @@
 //! session task.
 
 pub mod capture;
+mod default_ui;
 pub mod events;
 pub mod params;
 pub mod pipeline;
+pub mod presence;
 mod session;
 pub mod transport;
 mod visitor;

@@ -126,7 +126,12 @@ pub fn parse_https_url(url: &str) -> Result<(String, u16, String), String> {
         let end = v6
             .find(']')
             .ok_or_else(|| format!("{url:?} has an unclosed IPv6 address"))?;
-        let port = v6[end + 1..].strip_prefix(':');
+        let after = &v6[end + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(format!("{url:?} has text after its IPv6 address")),
+        };
         (v6[..end].to_string(), port)
     } else {
         match authority.rsplit_once(':') {
@@ -208,15 +213,6 @@ impl StartParams {
                 self.max_guests
             ));
         }
-        if self.force_tunnel {
-            return Err("forceTunnel is not supported yet (tunneling arrives with the network-resilience work); pass false".into());
-        }
-        if self.report_errors {
-            return Err("reportErrors is not supported yet (error reporting to the session record arrives with the network-resilience work); pass false".into());
-        }
-        if self.presence_start {
-            return Err("presenceStart is not supported yet (it arrives with One-Click Connect); pass false".into());
-        }
         self.display_params.validate()?;
         Ok(key)
     }
@@ -293,7 +289,7 @@ mod tests {
             force_tunnel: true,
             ..base.clone()
         };
-        assert!(p.validate(&cfg()).unwrap_err().contains("forceTunnel"));
+        assert!(p.validate(&cfg()).is_ok(), "forceTunnel is supported");
         let mut p = base.clone();
         p.display_params.scale = 0.5;
         assert!(p.validate(&cfg()).is_ok(), "scaling is supported");
@@ -335,5 +331,10 @@ mod tests {
             ("h".into(), 443, "".into())
         );
         assert!(parse_https_url("https://h:99999").is_err());
+        assert!(parse_https_url("https://[::1]junk/x").is_err());
+        assert_eq!(
+            parse_https_url("https://[::1]/x").unwrap(),
+            ("::1".into(), 443, "/x".into())
+        );
     }
 }

@@ -14,8 +14,9 @@ use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::capture::{CaptureError, DisplayDesc, DisplayKind, DisplaySource};
-use crate::events::{Event, EventCode};
+use crate::events::{Event, EventCode, EventType};
 use crate::params::{DisplayParams, SessionInfo, StartParams, VisitorConfig};
+use crate::presence::{self, PresenceCmd};
 use crate::session::{self, Command, SessionSpec};
 
 /// Why a call was rejected at once. The matching event fires too.
@@ -53,6 +54,19 @@ pub(crate) struct State {
 /// State shared by the API, the session task and the capture thread.
 pub(crate) struct Core {
     events: Mutex<Option<mpsc::Sender<Event>>>,
+    /// reportErrors: where the running session takes warnings and errors for the service's
+    /// session record (None when the session does not report them).
+    reporter: Mutex<Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>>,
+    /// The presence task's commands while PresenceVisitor is connected or reconnecting.
+    presence: Mutex<Option<tokio::sync::mpsc::UnboundedSender<PresenceCmd>>>,
+    /// The presence socket is up now.
+    presence_up: AtomicBool,
+    /// It was up since the last check (the reconnect backoff starts over).
+    presence_was_up: AtomicBool,
+    /// The SDK shows its own terms dialogs (seed 002/004 default UI); on by default.
+    default_ui: AtomicBool,
+    /// The network runtime, for sessions started by the SDK itself (the default UI).
+    rt: tokio::runtime::Handle,
     state: Mutex<State>,
     idle: Condvar,
     pub source: DisplaySource,
@@ -63,9 +77,40 @@ impl Core {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues an event for the application's handler.
+    /// Queues an event for the application's handler. Warnings and errors also go to the
+    /// log and, with reportErrors, to the service's session record.
     pub fn fire(&self, e: Event) {
-        log::debug!("event {} {}", e.code.name(), e.message);
+        match e.code.event_type() {
+            EventType::Warning | EventType::Error => {
+                log::warn!("event {} {}", e.code.name(), e.message);
+                if let Some(r) = self
+                    .reporter
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                {
+                    let _ = r.send((e.code.name().to_string(), e.message.clone()));
+                }
+            }
+            _ => log::debug!("event {} {}", e.code.name(), e.message),
+        }
+        // The presence service hears of screen-share sessions (visitorsessionstart/end).
+        let notice = match e.code {
+            EventCode::ConnectedToSession => Some(serde_json::json!({
+                "type": "session_start",
+                "key": e.property("sessionkey").unwrap_or_default(),
+            })),
+            EventCode::SessionEnded => Some(serde_json::json!({
+                "type": "session_end",
+                "reason": e.property("reason").unwrap_or_default(),
+            })),
+            _ => None,
+        };
+        if let Some(n) = notice {
+            if self.presence_up.load(Ordering::SeqCst) {
+                self.presence_send(n);
+            }
+        }
         if let Some(tx) = self
             .events
             .lock()
@@ -75,6 +120,109 @@ impl Core {
             // The receiver lives until the visitor is freed.
             let _ = tx.send(e);
         }
+    }
+
+    /// Queues a message for the presence service; false when presence is not connected.
+    pub fn presence_send(&self, v: serde_json::Value) -> bool {
+        self.presence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|tx| tx.send(PresenceCmd::Send(v)).is_ok())
+    }
+
+    pub fn set_presence_connected(&self, up: bool) {
+        self.presence_up.store(up, Ordering::SeqCst);
+        if up {
+            self.presence_was_up.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub fn take_presence_was_connected(&self) -> bool {
+        self.presence_was_up.swap(false, Ordering::SeqCst)
+    }
+
+    /// The presence task has ended.
+    pub fn clear_presence(&self) {
+        self.presence_up.store(false, Ordering::SeqCst);
+        *self.presence.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Sets (or clears) where warnings and errors are reported during a session.
+    pub fn set_reporter(&self, r: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>) {
+        *self.reporter.lock().unwrap_or_else(|p| p.into_inner()) = r;
+    }
+
+    /// StartSession(StartParams), for the API and for the default UI.
+    pub fn start_session(self: &Arc<Self>, params: StartParams) -> Result<(), CallError> {
+        let mut st = self.state();
+        let Some(cfg) = st.config.clone() else {
+            drop(st);
+            return self.reject(CallError::InvalidState(
+                "init must be called before StartSession".into(),
+            ));
+        };
+        if st.phase != Phase::Idle {
+            drop(st);
+            return self.reject(CallError::InvalidState(
+                "a session is already running; wait for EventSessionEnded".into(),
+            ));
+        }
+        let key = match params.validate(&cfg) {
+            Ok(k) => k,
+            Err(m) => {
+                drop(st);
+                return self.reject(CallError::InvalidParameter(m));
+            }
+        };
+        let display = match self.source.find(&params.display_params.display_name) {
+            Ok(d) => Ok(d),
+            Err(CaptureError::NoSuchDisplay(n)) => {
+                drop(st);
+                return self.reject(CallError::InvalidParameter(format!(
+                    "displayName {n:?} is not a connected display (see GetDisplayName)"
+                )));
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let (tx, rx) = unbounded_channel();
+        st.phase = Phase::Starting;
+        st.generation += 1;
+        st.cmds = Some(tx);
+        st.info = SessionInfo {
+            is_paused: params.paused,
+            ..SessionInfo::default()
+        };
+        let spec = SessionSpec {
+            generation: st.generation,
+            config: cfg,
+            key,
+            params,
+            display,
+        };
+        drop(st);
+        self.rt.spawn(session::run(self.clone(), spec, rx));
+        Ok(())
+    }
+
+    /// Fires EventInvalidParameter or EventInvalidState for a call rejected at once, and
+    /// returns the error.
+    pub fn reject(&self, e: CallError) -> Result<(), CallError> {
+        let code = match &e {
+            CallError::InvalidParameter(_) => EventCode::InvalidParameter,
+            CallError::InvalidState(_) | CallError::Internal(_) => EventCode::InvalidState,
+        };
+        let msg = match &e {
+            CallError::InvalidParameter(m)
+            | CallError::InvalidState(m)
+            | CallError::Internal(m) => m.clone(),
+        };
+        self.fire(Event::new(code, msg));
+        Err(e)
+    }
+
+    pub fn default_ui(&self) -> bool {
+        self.default_ui.load(Ordering::SeqCst)
     }
 
     /// Updates the running session's info, if `generation` is still the current session.
@@ -163,6 +311,12 @@ impl GlanceVisitor {
         Ok(GlanceVisitor {
             core: Arc::new(Core {
                 events: Mutex::new(Some(tx)),
+                reporter: Mutex::new(None),
+                presence: Mutex::new(None),
+                presence_up: AtomicBool::new(false),
+                presence_was_up: AtomicBool::new(false),
+                default_ui: AtomicBool::new(true),
+                rt: rt.handle().clone(),
                 state: Mutex::new(State {
                     config: None,
                     phase: Phase::Idle,
@@ -181,17 +335,7 @@ impl GlanceVisitor {
     }
 
     fn reject(&self, e: CallError) -> Result<(), CallError> {
-        let code = match &e {
-            CallError::InvalidParameter(_) => EventCode::InvalidParameter,
-            CallError::InvalidState(_) | CallError::Internal(_) => EventCode::InvalidState,
-        };
-        let msg = match &e {
-            CallError::InvalidParameter(m)
-            | CallError::InvalidState(m)
-            | CallError::Internal(m) => m.clone(),
-        };
-        self.core.fire(Event::new(code, msg));
-        Err(e)
+        self.core.reject(e)
     }
 
     /// Fires EventInvalidParameter for an argument a binding rejected before calling in
@@ -226,6 +370,99 @@ impl GlanceVisitor {
         Ok(())
     }
 
+    /// defaultUI(enabled) (seed 002; also PresenceVisitor setDefaultUI): with it on (the
+    /// default) the SDK shows the terms dialog itself when an agent asks to start
+    /// (EventPresenceShowTerms) and a terms confirmation before StartSession when the group has
+    /// a terms URL; off hands both to the application.
+    pub fn set_default_ui(&self, enabled: bool) -> Result<(), CallError> {
+        self.core.default_ui.store(enabled, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// PresenceVisitor connect (seed 004): after EventVisitorInitialized with a visitor id.
+    /// EventPresenceConnected follows (or EventPresenceConnectFail, retried with backoff, or
+    /// EventPresenceNotConfigured). Calling it while connected does nothing.
+    pub fn presence_connect(&self) -> Result<(), CallError> {
+        let cfg = self.core.state().config.clone();
+        let Some(cfg) = cfg else {
+            return self.reject(CallError::InvalidState(
+                "presence connect needs init first".into(),
+            ));
+        };
+        let Some(id) = cfg.visitor_id().map(str::to_string) else {
+            return self.reject(CallError::InvalidState(
+                "presence connect needs a visitor id: call init with one first".into(),
+            ));
+        };
+        let mut p = self.core.presence.lock().unwrap_or_else(|p| p.into_inner());
+        if p.is_some() {
+            return Ok(());
+        }
+        let Some(rt) = self.rt.as_ref() else {
+            return Err(CallError::Internal("the network runtime is gone".into()));
+        };
+        *p = Some(presence::spawn(rt.handle(), self.core.clone(), cfg, id));
+        Ok(())
+    }
+
+    /// PresenceVisitor disconnect: EventPresenceDisconnected follows.
+    pub fn presence_disconnect(&self) -> Result<(), CallError> {
+        let sent = self
+            .core
+            .presence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|tx| tx.send(PresenceCmd::Disconnect).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            self.reject(CallError::InvalidState("presence is not connected".into()))
+        }
+    }
+
+    /// Sends `v` if the presence socket is up; otherwise fires EventPresenceSendFail and
+    /// queues nothing.
+    fn presence_message(&self, v: serde_json::Value) -> Result<(), CallError> {
+        if !(self.core.presence_up.load(Ordering::SeqCst) && self.core.presence_send(v)) {
+            self.core.fire(Event::new(
+                EventCode::PresenceSendFail,
+                "not connected to the presence service",
+            ));
+        }
+        Ok(())
+    }
+
+    /// PresenceVisitor presence(map): data for the agent's CRM (seed 004 limits, else
+    /// EventInvalidParameter).
+    pub fn presence_data(&self, props: &[(String, String)]) -> Result<(), CallError> {
+        if let Err(m) = presence::check_presence(props) {
+            return self.reject(CallError::InvalidParameter(m));
+        }
+        self.presence_message(
+            serde_json::json!({"type": "presence", "data": presence::object(props)}),
+        )
+    }
+
+    /// PresenceVisitor signalAgent(event, map): `terms` with a status, or a `c_` event.
+    pub fn presence_signal_agent(
+        &self,
+        event: &str,
+        props: &[(String, String)],
+    ) -> Result<(), CallError> {
+        if let Err(m) = presence::check_signal(event, props) {
+            return self.reject(CallError::InvalidParameter(m));
+        }
+        self.presence_message(serde_json::json!({
+            "type": "signal_agent", "event": event, "data": presence::object(props)
+        }))
+    }
+
+    /// PresenceVisitor signalVisibility(visible): the agent sees hidden/visible.
+    pub fn presence_signal_visibility(&self, visible: bool) -> Result<(), CallError> {
+        self.presence_message(serde_json::json!({"type": "visibility", "visible": visible}))
+    }
+
     /// StartSession(): the visitor id as key when init had one, else a random key.
     pub fn start_session(&self) -> Result<(), CallError> {
         self.start_session_params(StartParams::default())
@@ -247,62 +484,12 @@ impl GlanceVisitor {
     /// StartSession(StartParams). Outcome: EventConnectedToSession, or EventStartSessionFailed
     /// then EventSessionEnded.
     pub fn start_session_params(&self, params: StartParams) -> Result<(), CallError> {
-        let rt = match &self.rt {
-            Some(rt) => rt,
-            None => {
-                return self.reject(CallError::InvalidState(
-                    "the visitor is shutting down".into(),
-                ))
-            }
-        };
-        let mut st = self.core.state();
-        let Some(cfg) = st.config.clone() else {
-            drop(st);
+        if self.rt.is_none() {
             return self.reject(CallError::InvalidState(
-                "init must be called before StartSession".into(),
-            ));
-        };
-        if st.phase != Phase::Idle {
-            drop(st);
-            return self.reject(CallError::InvalidState(
-                "a session is already running; wait for EventSessionEnded".into(),
+                "the visitor is shutting down".into(),
             ));
         }
-        let key = match params.validate(&cfg) {
-            Ok(k) => k,
-            Err(m) => {
-                drop(st);
-                return self.reject(CallError::InvalidParameter(m));
-            }
-        };
-        let display = match self.core.source.find(&params.display_params.display_name) {
-            Ok(d) => Ok(d),
-            Err(CaptureError::NoSuchDisplay(n)) => {
-                drop(st);
-                return self.reject(CallError::InvalidParameter(format!(
-                    "displayName {n:?} is not a connected display (see GetDisplayName)"
-                )));
-            }
-            Err(e) => Err(e.to_string()),
-        };
-        let (tx, rx) = unbounded_channel();
-        st.phase = Phase::Starting;
-        st.generation += 1;
-        st.cmds = Some(tx);
-        st.info = SessionInfo {
-            is_paused: params.paused,
-            ..SessionInfo::default()
-        };
-        let spec = SessionSpec {
-            generation: st.generation,
-            config: cfg,
-            key,
-            params,
-            display,
-        };
-        drop(st);
-        rt.spawn(session::run(self.core.clone(), spec, rx));
-        Ok(())
+        self.core.start_session(params)
     }
 
     fn send(&self, what: &str, cmd: Command) -> Result<(), CallError> {

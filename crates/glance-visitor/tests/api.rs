@@ -81,12 +81,10 @@ fn parameter_errors_name_the_argument() {
     let e = next(&rx);
     assert_eq!(e.code, EventCode::InvalidParameter);
     assert!(e.message.contains("displayName"));
-    let p = StartParams {
-        force_tunnel: true,
-        ..Default::default()
-    };
+    let mut p = StartParams::default();
+    p.display_params.video = true;
     assert!(v.start_session_params(p).is_err());
-    assert!(next(&rx).message.contains("forceTunnel"));
+    assert!(next(&rx).message.contains("video"));
     // Nothing started.
     assert_eq!(v.session_info().call_id, 0);
     assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());

@@ -172,6 +172,8 @@ fn unknown_group_fails_to_start() {
 
 #[test]
 fn server_vanishing_gives_conn_drop() {
+    // Reconnecting is given up after 1 s here (60 s by default).
+    std::env::set_var("GLANCE_RECONNECT_WINDOW_MS", "1000");
     runtime().block_on(async {
         let server = TestServer::start().await.unwrap();
         let ready = server.ready().clone();

@@ -1,6 +1,7 @@
 //! End to end: the real visitor shares the synthetic display through a real glance-server over
 //! TLS on 127.0.0.1 to Rust agents whose rebuilt framebuffer must equal the visitor's picture
-//! pixel for pixel, after a sequence of changes, a pause and resume, and a late second agent.
+//! pixel for pixel, after a sequence of changes, a pause and resume, and a late second agent;
+//! a photographic region goes as JPEG first and is exact after the lossless refresh.
 
 mod common;
 
@@ -209,6 +210,133 @@ fn scale_and_capture_box_resize_what_agents_see() {
         })
         .await
         .unwrap();
+        vis.v.end_session().unwrap();
+        vis.ended(10).await;
+    });
+}
+
+#[test]
+fn photographic_region_goes_as_jpeg_then_pixel_exact_and_text_stays_lossless() {
+    use glance_protocol::{Encoding, Rect, RectEncoder};
+    use glance_visitor::pipeline::refresh::REFRESH_DELAY;
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::synthetic(&ready, 640, 480).await;
+        let d = vis.display().clone();
+        let key = vis.start_random().await;
+        let a = TestAgent::join_dev(&ready, &key).await.unwrap();
+        agent_matches(&a, &d, "first picture").await;
+        let desktop = a.with_state(|s| s.rect_log.clone());
+        assert!(
+            desktop.iter().all(|r| r.encoding != Encoding::Jpeg),
+            "a desktop of text and gradients goes lossless"
+        );
+
+        // A photo appears (10 x 7 tiles, tile-aligned).
+        let photo = Rect::new(160, 128, 320, 224);
+        d.paint_photo(photo.x, photo.y, photo.w, photo.h, 3);
+        let want = d.snapshot();
+        let t = std::time::Instant::now();
+        a.wait_until("a JPEG rect", Duration::from_secs(15), |s| {
+            s.rect_log[desktop.len()..]
+                .iter()
+                .any(|r| r.encoding == Encoding::Jpeg)
+        })
+        .await
+        .unwrap();
+        let s = a.snapshot();
+        let log = &s.rect_log[desktop.len()..];
+        let overlaps = |r: &Rect| {
+            r.x < photo.x + photo.w
+                && photo.x < r.x + r.w
+                && r.y < photo.y + photo.h
+                && photo.y < r.y + r.h
+        };
+        // The first update that touches the photo sends it as JPEG, all of it.
+        let first = log.iter().find(|r| overlaps(&r.rect)).unwrap();
+        let frame: Vec<_> = log.iter().filter(|r| r.seq == first.seq).collect();
+        assert!(
+            frame.iter().all(|r| r.encoding == Encoding::Jpeg),
+            "{frame:?}"
+        );
+        let covered: usize = frame.iter().map(|r| r.rect.area()).sum();
+        assert_eq!(covered, photo.area(), "{frame:?}");
+        // ... in far fewer bytes than the same rects sent losslessly.
+        let jpeg_bytes: usize = frame.iter().map(|r| r.len).sum();
+        let mut enc = RectEncoder::new(1);
+        let lossless: usize = frame
+            .iter()
+            .map(|r| enc.encode_rect(&want.view(), r.rect).1.len())
+            .sum();
+        assert!(
+            jpeg_bytes * 4 < lossless,
+            "JPEG {jpeg_bytes} bytes, lossless {lossless}"
+        );
+        // Lossy for now (unless the lossless refresh came already).
+        if t.elapsed() < REFRESH_DELAY / 2 {
+            assert!(
+                !s.fb.equals_bgrx(&want.view()),
+                "a JPEG picture is not exact"
+            );
+        }
+
+        // Left alone, the photo is re-sent losslessly: the agent's picture ends exact.
+        agent_matches(&a, &d, "photo after the lossless refresh").await;
+        let exact_after = t.elapsed();
+        assert!(
+            exact_after >= REFRESH_DELAY / 2,
+            "exact after {exact_after:?}: the refresh waits for the photo to stay still"
+        );
+        let s = a.snapshot();
+        let refresh: Vec<_> = s.rect_log[desktop.len() + log.len()..]
+            .iter()
+            .filter(|r| overlaps(&r.rect))
+            .collect();
+        assert!(
+            refresh.iter().all(|r| r.encoding != Encoding::Jpeg),
+            "{refresh:?}"
+        );
+        let refreshed: usize = refresh.iter().map(|r| r.rect.area()).sum();
+        assert!(refreshed >= photo.area(), "{refresh:?}");
+
+        // Text typed beside it travels losslessly.
+        let before = s.rect_log.len();
+        d.draw_text(70, 446, "plain text", [250, 250, 250]);
+        agent_matches(&a, &d, "typed text").await;
+        let typed: Vec<_> = a.with_state(|s| s.rect_log[before..].to_vec());
+        assert!(!typed.is_empty());
+        assert!(
+            typed.iter().all(|r| r.encoding != Encoding::Jpeg),
+            "{typed:?}"
+        );
+
+        // The photo scrolls twice in a row (copies of lossy pixels), new rows coming in.
+        for seed in [20, 21] {
+            d.scroll_up(photo.x, photo.y, photo.w, photo.h, 40, [0, 0, 0]);
+            d.paint_photo(photo.x, photo.y + photo.h - 40, photo.w, 40, seed);
+        }
+        agent_matches(&a, &d, "scrolled photo").await;
+
+        // Changed while paused: the key frame after resume may be lossy, and ends exact too.
+        vis.v.pause(true).unwrap();
+        a.wait_until("paused", Duration::from_secs(10), |s| {
+            s.paused() == Some(true)
+        })
+        .await
+        .unwrap();
+        let before = a.with_state(|s| s.rect_log.len());
+        d.paint_photo(photo.x, photo.y, photo.w, photo.h, 4);
+        vis.v.pause(false).unwrap();
+        agent_matches(&a, &d, "photo after resume").await;
+        assert!(a.with_state(|s| s.rect_log[before..]
+            .iter()
+            .any(|r| r.key && r.encoding == Encoding::Jpeg)));
+
+        // A new display size: a new key frame, a new photo, exact again.
+        d.resize(560, 400);
+        d.paint_photo(32, 64, 200, 150, 6);
+        agent_matches(&a, &d, "photo after a resize").await;
         vis.v.end_session().unwrap();
         vis.ended(10).await;
     });

@@ -16,6 +16,7 @@ struct Agent {
     solids: usize,
     zlibs: usize,
     palettes: usize,
+    jpegs: usize,
     keys: usize,
 }
 
@@ -27,6 +28,7 @@ impl Agent {
             solids: 0,
             zlibs: 0,
             palettes: 0,
+            jpegs: 0,
             keys: 0,
         }
     }
@@ -45,6 +47,7 @@ impl Agent {
                 Encoding::Solid => self.solids += 1,
                 Encoding::ZlibRgb => self.zlibs += 1,
                 Encoding::Palette => self.palettes += 1,
+                Encoding::Jpeg => self.jpegs += 1,
             }
         }
         self.fb.apply(&u).unwrap();

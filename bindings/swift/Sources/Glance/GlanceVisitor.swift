@@ -1,6 +1,11 @@
 // GlanceVisitor.swift: a thin Swift wrapper over the C API (CGlance). Events arrive on the
 // SDK's event thread; dispatch to the main queue yourself for UI work.
 import CGlance
+#if canImport(Darwin)
+import Darwin
+#else
+import Glibc
+#endif
 
 public struct GlanceEvent {
     public let code: GlanceEventCode
@@ -72,4 +77,40 @@ public final class GlanceVisitor {
     }
     public func endSession() throws { try check(glance_visitor_end_session(handle)) }
     public func pause(_ paused: Bool) throws { try check(glance_visitor_pause(handle, paused)) }
+
+    /// defaultUI(enabled) (seed 002) and PresenceVisitor setDefaultUI: the same switch.
+    public func setDefaultUI(_ enabled: Bool) throws {
+        try check(glance_visitor_set_default_ui(handle, enabled))
+    }
+
+    // MARK: One-Click Connect (seed 004, PresenceVisitor)
+
+    public func presenceConnect() throws { try check(glance_presence_connect(handle)) }
+    public func presenceDisconnect() throws { try check(glance_presence_disconnect(handle)) }
+    public func presence(_ data: [String: String]) throws {
+        try withProperties(data) { p, n in try check(glance_presence_send(handle, p, n)) }
+    }
+    public func signalAgent(_ event: String, _ data: [String: String] = [:]) throws {
+        try withProperties(data) { p, n in
+            try event.withCString { e in try check(glance_presence_signal_agent(handle, e, p, n)) }
+        }
+    }
+    public func signalVisibility(_ visible: Bool) throws {
+        try check(glance_presence_signal_visibility(handle, visible))
+    }
+
+    /// Calls `body` with the map as a C array of GlanceProperty, valid during the call.
+    private func withProperties(_ data: [String: String],
+                                _ body: (UnsafePointer<GlanceProperty>?, Int) throws -> Void) throws {
+        var owned: [UnsafeMutablePointer<CChar>] = []
+        defer { owned.forEach { free($0) } }
+        var props: [GlanceProperty] = []
+        for (k, v) in data {
+            guard let kp = strdup(k), let vp = strdup(v) else { throw GlanceError.rejected(GLANCE_ERROR_INTERNAL) }
+            owned.append(kp)
+            owned.append(vp)
+            props.append(GlanceProperty(name: kp, value: vp))
+        }
+        try props.withUnsafeBufferPointer { try body($0.baseAddress, $0.count) }
+    }
 }

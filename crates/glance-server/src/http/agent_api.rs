@@ -22,12 +22,13 @@ use crate::config::{host_port, GroupConfig};
 /// Largest token request body.
 const MAX_TOKEN_BODY: usize = 8 * 1024;
 
-fn origin_of(headers: &HeaderMap) -> Option<&str> {
+/// The request's `Origin` header, if a browser sent a readable one.
+pub(crate) fn origin_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
 }
 
 /// A JSON answer, with the CORS header when the origin may read it.
-fn reply(status: StatusCode, body: Value, allow: Option<&str>) -> Response {
+pub(crate) fn reply(status: StatusCode, body: Value, allow: Option<&str>) -> Response {
     let mut r = (status, Json(body)).into_response();
     let h = r.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
@@ -38,12 +39,12 @@ fn reply(status: StatusCode, body: Value, allow: Option<&str>) -> Response {
     r
 }
 
-fn error(status: StatusCode, message: &str, allow: Option<&str>) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str, allow: Option<&str>) -> Response {
     reply(status, json!({ "error": message }), allow)
 }
 
 /// A page of an origin the group does not whitelist: 403, without CORS headers.
-struct OriginRefused;
+pub(crate) struct OriginRefused;
 
 impl IntoResponse for OriginRefused {
     fn into_response(self) -> Response {
@@ -53,7 +54,7 @@ impl IntoResponse for OriginRefused {
 
 /// The origin to echo in `Access-Control-Allow-Origin`, or why not. No `Origin` header (a
 /// server-side caller): allowed, nothing to echo.
-fn check_origin<'a>(
+pub(crate) fn check_origin<'a>(
     st: &AppState,
     headers: &'a HeaderMap,
     group: Option<&GroupConfig>,

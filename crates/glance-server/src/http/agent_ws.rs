@@ -4,15 +4,13 @@
 //! `ping`). Malformed or out-of-order messages get `error` and a close.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use glance_protocol::framing::{self, Message as WireMessage};
 use glance_protocol::limits::MAX_CONTROL_LEN;
 use glance_protocol::{
@@ -25,7 +23,7 @@ use axum::http::StatusCode;
 
 use super::{json_error, AppState, PeerAddr};
 use crate::direct::CLOSE_GRACE;
-use crate::relay::agent_queue::{Outgoing, SendQueue, MAX_QUEUED_CONTROLS};
+use crate::relay::agent_queue::{SendQueue, MAX_QUEUED_CONTROLS};
 use crate::relay::session::{Ending, Session};
 use crate::relay::visitor::server_name;
 
@@ -38,10 +36,7 @@ pub async fn handler(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let origin = crate::http::agent_api::origin_of(&headers).map(str::to_string);
     let Ok(permit) = st.agent_slots.clone().try_acquire_owned() else {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -249,7 +244,12 @@ async fn serve(st: Arc<AppState>, socket: WebSocket, peer: PeerAddr, origin: Opt
         st.registry.agent_queue_bytes(),
         MAX_QUEUED_CONTROLS,
     ));
-    let mut writer = tokio::spawn(write_loop(sink, queue.clone(), st.timing.ping_interval));
+    let mut writer = tokio::spawn(super::ws_queue::write_loop(
+        sink,
+        queue.clone(),
+        st.timing.ping_interval,
+        "agent",
+    ));
     let mut shutdown = st.shutdown.clone();
     let timing = st.timing;
     let hello_deadline = Instant::now() + timing.handshake_timeout;
@@ -320,38 +320,4 @@ async fn serve(st: Arc<AppState>, socket: WebSocket, peer: PeerAddr, origin: Opt
     if !writer_done && (queue.is_aborted() || timeout(CLOSE_GRACE, &mut writer).await.is_err()) {
         writer.abort();
     }
-}
-
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    queue: Arc<SendQueue>,
-    ping: Duration,
-) {
-    let mut tick = tokio::time::interval_at(Instant::now() + ping, ping);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            item = queue.pop() => {
-                let msg = match item {
-                    Some(Outgoing::Control(c)) => Message::Text(c.to_json().into()),
-                    Some(Outgoing::Update(b) | Outgoing::Shape(b)) => Message::Binary(b),
-                    None => break,
-                };
-                if let Err(e) = sink.send(msg).await {
-                    log::debug!("agent write failed: {e}");
-                    queue.abort();
-                    return;
-                }
-            }
-            _ = tick.tick() => {
-                if queue.ping_enabled() {
-                    queue.push_control(Control::Ping { t: crate::unix_millis() });
-                }
-            }
-        }
-    }
-    if !queue.is_aborted() {
-        let _ = timeout(CLOSE_GRACE, sink.send(Message::Close(None))).await;
-    }
-    let _ = timeout(CLOSE_GRACE, sink.close()).await;
 }

@@ -1,10 +1,12 @@
-//! HTTPS: the axum router (discovery, agent WebSocket, viewer page, health) served over a
+//! HTTPS: the axum router (discovery, agent WebSocket, visitor tunnel, viewer page, health) served over a
 //! manual tokio-rustls accept loop with hyper-util (HTTP/1.1 with upgrades).
 
 pub mod agent_api;
 pub mod agent_ws;
 pub mod pages;
 pub mod visitor_config;
+pub mod visitor_ws;
+pub mod ws_queue;
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::auth::AuthService;
 use crate::config::Timing;
+use crate::presence;
 use crate::relay::Registry;
 
 /// What every handler needs.
@@ -32,6 +35,8 @@ pub struct AppState {
     pub direct_port: u16,
     /// Overrides the direct address announced to visitors.
     pub advertise_direct: Option<String>,
+    /// Overrides the HOST:PORT of the tunnel URL announced to visitors.
+    pub advertise_tunnel: Option<String>,
     pub timing: Timing,
     pub shutdown: watch::Receiver<bool>,
     /// One permit per open agent WebSocket ([`MAX_AGENT_CONNECTIONS`]).
@@ -41,6 +46,7 @@ pub struct AppState {
     pub own_origin: String,
     /// Started without a config file: the /agent page carries the development token.
     pub dev_mode: bool,
+    pub presence: Arc<crate::presence::hub::PresenceHub>,
 }
 
 /// The remote address of the connection a request came on.
@@ -79,14 +85,20 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/agent/lookup",
             get(agent_api::lookup).options(agent_api::preflight),
         )
+        .route("/ws/visitor", get(visitor_ws::handler))
+        .route("/ws/presence", get(presence::visitor_ws::handler))
+        .route("/ws/presence/agent", get(presence::agent_ws::handler))
         .route(
-            "/ws/visitor",
-            get(|| async {
-                json_error(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "tunneling is not implemented yet; connect to the direct address",
-                )
-            }),
+            "/lookupvisitor",
+            get(presence::rest::lookup_visitor).options(agent_api::preflight),
+        )
+        .route(
+            "/findvisitor",
+            get(presence::rest::find_visitor).options(agent_api::preflight),
+        )
+        .route(
+            "/signalvisitor",
+            post(presence::rest::signal_visitor).options(agent_api::preflight),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "not found") })

@@ -12,7 +12,12 @@ use super::AppState;
 
 const VIEWER_HTML: &str = include_str!("../../assets/viewer.html");
 const VIEWER_JS: &str = include_str!("../../assets/viewer.js");
-const AGENT_JS: &str = include_str!("../../assets/agent.js");
+/// GLANCE.Agent (seed 001) followed by GLANCE.Presence.Agent and GLANCE.Authorization (seed 003).
+const AGENT_JS: &str = concat!(
+    include_str!("../../assets/agent.js"),
+    "\n",
+    include_str!("../../assets/presence_agent.js")
+);
 
 /// Placeholder in viewer.html replaced by the development agent token.
 pub const TOKEN_PLACEHOLDER: &str = "__GLANCE_DEV_TOKEN__";

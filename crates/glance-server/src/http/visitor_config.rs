@@ -24,18 +24,24 @@ pub async fn handler(
     let Ok(id) = raw.trim().parse::<u32>() else {
         return json_error(StatusCode::BAD_REQUEST, format!("bad groupid {raw:?}"));
     };
-    if st.registry.group(id).is_none() {
+    let Some(group) = st.registry.group(id) else {
         return json_error(StatusCode::NOT_FOUND, format!("unknown group {id}"));
-    }
+    };
     Json(serde_json::json!({
         "direct": st
             .advertise_direct
             .clone()
             .unwrap_or_else(|| host_port(&st.host, st.direct_port)),
-        "tunnel": format!("wss://{}/ws/visitor", host_port(&st.host, st.https_port)),
+        "tunnel": format!(
+            "wss://{}/ws/visitor",
+            st.advertise_tunnel
+                .clone()
+                .unwrap_or_else(|| host_port(&st.host, st.https_port))
+        ),
         "min_version": PROTOCOL_VERSION_MIN,
         "max_version": PROTOCOL_VERSION_MAX,
         "server": server_name(),
+        "terms_url": group.terms_url,
     }))
     .into_response()
 }

@@ -50,6 +50,8 @@ pub struct Registry {
     sessions: Mutex<HashMap<u32, HashMap<String, Arc<Session>>>>,
     next_call_id: AtomicU64,
     next_agent_id: AtomicU64,
+    /// How long a session whose visitor dropped waits for a `resume`.
+    resume_window: std::time::Duration,
 }
 
 /// Compares secrets without stopping at the first difference.
@@ -88,6 +90,7 @@ impl Registry {
             sessions: Mutex::new(HashMap::new()),
             next_call_id: AtomicU64::new(rand::rng().random_range(1_000_000..1_000_000_000)),
             next_agent_id: AtomicU64::new(1),
+            resume_window: std::time::Duration::from_secs(60),
         }
     }
 
@@ -188,6 +191,7 @@ impl Registry {
             height: req.display.height,
             display_name: req.display.name.clone(),
             visitor_client: visitor_client.to_string(),
+            resume_token: crate::config::random_token(),
         };
         // `session_started` is queued before the session becomes visible to agents, so the
         // visitor never sees a guest_count or refresh_request before it.
@@ -195,6 +199,7 @@ impl Registry {
             call_id: params.call_id,
             key: key.clone(),
             ssnid: params.ssnid.clone(),
+            resume_token: Some(params.resume_token.clone()),
         });
         let session = Arc::new(Session::new(params, visitor, self.agent_queue_bytes));
         if let Some(old) = replaced {
@@ -217,6 +222,25 @@ impl Registry {
         );
         tokio::spawn(session.clone().run_no_agent_timer(Arc::downgrade(self)));
         Ok(session)
+    }
+
+    /// Sets how long a session whose visitor dropped waits for a `resume`.
+    pub fn with_resume_window(mut self, d: std::time::Duration) -> Registry {
+        self.resume_window = d;
+        self
+    }
+
+    pub fn resume_window(&self) -> std::time::Duration {
+        self.resume_window
+    }
+
+    /// The live session whose resume token is `token`.
+    pub fn find_by_resume_token(&self, token: &str) -> Option<Arc<Session>> {
+        self.lock()
+            .values()
+            .flat_map(|m| m.values())
+            .find(|s| secret_eq(&s.params().resume_token, token))
+            .cloned()
     }
 
     /// The live session `key` of `group`, if any.
@@ -362,6 +386,7 @@ mod tests {
             height: 1,
             display_name: String::new(),
             visitor_client: String::new(),
+            resume_token: format!("token-{k}"),
         };
         for _ in 0..10 {
             let k = random_key(1, &live).unwrap();

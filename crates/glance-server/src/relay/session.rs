@@ -98,6 +98,8 @@ pub struct SessionParams {
     pub display_name: String,
     /// The visitor's `hello.client`.
     pub visitor_client: String,
+    /// What a visitor presents in `resume` to continue the session on a new connection.
+    pub resume_token: String,
 }
 
 #[derive(Debug)]
@@ -168,6 +170,7 @@ struct FrameInProgress {
 #[derive(Debug)]
 struct Inner {
     ended: bool,
+    reported_errors: VecDeque<(String, String)>,
     /// The visitor has enabled remote control.
     rc: bool,
     agents: Vec<AgentSlot>,
@@ -183,6 +186,10 @@ struct Inner {
     cursor_shape: Option<(u32, Bytes)>,
     /// The last `cursor` message; `None` before any and while paused.
     cursor: Option<Control>,
+    /// Counts the visitor connections the session has had (a `resume` adds one).
+    link_epoch: u64,
+    /// The visitor connection dropped and no `resume` came yet.
+    detached: bool,
 }
 
 /// Counters of one agent of a session.
@@ -208,13 +215,19 @@ pub struct SessionStats {
     pub agent_queue_limit: usize,
     /// The visitor connection's queue.
     pub visitor_queue: QueueStats,
+    /// Errors the visitor reported (reportErrors), oldest first: (event, message).
+    pub reported_errors: Vec<(String, String)>,
 }
+
+/// Reported errors kept per session (the oldest are dropped).
+pub const MAX_REPORTED_ERRORS: usize = 32;
 
 /// See the module documentation.
 #[derive(Debug)]
 pub struct Session {
     params: SessionParams,
-    visitor: Arc<SendQueue>,
+    /// The current visitor connection's queue (replaced on `resume`).
+    visitor: Mutex<Arc<SendQueue>>,
     agent_queue_limit: usize,
     inner: Mutex<Inner>,
     timer: Notify,
@@ -229,6 +242,7 @@ impl Session {
         let inner = Inner {
             ended: false,
             agents: Vec::new(),
+            reported_errors: VecDeque::new(),
             rc: false,
             paused: params.paused,
             width: params.width,
@@ -239,10 +253,12 @@ impl Session {
             no_agent_since: Some(Instant::now()),
             cursor_shape: None,
             cursor: None,
+            link_epoch: 0,
+            detached: false,
         };
         Session {
             params,
-            visitor,
+            visitor: Mutex::new(visitor),
             agent_queue_limit,
             inner: Mutex::new(inner),
             timer: Notify::new(),
@@ -251,6 +267,66 @@ impl Session {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn visitor(&self) -> Arc<SendQueue> {
+        self.visitor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The current visitor connection's number (see [`Session::attach`]).
+    pub fn link_epoch(&self) -> u64 {
+        self.lock().link_epoch
+    }
+
+    /// The visitor connection `epoch` dropped: the session waits for a `resume` (agents stay
+    /// joined). False if the session ended or another connection replaced that one.
+    pub fn detach(&self, epoch: u64) -> bool {
+        let mut g = self.lock();
+        if g.ended || g.link_epoch != epoch || g.detached {
+            return false;
+        }
+        g.detached = true;
+        true
+    }
+
+    /// Whether connection `epoch` dropped and no `resume` came since.
+    pub fn still_detached(&self, epoch: u64) -> bool {
+        let g = self.lock();
+        !g.ended && g.detached && g.link_epoch == epoch
+    }
+
+    /// A `resume`: `queue` becomes the visitor's connection (an older one still open is
+    /// closed). Queues `resumed` and the guest count on it; any frame cut by the drop is
+    /// abandoned (the visitor starts again with a key frame for everyone). Returns the new
+    /// connection's epoch, or `None` if the session has ended.
+    pub fn attach(&self, queue: Arc<SendQueue>) -> Option<u64> {
+        let mut g = self.lock();
+        if g.ended {
+            return None;
+        }
+        queue.push_control(Control::Resumed {
+            call_id: self.params.call_id,
+            key: self.params.key.clone(),
+        });
+        queue.push_control(Control::GuestCount {
+            count: g.agents.len() as u32,
+        });
+        let old = std::mem::replace(
+            &mut *self.visitor.lock().unwrap_or_else(|p| p.into_inner()),
+            queue,
+        );
+        old.close(None);
+        g.link_epoch += 1;
+        g.detached = false;
+        g.frame = None;
+        for a in &mut g.agents {
+            a.in_frame = false;
+        }
+        g.refresh_outstanding = false;
+        Some(g.link_epoch)
     }
 
     pub fn group_id(&self) -> u32 {
@@ -353,7 +429,7 @@ impl Session {
 
     fn broadcast_guest_count(&self, g: &Inner) {
         let count = g.agents.len() as u32;
-        self.visitor.push_control(Control::GuestCount { count });
+        self.visitor().push_control(Control::GuestCount { count });
         for a in &g.agents {
             a.queue.push_control(Control::GuestCount { count });
         }
@@ -362,7 +438,7 @@ impl Session {
     fn request_refresh(&self, g: &mut Inner) {
         if !g.refresh_outstanding {
             g.refresh_outstanding = true;
-            self.visitor.push_control(Control::RefreshRequest);
+            self.visitor().push_control(Control::RefreshRequest);
         }
     }
 
@@ -387,6 +463,30 @@ impl Session {
         }
     }
 
+    /// Records an error the visitor reported (reportErrors) in the session's record.
+    pub fn record_error(&self, event: &str, message: &str) {
+        let cut = |t: &str, n: usize| {
+            let mut end = t.len().min(n);
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            t[..end].to_string()
+        };
+        let mut g = self.lock();
+        log::warn!(
+            "session {}/{}: the visitor reports {}: {}",
+            self.params.group.id,
+            self.params.key,
+            cut(event, 64),
+            cut(message, 1000)
+        );
+        if g.reported_errors.len() == MAX_REPORTED_ERRORS {
+            g.reported_errors.pop_front();
+        }
+        g.reported_errors
+            .push_back((cut(event, 64), cut(message, 1000)));
+    }
+
     /// The visitor enabled or disabled remote control; every agent is told.
     pub fn set_rc(&self, enabled: bool) {
         let mut g = self.lock();
@@ -408,7 +508,7 @@ impl Session {
             && !g.paused
             && g.agents.iter().any(|a| a.id == agent_id && a.remote_assist);
         if allowed {
-            self.visitor.push_control(Control::Input { input });
+            self.visitor().push_control(Control::Input { input });
         }
         allowed
     }
@@ -580,7 +680,7 @@ impl Session {
             a.queue.close(Some(msg.clone()));
         }
         if e.notify_visitor {
-            self.visitor.close(Some(msg));
+            self.visitor().close(Some(msg));
         }
         self.timer.notify_one();
         true
@@ -650,7 +750,8 @@ impl Session {
                 })
                 .collect(),
             agent_queue_limit: self.agent_queue_limit,
-            visitor_queue: self.visitor.stats(),
+            visitor_queue: self.visitor().stats(),
+            reported_errors: g.reported_errors.iter().cloned().collect(),
         }
     }
 }

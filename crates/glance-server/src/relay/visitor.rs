@@ -1,5 +1,6 @@
-//! The visitor side of the protocol, independent of the transport: `hello`/`welcome`,
-//! `start_session` (once), then updates, `pause`, `end_session` and `pong`. A transport
+//! The visitor side of the protocol, independent of the transport (the direct listener and
+//! the `/ws/visitor` tunnel both feed it): `hello`/`welcome`, `start_session` or `resume`
+//! (once), heartbeats both ways, then updates, `pause`, `end_session` and `pong`. A transport
 //! feeds decoded messages through a channel and writes what the visitor's [`SendQueue`]
 //! holds; this module decides what they mean.
 
@@ -173,7 +174,32 @@ pub async fn run(
         };
         match m {
             Incoming::Control(Control::Pong { .. }) => continue,
+            Incoming::Control(Control::Ping { t }) => {
+                queue.push_control(Control::Pong { t });
+            }
             Incoming::Control(Control::StartSession(req)) => break req,
+            Incoming::Control(Control::Resume { token }) => {
+                let attached = registry
+                    .find_by_resume_token(&token)
+                    .and_then(|s| s.attach(queue.clone()).map(|epoch| (s, epoch)));
+                let Some((session, epoch)) = attached else {
+                    log::info!("resume refused: no live session has that token");
+                    queue.push_control(Control::ResumeFailed {
+                        message: "the session is over or the token is unknown".into(),
+                    });
+                    queue.close(None);
+                    return;
+                };
+                log::info!(
+                    "session {}/{} resumed by its visitor (connection {epoch})",
+                    session.group_id(),
+                    session.key()
+                );
+                queue.enable_ping();
+                serve_session(&registry, &session, rx, &queue, epoch).await;
+                queue.close(None);
+                return;
+            }
             other => {
                 return send_error(
                     &queue,
@@ -199,27 +225,53 @@ pub async fn run(
         }
     };
     queue.enable_ping();
-    serve_session(&registry, &session, rx, &queue).await;
+    let epoch = session.link_epoch();
+    serve_session(&registry, &session, rx, &queue, epoch).await;
     queue.close(None);
 }
 
+/// The visitor's connection `epoch` is lost: the session waits for a `resume` for the
+/// registry's resume window, then ends with `conn_drop` (agents see 27). Agents stay joined
+/// meanwhile and are not told; their picture simply stops changing.
+fn hold_for_resume(registry: &Arc<Registry>, session: &Arc<Session>, epoch: u64, why: &str) {
+    if !session.detach(epoch) {
+        return;
+    }
+    let window = registry.resume_window();
+    log::info!(
+        "session {}/{}: the visitor's connection was lost ({why}); waiting {} ms for it to resume",
+        session.group_id(),
+        session.key(),
+        window.as_millis()
+    );
+    let (registry, session, why) = (registry.clone(), session.clone(), why.to_string());
+    tokio::spawn(async move {
+        tokio::time::sleep(window).await;
+        if session.still_detached(epoch) {
+            registry.end_session(
+                &session,
+                &Ending::new(
+                    EndReason::ConnDrop,
+                    AgentStatus::SessionEndedConnDead,
+                    format!(
+                        "the visitor's connection was lost ({why}) and not re-established within {} s",
+                        window.as_secs()
+                    ),
+                    false,
+                ),
+            );
+        }
+    });
+}
+
 async fn serve_session(
-    registry: &Registry,
+    registry: &Arc<Registry>,
     session: &Arc<Session>,
     rx: &mut IncomingRx,
     queue: &SendQueue,
+    epoch: u64,
 ) {
-    let conn_drop = |why: &str| {
-        registry.end_session(
-            session,
-            &Ending::new(
-                EndReason::ConnDrop,
-                AgentStatus::SessionEndedConnDead,
-                format!("the visitor's connection was lost: {why}"),
-                false,
-            ),
-        )
-    };
+    let conn_drop = |why: &str| hold_for_resume(registry, session, epoch, why);
     let protocol_error = |code: &str, message: String| {
         send_error(queue, code, message.clone());
         registry.end_session(
@@ -299,7 +351,14 @@ async fn serve_session(
             }
             Incoming::Control(Control::Pause { paused }) => session.set_paused(paused),
             Incoming::Control(Control::Rc { enabled }) => session.set_rc(enabled),
+            Incoming::Control(Control::ReportError { event, message }) => {
+                session.record_error(&event, &message)
+            }
             Incoming::Control(Control::Pong { .. }) => {}
+            // The visitor's heartbeat: it detects a dead service by the answers.
+            Incoming::Control(Control::Ping { t }) => {
+                queue.push_control(Control::Pong { t });
+            }
             Incoming::Control(Control::EndSession) => {
                 return registry.end_session(
                     session,
@@ -311,10 +370,10 @@ async fn serve_session(
                     ),
                 );
             }
-            Incoming::Control(Control::StartSession(_)) => {
+            Incoming::Control(Control::StartSession(_) | Control::Resume { .. }) => {
                 return protocol_error(
                     "unexpected",
-                    "start_session may be sent only once per connection".into(),
+                    "start_session or resume may be sent only once per connection".into(),
                 )
             }
             Incoming::Control(c) => {

@@ -329,6 +329,8 @@ async fn silent_connections_are_closed_by_the_handshake_and_idle_timeouts() {
         ping_interval: Duration::from_secs(60),
         idle_timeout: Duration::from_millis(1500),
         handshake_timeout: Duration::from_millis(1000),
+        visitor_idle_timeout: Duration::from_millis(1500),
+        resume_window: Duration::from_millis(500),
     };
     let srv = TestServer::start_with(TestServerOptions {
         timing: Some(timing),

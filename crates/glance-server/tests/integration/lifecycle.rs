@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use glance_protocol::{Control, EndReason, StartFailReason};
 use glance_tests::visitor::start_params;
-use glance_tests::{Picture, RawVisitor, TestAgent, TestServer};
+use glance_tests::{Picture, RawVisitor, TestAgent, TestServer, TestServerOptions};
 
 use crate::common::{logs, Live, T};
 
@@ -374,7 +374,16 @@ async fn sessions_without_agents_time_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_visitor_connection_gives_27() {
     logs();
-    let srv = TestServer::start().await.unwrap();
+    // The session waits this long for a resume before it ends.
+    let srv = TestServer::start_with(TestServerOptions {
+        timing: Some(glance_server::Timing {
+            resume_window: std::time::Duration::from_millis(300),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let r = srv.ready();
     // A clean TLS close without end_session.
     let v = RawVisitor::start_dev(r, Some("gone"), 16, 16)
@@ -515,4 +524,48 @@ async fn session_ended_reaches_a_visitor_that_is_still_sending() {
         .unwrap();
     assert_eq!(end_of(&c), (EndReason::OtherSide, 23));
     live.seq = 0;
+}
+
+/// The server side of the heartbeat: a visitor link that stalls (no bytes either way, no
+/// socket closed) is declared dead after `visitor_idle_timeout`, held for the resume window,
+/// and then ended with conn_drop: agents get 27. A healthy but quiet visitor (answering
+/// pings) is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_visitor_link_is_detected_by_the_server() {
+    logs();
+    let timing = glance_server::config::Timing {
+        ping_interval: std::time::Duration::from_millis(300),
+        visitor_idle_timeout: std::time::Duration::from_millis(1500),
+        resume_window: std::time::Duration::from_millis(1000),
+        ..Default::default()
+    };
+    let s = glance_tests::TestServer::start_with(glance_tests::TestServerOptions {
+        timing: Some(timing),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let proxy = glance_tests::FaultProxy::start(s.ready().direct_addr.parse().unwrap())
+        .await
+        .unwrap();
+    let mut via_proxy = s.ready().clone();
+    via_proxy.direct_addr = proxy.addr().to_string();
+    let mut live = Live::start(&via_proxy, None).await;
+    // Quiet but healthy for twice the idle timeout: still running.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    live.still_works().await;
+    let t = std::time::Instant::now();
+    proxy.set_stalled(true);
+    live.agent
+        .wait_until("status 27", T, |st| st.ended_status().is_some())
+        .await
+        .unwrap();
+    let took = t.elapsed();
+    assert_eq!(live.agent.with_state(|st| st.ended_status()), Some(27));
+    // Idle timeout (1.5 s) plus the resume window (1 s), with scheduling slack.
+    assert!(
+        took >= std::time::Duration::from_millis(2300) && took < std::time::Duration::from_secs(6),
+        "{took:?}"
+    );
+    eprintln!("stalled visitor link: agents told after {took:?}");
 }

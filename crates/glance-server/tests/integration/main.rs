@@ -6,6 +6,7 @@ mod bad_input;
 mod common;
 mod cursor;
 mod lifecycle;
+mod presence;
 mod ready_line;
 mod relay;
 mod slow_agent;

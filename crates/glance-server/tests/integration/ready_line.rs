@@ -10,8 +10,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::{logs, T};
 
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 11] = [
     "session_url",
+    "presence_url",
+    "agent_js",
     "agent_url",
     "ca_cert",
     "agent_token",
@@ -181,11 +183,7 @@ async fn an_operator_certificate_replaces_the_development_ca() {
     let v = RawVisitor::start_dev(&ready, None, 16, 16).await.unwrap();
     let a = TestAgent::join_dev(&ready, v.key()).await.unwrap();
     assert!(a.with_state(|s| s.joined().is_some()));
-    // /ws/visitor is advertised but not served yet: a clear JSON error.
+    // /ws/visitor is the tunnel: a plain GET (no WebSocket upgrade) is refused.
     let r = http::get(&ready, "/ws/visitor").await.unwrap();
-    assert_eq!(r.status, 501);
-    assert!(r.json().unwrap()["error"]
-        .as_str()
-        .unwrap()
-        .contains("direct"));
+    assert_eq!(r.status, 400);
 }

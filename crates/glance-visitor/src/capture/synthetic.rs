@@ -128,6 +128,35 @@ impl SyntheticDisplay {
         fill(&mut f, x, y + h - dy, w as u16, dy, bg);
     }
 
+    /// Paints a photograph-like picture into a rect (clipped to the display): soft shapes and
+    /// gradients from a few octaves of value noise, plus fine grain, so that neighbouring
+    /// pixels almost never repeat, as in a camera picture. `seed` picks the picture.
+    pub fn paint_photo(&self, x: u16, y: u16, w: u16, h: u16, seed: u32) {
+        let mut f = self.lock_mut();
+        let x1 = (x as usize + w as usize).min(f.width as usize);
+        let y1 = (y as usize + h as usize).min(f.height as usize);
+        for py in y as usize..y1 {
+            for px in x as usize..x1 {
+                let mut c = [0u8; 3];
+                for (ch, v) in c.iter_mut().enumerate() {
+                    let s = seed.wrapping_mul(7).wrapping_add(ch as u32 * 131);
+                    let mut sum = 0.0f32;
+                    let mut amp = 0.5f32;
+                    let mut period = 128.0f32;
+                    for o in 0..6 {
+                        sum += amp * value_noise(px as f32 / period, py as f32 / period, s + o);
+                        amp *= 0.55;
+                        period /= 2.0;
+                    }
+                    let grain = (lattice(px as i32, py as i32, s ^ 0xA5A5) - 0.5) * 3.0;
+                    *v = (sum * 240.0 + grain + 10.0).clamp(0.0, 255.0) as u8;
+                }
+                let i = py * f.stride + px * 4;
+                f.data[i..i + 4].copy_from_slice(&[c[2], c[1], c[0], 0xFF]);
+            }
+        }
+    }
+
     /// Changes the display size and repaints the desktop.
     pub fn resize(&self, width: u16, height: u16) {
         self.lock_mut().reshape(width.max(16), height.max(16));
@@ -241,6 +270,28 @@ impl SyntheticDisplay {
             seen: None,
         }
     }
+}
+
+/// A pseudo-random value in 0..1 for lattice point (x, y) of noise `seed`.
+fn lattice(x: i32, y: i32, seed: u32) -> f32 {
+    let mut v = (x as u32).wrapping_mul(0x9E37_79B1)
+        ^ (y as u32).wrapping_mul(0x85EB_CA77)
+        ^ seed.wrapping_mul(0xC2B2_AE3D);
+    v ^= v >> 15;
+    v = v.wrapping_mul(0x2C1B_3C6D);
+    v ^= v >> 12;
+    (v & 0xFFFF) as f32 / 65535.0
+}
+
+/// Smooth value noise in 0..1: the lattice values interpolated with a smoothstep.
+fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
+    let (xi, yi) = (x.floor() as i32, y.floor() as i32);
+    let (fx, fy) = (x - xi as f32, y - yi as f32);
+    let (sx, sy) = (fx * fx * (3.0 - 2.0 * fx), fy * fy * (3.0 - 2.0 * fy));
+    let top = lattice(xi, yi, seed) + (lattice(xi + 1, yi, seed) - lattice(xi, yi, seed)) * sx;
+    let bottom = lattice(xi, yi + 1, seed)
+        + (lattice(xi + 1, yi + 1, seed) - lattice(xi, yi + 1, seed)) * sx;
+    top + (bottom - top) * sy
 }
 
 fn fill(f: &mut FrameBuf, x: u16, y: u16, w: u16, h: u16, rgb: [u8; 3]) {

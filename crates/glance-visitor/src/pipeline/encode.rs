@@ -1,25 +1,80 @@
 //! Turns changed rects of a picture into frame-update payloads: one frame may span several
-//! messages (each under the protocol's size limit), the last flagged FINAL.
+//! messages (each under the protocol's size limit), the last flagged FINAL. Photographic
+//! pieces go as JPEG (see [`super::lossy`]); the tiles they cover are remembered and re-sent
+//! losslessly in a later delta once unchanged (see [`super::refresh`]).
 
-use glance_protocol::update::{UpdateWriter, FLAG_FINAL};
+use std::time::Instant;
+
+use glance_protocol::update::{UpdateWriter, FLAG_FINAL, FLAG_KEY, FLAG_REFRESH_ONLY};
 use glance_protocol::{Encoding, Rect, RectEncoder};
 
+use super::lossy::{self, JpegEncoder, QUALITY_MAX, REFRESH_BUDGET_MAX};
+use super::refresh::{LossyTiles, REFRESH_DELAY};
 use super::scroll::Move;
 use crate::capture::FrameBuf;
+
+/// What the encoder has produced so far (tests and benchmarks read it).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EncodeStats {
+    /// JPEG rects and their data bytes.
+    pub jpeg_rects: u64,
+    pub jpeg_bytes: u64,
+    /// Rects re-sent losslessly because they had been sent as JPEG, and their data bytes.
+    pub refresh_rects: u64,
+    pub refresh_bytes: u64,
+}
 
 /// Encodes frames with reusable buffers.
 #[derive(Debug)]
 pub struct FrameEncoder {
     rects: RectEncoder,
+    jpeg: JpegEncoder,
     seq: u32,
+    /// JPEG quality for photographic pieces; `None`: everything lossless.
+    pub quality: Option<u8>,
+    /// Lossless refresh bytes allowed in one delta frame (at least one rect always goes).
+    pub refresh_budget: usize,
+    tiles: LossyTiles,
+    stats: EncodeStats,
 }
 
 impl Default for FrameEncoder {
     fn default() -> Self {
         FrameEncoder {
             rects: RectEncoder::new(1),
+            jpeg: JpegEncoder::default(),
             seq: 0,
+            quality: Some(QUALITY_MAX),
+            refresh_budget: REFRESH_BUDGET_MAX,
+            tiles: LossyTiles::default(),
+            stats: EncodeStats::default(),
         }
+    }
+}
+
+/// The messages of one frame being built.
+struct Batch<'o> {
+    w: UpdateWriter,
+    flags: u8,
+    seq: u32,
+    width: u16,
+    height: u16,
+    out: &'o mut Vec<Vec<u8>>,
+}
+
+impl Batch<'_> {
+    fn push(&mut self, rect: Rect, enc: Encoding, data: &[u8]) {
+        if !self.w.is_empty() && !self.w.has_room(data.len()) {
+            let next = UpdateWriter::new(self.flags, self.seq, self.width, self.height);
+            let full = std::mem::replace(&mut self.w, next);
+            self.out.push(full.finish());
+        }
+        self.w.push(rect, enc, data);
+    }
+
+    fn finish(mut self) {
+        self.w.set_flags(self.flags | FLAG_FINAL);
+        self.out.push(self.w.finish());
     }
 }
 
@@ -27,7 +82,7 @@ impl FrameEncoder {
     /// Encodes `rects` of `frame` as one frame with `flags` (FINAL is added to the last
     /// message) and appends the payloads to `out`.
     pub fn encode(&mut self, frame: &FrameBuf, rects: &[Rect], flags: u8, out: &mut Vec<Vec<u8>>) {
-        self.encode_with_moves(frame, &[], rects, flags, out)
+        self.encode_frame(frame, &[], rects, flags, Instant::now(), out)
     }
 
     /// As [`FrameEncoder::encode`], with copy operations first (applied by agents before the
@@ -40,35 +95,126 @@ impl FrameEncoder {
         flags: u8,
         out: &mut Vec<Vec<u8>>,
     ) {
+        self.encode_frame(frame, moves, rects, flags, Instant::now(), out)
+    }
+
+    /// Encodes one frame at time `now`: the copies, then `rects` (photographic pieces as JPEG
+    /// when [`FrameEncoder::quality`] is set), then, in a delta, the lossy tiles due for their
+    /// lossless refresh, within [`FrameEncoder::refresh_budget`].
+    pub fn encode_frame(
+        &mut self,
+        frame: &FrameBuf,
+        moves: &[Move],
+        rects: &[Rect],
+        flags: u8,
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) {
         self.seq = self.seq.wrapping_add(1);
+        let key = flags & FLAG_KEY != 0;
+        // Who applies this frame: every agent, except for a REFRESH_ONLY key frame, which
+        // agents in step skip (what it sends losslessly changes nothing for them).
+        let for_all = flags & FLAG_REFRESH_ONLY == 0;
+        if key && for_all {
+            self.tiles.reset(frame.width, frame.height);
+        } else {
+            self.tiles.ensure_size(frame.width, frame.height);
+        }
         let view = frame.view();
-        let mut w = UpdateWriter::new(flags, self.seq, frame.width, frame.height);
+        let mut batch = Batch {
+            w: UpdateWriter::new(flags, self.seq, frame.width, frame.height),
+            flags,
+            seq: self.seq,
+            width: frame.width,
+            height: frame.height,
+            out,
+        };
         for m in moves {
             let (sx, sy) = m.src();
             let mut src = [0u8; 4];
             src[..2].copy_from_slice(&sx.to_be_bytes());
             src[2..].copy_from_slice(&sy.to_be_bytes());
-            w.push(m.rect(), Encoding::Copy, &src);
+            batch.push(m.rect(), Encoding::Copy, &src);
+            self.tiles.apply_move(m, now);
         }
-        for r in rects {
-            let (enc, data) = self.rects.encode_rect(&view, *r);
-            if !w.is_empty() && !w.has_room(data.len()) {
-                let full = std::mem::replace(
-                    &mut w,
-                    UpdateWriter::new(flags, self.seq, frame.width, frame.height),
-                );
-                out.push(full.finish());
+        let pieces = match self.quality {
+            Some(_) => lossy::split(frame, rects),
+            None => rects.iter().map(|&r| (r, false)).collect(),
+        };
+        for (r, photo) in pieces {
+            if let (true, Some(q)) = (photo, self.quality) {
+                // Few colours after all (a dithered or palette picture): lossless is better.
+                if let Some((enc, data)) = self.rects.encode_few_colours(&view, r) {
+                    batch.push(r, enc, data);
+                    if for_all {
+                        self.tiles.mark_exact(r);
+                    }
+                    continue;
+                }
+                match self.jpeg.encode(frame, r, q) {
+                    Ok(data) => {
+                        self.stats.jpeg_rects += 1;
+                        self.stats.jpeg_bytes += data.len() as u64;
+                        batch.push(r, Encoding::Jpeg, data);
+                        self.tiles.mark_lossy(r, now);
+                        continue;
+                    }
+                    Err(e) => log::debug!("JPEG of {r:?} failed ({e}); sent losslessly"),
+                }
             }
-            w.push(*r, enc, data);
+            let (enc, data) = self.rects.encode_rect(&view, r);
+            batch.push(r, enc, data);
+            if for_all {
+                self.tiles.mark_exact(r);
+            }
         }
-        w.set_flags(flags | FLAG_FINAL);
-        out.push(w.finish());
+        if !key {
+            let mut spent = 0;
+            for r in self.tiles.due(now, REFRESH_DELAY) {
+                if spent >= self.refresh_budget {
+                    break;
+                }
+                let (enc, data) = self.rects.encode_rect(&view, r);
+                spent += data.len();
+                self.stats.refresh_rects += 1;
+                self.stats.refresh_bytes += data.len() as u64;
+                batch.push(r, enc, data);
+                self.tiles.mark_exact(r);
+            }
+        }
+        batch.finish();
     }
 
     /// Encodes the whole picture.
     pub fn encode_full(&mut self, frame: &FrameBuf, flags: u8, out: &mut Vec<Vec<u8>>) {
+        self.encode_full_at(frame, flags, Instant::now(), out)
+    }
+
+    /// Encodes the whole picture at time `now`.
+    pub fn encode_full_at(
+        &mut self,
+        frame: &FrameBuf,
+        flags: u8,
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) {
         let bands = full_frame_rects(frame.width, frame.height);
-        self.encode(frame, &bands, flags, out);
+        self.encode_frame(frame, &[], &bands, flags, now, out);
+    }
+
+    /// Whether some lossy tile is due for its lossless refresh at `now`.
+    pub fn refresh_due(&self, now: Instant) -> bool {
+        self.tiles.any_due(now, REFRESH_DELAY)
+    }
+
+    /// The agents' lossy tiles.
+    pub fn lossy_tiles(&self) -> &LossyTiles {
+        &self.tiles
+    }
+
+    /// Totals since this encoder was made.
+    pub fn stats(&self) -> EncodeStats {
+        self.stats
     }
 }
 
@@ -98,7 +244,12 @@ mod tests {
             *b = x as u8;
         }
         let mut out = Vec::new();
-        FrameEncoder::default().encode_full(&f, FLAG_KEY, &mut out);
+        // Lossless: noise would otherwise go as JPEG.
+        let mut e = FrameEncoder {
+            quality: None,
+            ..Default::default()
+        };
+        e.encode_full(&f, FLAG_KEY, &mut out);
         assert!(out.len() > 1, "4.5 MB of noise needs several messages");
         let mut fb = Framebuffer::new();
         for (i, m) in out.iter().enumerate() {

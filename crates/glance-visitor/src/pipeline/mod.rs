@@ -1,4 +1,6 @@
 //! The hot path, on its own thread: capture -> diff -> encode -> hand over to the network.
+//! Photographic regions go as JPEG at a quality that follows the link, and are re-sent
+//! losslessly once they stop changing, so agents' pictures end exact.
 //!
 //! Between encoder and network sits a one-frame slot. The capture thread encodes a new frame
 //! only when the slot is empty, and diffs against the last picture it encoded, so a slow link
@@ -7,6 +9,8 @@
 
 pub mod diff;
 pub mod encode;
+pub mod lossy;
+pub mod refresh;
 pub mod scale;
 pub mod scroll;
 
@@ -19,7 +23,9 @@ use glance_protocol::update::{FLAG_KEY, FLAG_REFRESH_ONLY};
 
 use crate::capture::{Capturer, FrameBuf};
 use diff::TileDiff;
-use encode::FrameEncoder;
+use encode::{EncodeStats, FrameEncoder};
+use lossy::LinkPressure;
+use refresh::LossyTiles;
 use scale::{ScaleSpec, Scaler};
 use scroll::{bounding_box, ScrollDetector};
 
@@ -138,6 +144,19 @@ impl PipelineCtl {
         }
     }
 
+    /// A new connection replaced a lost one: frames not yet written and acknowledgements
+    /// still awaited are forgotten, and the next frame is a key frame for everyone.
+    pub fn link_reset(&self) {
+        {
+            let mut g = self.slot();
+            g.pending = None;
+            g.inflight.clear();
+            g.inflight_bytes = 0;
+        }
+        self.force_key.store(true, Ordering::SeqCst);
+        self.cond.notify_all();
+    }
+
     /// Records frames just written to the network (for flow control).
     pub fn sent(&self, frames: &[Vec<u8>]) {
         let mut g = self.slot();
@@ -176,7 +195,7 @@ impl PipelineCtl {
     }
 
     /// Waits (bounded) until the slot is empty and the send window has room, or something
-    /// needs attention.
+    /// needs attention. True when the slot is free.
     fn wait_slot_free(&self, timeout: Duration) -> bool {
         let busy = |s: &Slot| s.pending.is_some() || s.inflight_bytes >= SEND_WINDOW;
         let g = self.slot();
@@ -232,6 +251,9 @@ pub fn spawn(
 pub struct FrameProcessor {
     /// Benchmarks turn move detection off to measure what it saves.
     pub no_moves: bool,
+    /// Everything lossless (benchmarks compare; photographic regions go as JPEG otherwise).
+    pub no_lossy: bool,
+    link: LinkPressure,
     prev: FrameBuf,
     have_prev: bool,
     diff: TileDiff,
@@ -243,6 +265,44 @@ impl FrameProcessor {
     /// Whether a reference picture exists (something was encoded before).
     pub fn has_reference(&self) -> bool {
         self.have_prev
+    }
+
+    /// Records how long the capture thread waited for the link before this frame and how full
+    /// the send window then was, 0..1 (see [`LinkPressure`]): they set the JPEG quality and
+    /// the refresh budget of what follows.
+    pub fn observe_link(&mut self, waited: Duration, interval: Duration, window_fill: f32) {
+        self.link.observe(waited, interval, window_fill);
+    }
+
+    /// The JPEG quality the next frame will use (None: lossless only).
+    pub fn quality(&self) -> Option<u8> {
+        (!self.no_lossy).then(|| self.link.quality())
+    }
+
+    /// The agents' tiles that hold lossy pixels.
+    pub fn lossy_tiles(&self) -> &LossyTiles {
+        self.enc.lossy_tiles()
+    }
+
+    /// What the encoder produced so far (JPEG and refresh counts).
+    pub fn stats(&self) -> EncodeStats {
+        self.enc.stats()
+    }
+
+    fn configure(&mut self) {
+        self.enc.quality = self.quality();
+        self.enc.refresh_budget = self.link.refresh_budget();
+    }
+
+    /// When nothing was captured: the lossless refresh of lossy tiles that have been unchanged
+    /// long enough, as a delta of the reference picture. Returns whether anything was produced.
+    pub fn refresh_lossy(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) -> bool {
+        if !self.have_prev || !self.enc.refresh_due(now) {
+            return false;
+        }
+        self.configure();
+        self.enc.encode_frame(&self.prev, &[], &[], 0, now, out);
+        true
     }
 
     /// Encodes what changed in `cur` since the last picture processed, appending payloads to
@@ -260,6 +320,19 @@ impl FrameProcessor {
         self.process_with_hints(cur, force_key, refresh, &[], out)
     }
 
+    /// [`FrameProcessor::process`] at time `now` (when lossy tiles come due for their
+    /// lossless refresh; tests pass their own clock).
+    pub fn process_at(
+        &mut self,
+        cur: &mut FrameBuf,
+        force_key: bool,
+        refresh: bool,
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) -> bool {
+        self.process_inner(cur, force_key, refresh, &[], now, out)
+    }
+
     /// [`FrameProcessor::process`] with window-move hints from the capturer: a hint that the
     /// pixels confirm travels as a copy (a dragged window), before scroll detection is tried.
     pub fn process_with_hints(
@@ -270,10 +343,23 @@ impl FrameProcessor {
         hints: &[crate::capture::MoveHint],
         out: &mut Vec<Vec<u8>>,
     ) -> bool {
+        self.process_inner(cur, force_key, refresh, hints, Instant::now(), out)
+    }
+
+    fn process_inner(
+        &mut self,
+        cur: &mut FrameBuf,
+        force_key: bool,
+        refresh: bool,
+        hints: &[crate::capture::MoveHint],
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) -> bool {
+        self.configure();
         let before = out.len();
         let resized = cur.width != self.prev.width || cur.height != self.prev.height;
         if !self.have_prev || resized || force_key {
-            self.enc.encode_full(cur, FLAG_KEY, out);
+            self.enc.encode_full_at(cur, FLAG_KEY, now, out);
         } else {
             let mut rects = self.diff.diff(&self.prev, cur);
             let mut moves = Vec::new();
@@ -295,11 +381,14 @@ impl FrameProcessor {
                 rects = self.diff.diff_after_move(&self.prev, cur, region, &m);
                 moves.push(m);
             }
-            if !rects.is_empty() || !moves.is_empty() {
-                self.enc.encode_with_moves(cur, &moves, &rects, 0, out);
+            // Unchanged lossy tiles due for their lossless refresh go with this delta (or
+            // make one on their own).
+            if !rects.is_empty() || !moves.is_empty() || self.enc.refresh_due(now) {
+                self.enc.encode_frame(cur, &moves, &rects, 0, now, out);
             }
             if refresh {
-                self.enc.encode_full(cur, FLAG_KEY | FLAG_REFRESH_ONLY, out);
+                self.enc
+                    .encode_full_at(cur, FLAG_KEY | FLAG_REFRESH_ONLY, now, out);
             }
         }
         if out.len() == before {
@@ -338,14 +427,21 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
     let mut scaler = Scaler::default();
     let mut proc = FrameProcessor::default();
     let mut last_change = Instant::now();
+    // Since when this frame has been waiting for the link (slot and send window).
+    let mut waiting_since: Option<Instant> = None;
     while !ctl.stopped() {
         if ctl.is_paused() {
+            waiting_since = None;
             ctl.sleep(IDLE_INTERVAL);
             continue;
         }
+        let since = *waiting_since.get_or_insert_with(Instant::now);
         if !ctl.wait_slot_free(IDLE_INTERVAL) {
             continue;
         }
+        waiting_since = None;
+        let fill = ctl.inflight_bytes() as f32 / SEND_WINDOW as f32;
+        proc.observe_link(since.elapsed(), ACTIVE_INTERVAL, fill);
         if let Some(c) = ctl
             .next_capturer
             .lock()
@@ -359,6 +455,11 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
         if !force_key && !refresh && proc.has_reference() && !capturer.may_have_changed() {
             // Nothing changed (damage events / generation): no capture at all. The check is
             // cheap, so poll it at the active rate and keep the latency of the next change low.
+            // Lossy tiles that have stayed unchanged long enough are refreshed meanwhile.
+            let mut out = Vec::new();
+            if proc.refresh_lossy(Instant::now(), &mut out) {
+                ctl.put(out);
+            }
             ctl.sleep(ACTIVE_INTERVAL);
             continue;
         }
@@ -388,4 +489,189 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
         ctl.sleep(ACTIVE_INTERVAL.saturating_sub(started.elapsed()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::SyntheticDisplay;
+    use glance_protocol::update::FrameUpdate;
+    use glance_protocol::{Encoding, Framebuffer};
+    use refresh::REFRESH_DELAY;
+
+    /// Applies `out` to `fb` (as an agent in step would, skipping REFRESH_ONLY frames when
+    /// `in_step`); returns the encodings seen.
+    fn apply(fb: &mut Framebuffer, out: &[Vec<u8>], in_step: bool) -> Vec<Encoding> {
+        let mut seen = Vec::new();
+        for m in out {
+            let u = FrameUpdate::parse(m).unwrap();
+            if u.is_refresh_only() && in_step {
+                continue;
+            }
+            seen.extend(u.rects.iter().map(|r| r.encoding));
+            fb.apply(&u).unwrap();
+        }
+        seen
+    }
+
+    /// Whether `fb` equals `f` outside the tiles of `lossy` (and differs nowhere else).
+    fn exact_outside_lossy(fb: &Framebuffer, f: &FrameBuf, lossy: &LossyTiles) -> bool {
+        (0..f.height).all(|y| {
+            (0..f.width).all(|x| {
+                let a = &fb.rgba[(y as usize * f.width as usize + x as usize) * 4..][..3];
+                let b = &f.data[y as usize * f.stride + x as usize * 4..][..3];
+                lossy.is_lossy_at(x, y) || a == [b[2], b[1], b[0]]
+            })
+        })
+    }
+
+    #[test]
+    fn photo_goes_as_jpeg_then_exact_after_the_refresh_delay_also_through_copies() {
+        let d = SyntheticDisplay::new(640, 480);
+        for n in 0..20 {
+            d.step(n);
+        }
+        d.paint_photo(64, 96, 256, 192, 1);
+        let mut p = FrameProcessor::default();
+        let mut fb = Framebuffer::new();
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut cur = d.snapshot();
+        assert!(p.process_at(&mut cur, false, false, t0, &mut out));
+        let seen = apply(&mut fb, &out, false);
+        assert!(seen.contains(&Encoding::Jpeg), "{seen:?}");
+        assert!(!fb.equals_bgrx(&d.snapshot().view()), "JPEG is lossy");
+        assert_eq!(
+            p.lossy_tiles().lossy_count(),
+            8 * 6,
+            "the photo's 8 x 6 tiles"
+        );
+        assert!(exact_outside_lossy(&fb, &d.snapshot(), p.lossy_tiles()));
+
+        // Unchanged, not yet due: nothing. Due: a lossless delta of the photo, and exact.
+        out.clear();
+        let mut cur = d.snapshot();
+        assert!(!p.process_at(&mut cur, false, false, t0 + REFRESH_DELAY / 2, &mut out));
+        assert!(!p.refresh_lossy(t0 + REFRESH_DELAY / 2, &mut out));
+        assert!(p.refresh_lossy(t0 + REFRESH_DELAY, &mut out));
+        let seen = apply(&mut fb, &out, true);
+        assert!(
+            !seen.contains(&Encoding::Jpeg) && !seen.is_empty(),
+            "{seen:?}"
+        );
+        assert!(fb.equals_bgrx(&d.snapshot().view()));
+        assert!(p.lossy_tiles().is_exact());
+        let stats = p.stats();
+        assert_eq!(stats.refresh_rects, 6, "6 tile rows of 8 tiles");
+
+        // Typing stays lossless.
+        let t1 = t0 + 2 * REFRESH_DELAY;
+        d.step(20);
+        out.clear();
+        let mut cur = d.snapshot();
+        assert!(p.process_at(&mut cur, false, false, t1, &mut out));
+        let seen = apply(&mut fb, &out, true);
+        assert!(!seen.contains(&Encoding::Jpeg), "{seen:?}");
+        assert!(fb.equals_bgrx(&d.snapshot().view()));
+
+        // The photo scrolls by 40 rows and new photo rows appear (sent as JPEG); then it
+        // scrolls again before the refresh: the copy carries the lossy rows up.
+        let t2 = t1 + Duration::from_millis(50);
+        for (i, t) in [(0u32, t2), (1, t2 + Duration::from_millis(50))] {
+            d.scroll_up(64, 96, 256, 192, 40, [0, 0, 0]);
+            d.paint_photo(64, 248, 256, 40, 10 + i);
+            out.clear();
+            let mut cur = d.snapshot();
+            assert!(p.process_at(&mut cur, false, false, t, &mut out));
+            let seen = apply(&mut fb, &out, true);
+            assert!(seen.contains(&Encoding::Copy), "a scroll: {seen:?}");
+            assert!(seen.contains(&Encoding::Jpeg), "new photo rows: {seen:?}");
+            assert!(exact_outside_lossy(&fb, &d.snapshot(), p.lossy_tiles()));
+        }
+        // The second copy moved lossy rows (from the first strip) up: those tiles are lossy.
+        assert!(p.lossy_tiles().is_lossy_at(64, 208));
+        let t3 = t2 + Duration::from_millis(50) + REFRESH_DELAY;
+        out.clear();
+        assert!(p.refresh_lossy(t3, &mut out));
+        apply(&mut fb, &out, true);
+        assert!(fb.equals_bgrx(&d.snapshot().view()));
+        assert!(p.lossy_tiles().is_exact());
+    }
+
+    #[test]
+    fn late_joiners_key_frame_may_be_lossy_and_is_refreshed_for_everyone() {
+        let d = SyntheticDisplay::new(320, 240);
+        d.paint_photo(0, 0, 320, 240, 5);
+        let mut p = FrameProcessor::default();
+        let (mut a, mut late) = (Framebuffer::new(), Framebuffer::new());
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut cur = d.snapshot();
+        p.process_at(&mut cur, false, false, t0, &mut out);
+        apply(&mut a, &out, false);
+        out.clear();
+        assert!(p.refresh_lossy(t0 + REFRESH_DELAY, &mut out));
+        apply(&mut a, &out, true);
+        assert!(a.equals_bgrx(&d.snapshot().view()) && p.lossy_tiles().is_exact());
+        // A late joiner: the REFRESH_ONLY key frame goes as JPEG; the agent in step skips it.
+        let t1 = t0 + 2 * REFRESH_DELAY;
+        out.clear();
+        let mut cur = d.snapshot();
+        assert!(p.process_at(&mut cur, false, true, t1, &mut out));
+        assert!(apply(&mut late, &out, false).contains(&Encoding::Jpeg));
+        apply(&mut a, &out, true);
+        assert!(!late.equals_bgrx(&d.snapshot().view()));
+        assert!(!p.lossy_tiles().is_exact());
+        // After the delay, a delta refreshes them: both agents exact.
+        out.clear();
+        assert!(p.refresh_lossy(t1 + REFRESH_DELAY, &mut out));
+        apply(&mut late, &out, true);
+        apply(&mut a, &out, true);
+        assert!(late.equals_bgrx(&d.snapshot().view()));
+        assert!(a.equals_bgrx(&d.snapshot().view()));
+        // Lossless only: no JPEG at all.
+        let mut q = FrameProcessor {
+            no_lossy: true,
+            ..Default::default()
+        };
+        out.clear();
+        let mut cur = d.snapshot();
+        q.process_at(&mut cur, false, false, t0, &mut out);
+        let mut b = Framebuffer::new();
+        assert!(!apply(&mut b, &out, false).contains(&Encoding::Jpeg));
+        assert!(b.equals_bgrx(&d.snapshot().view()));
+    }
+
+    #[test]
+    fn refresh_budget_spreads_a_large_refresh_over_frames() {
+        let d = SyntheticDisplay::new(1024, 512);
+        d.paint_photo(0, 0, 1024, 512, 9);
+        let mut p = FrameProcessor::default();
+        let mut fb = Framebuffer::new();
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut cur = d.snapshot();
+        p.process_at(&mut cur, false, false, t0, &mut out);
+        apply(&mut fb, &out, false);
+        // The link is the bottleneck: the smallest budget.
+        for _ in 0..50 {
+            p.observe_link(Duration::from_secs(1), ACTIVE_INTERVAL, 1.0);
+        }
+        assert_eq!(p.quality(), Some(lossy::QUALITY_MIN));
+        let mut frames = 0;
+        while !p.lossy_tiles().is_exact() {
+            out.clear();
+            assert!(p.refresh_lossy(t0 + REFRESH_DELAY, &mut out));
+            let bytes: usize = out.iter().map(|m| m.len()).sum();
+            assert!(
+                bytes < lossy::REFRESH_BUDGET_MIN + 64 * 1024,
+                "{bytes} bytes"
+            );
+            apply(&mut fb, &out, true);
+            frames += 1;
+            assert!(frames < 200);
+        }
+        assert!(frames > 4, "spread over {frames} frames");
+        assert!(fb.equals_bgrx(&d.snapshot().view()));
+    }
 }

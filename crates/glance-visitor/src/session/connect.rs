@@ -1,5 +1,7 @@
-//! Starting a session: discovery over HTTPS, the direct TLS connection, version negotiation
-//! and `start_session`, each step bounded in time.
+//! Starting a session: discovery over HTTPS, a connection (direct TLS first, the WebSocket
+//! tunnel when the direct port cannot be reached or the connection is cut before `welcome`;
+//! the tunnel only with forceTunnel), version negotiation and `start_session` (or `resume`
+//! on a reconnect), each step bounded in time.
 
 use std::sync::Arc;
 
@@ -11,9 +13,11 @@ use super::SessionSpec;
 use crate::capture::{CaptureError, Capturer, DisplayDesc, FrameBuf};
 use crate::params::{parse_https_url, KeyChoice};
 use crate::pipeline::scale::ScaleSpec;
-use crate::transport::conn::{self, DirectStream};
-use crate::transport::{http, tls, with_timeout, TransportError};
+use crate::transport::conn;
+use crate::transport::link::Link;
+use crate::transport::{http, tls, with_timeout, ws, TransportError};
 use crate::visitor::Core;
+use rustls::ClientConfig;
 
 /// Seconds allowed for each step of starting.
 const STEP_TIMEOUT: u64 = 10;
@@ -28,11 +32,20 @@ pub(crate) enum StartError {
     Version(String),
     #[error("{0}")]
     NoDisplay(String),
+    /// The default UI's terms confirmation was declined (true) or could not be shown.
+    #[error("{1}")]
+    Terms(bool, String),
 }
 
 /// A running session's connection and capture source.
 pub(crate) struct Started {
-    pub stream: DirectStream,
+    pub stream: Link,
+    /// The connection is the tunnel.
+    pub tunneled: bool,
+    /// Where the service is (kept for reconnecting).
+    pub endpoints: Endpoints,
+    /// For `resume` after a drop; `None` if the service cannot resume.
+    pub resume_token: Option<String>,
     pub call_id: u64,
     pub key: String,
     pub capturer: Box<dyn Capturer>,
@@ -42,6 +55,22 @@ pub(crate) struct Started {
 #[derive(Debug, Deserialize)]
 struct VisitorConfigReply {
     direct: String,
+    tunnel: String,
+    /// The group's terms and conditions page ("" when it has none).
+    #[serde(default)]
+    terms_url: String,
+}
+
+/// Where the service is, from discovery.
+#[derive(Clone)]
+pub(crate) struct Endpoints {
+    tls: Arc<ClientConfig>,
+    /// The service URL's host: the name the direct port's certificate is checked against.
+    host: String,
+    /// The group's terms URL from discovery.
+    terms_url: String,
+    direct: String,
+    tunnel: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,11 +94,105 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
     .map_err(|e| StartError::NoDisplay(e.to_string()))?;
 
     let cfg = &spec.config;
+    let ep = discover(cfg).await?;
+    confirm_terms(core, spec, &ep.terms_url).await?;
+    let (mut stream, _) = open(&ep, spec.params.force_tunnel).await?;
+    let p = &spec.params;
+    stream
+        .write_control(&Control::StartSession(StartSession {
+            group_id: cfg.group_id as u32,
+            token: cfg.token.clone(),
+            key: match &spec.key {
+                KeyChoice::Random => None,
+                KeyChoice::Given(k) => Some(k.clone()),
+            },
+            visitor_id: cfg.visitor_id().map(str::to_string),
+            name: cfg.name.clone(),
+            email: cfg.email.clone(),
+            phone: cfg.phone.clone(),
+            max_guests: p.max_guests,
+            persist: p.persist,
+            paused: p.paused,
+            main_call_id: p.main_call_id,
+            presence_start: p.presence_start,
+            display: {
+                let (width, height) =
+                    ScaleSpec::from_params(&p.display_params).target(first.width, first.height);
+                DisplayInfo {
+                    name: display.name.clone(),
+                    width,
+                    height,
+                }
+            },
+        }))
+        .await?;
+    match with_timeout(STEP_TIMEOUT, stream.read_message()).await? {
+        Message::Control(Control::SessionStarted {
+            call_id,
+            key,
+            resume_token,
+            ..
+        }) => Ok(Started {
+            tunneled: stream.is_tunnel(),
+            stream,
+            resume_token,
+            endpoints: ep,
+            call_id,
+            key,
+            capturer,
+            display,
+        }),
+        Message::Control(Control::StartFailed { reason, message }) => {
+            Err(StartError::Rejected(reason, message))
+        }
+        other => Err(TransportError::Malformed(format!(
+            "expected session_started, got {}",
+            match other {
+                Message::Control(c) => c.name().to_string(),
+                Message::Update(_) => "a frame update".into(),
+                Message::CursorShape(_) => "a cursor shape".into(),
+            }
+        ))
+        .into()),
+    }
+}
+
+/// The default UI's terms confirmation before a session the visitor starts (not one an agent
+/// asked for: that dialog was shown already): only when the group has a terms URL. A
+/// confirmation that cannot be shown refuses the start rather than share unconfirmed.
+async fn confirm_terms(core: &Core, spec: &SessionSpec, terms_url: &str) -> Result<(), StartError> {
+    if terms_url.is_empty() || spec.params.presence_start || !core.default_ui() {
+        return Ok(());
+    }
+    crate::default_ui::available().map_err(|why| {
+        StartError::Terms(
+            false,
+            format!(
+                "the group's terms must be confirmed, but the default UI cannot be shown: {why}"
+            ),
+        )
+    })?;
+    let text = crate::default_ui::terms_text(terms_url, false);
+    let accepted =
+        tokio::task::spawn_blocking(move || crate::default_ui::ask("Screen sharing", &text))
+            .await
+            .unwrap_or(false);
+    if accepted {
+        Ok(())
+    } else {
+        Err(StartError::Terms(
+            true,
+            "the visitor declined the terms".into(),
+        ))
+    }
+}
+
+/// Asks the service where its direct port and tunnel are.
+pub(crate) async fn discover(cfg: &crate::params::VisitorConfig) -> Result<Endpoints, StartError> {
     let url = cfg.service_url();
     let (host, port, path) =
         parse_https_url(url).map_err(|m| TransportError::Malformed(format!("service URL: {m}")))?;
     let tls = tls::client_config(cfg.ca_cert_path.as_deref()).map_err(TransportError::Tls)?;
-
     let (status, body) = with_timeout(
         STEP_TIMEOUT,
         http::get(
@@ -95,85 +218,72 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
     }
     let reply: VisitorConfigReply = serde_json::from_slice(&body)
         .map_err(|e| TransportError::Malformed(format!("visitor config: {e}")))?;
+    Ok(Endpoints {
+        tls,
+        host,
+        direct: reply.direct,
+        tunnel: reply.tunnel,
+        terms_url: reply.terms_url,
+    })
+}
 
-    let mut stream = with_timeout(STEP_TIMEOUT, conn::connect(tls, &reply.direct, &host)).await?;
-    conn::write_control(
-        &mut stream,
-        &Control::Hello {
-            role: Role::Visitor,
-            min_version: glance_protocol::PROTOCOL_VERSION_MIN,
-            max_version: glance_protocol::PROTOCOL_VERSION_MAX,
-            client: format!(
-                "glance-visitor {} ({})",
-                env!("CARGO_PKG_VERSION"),
-                std::env::consts::OS
-            ),
-        },
-    )
+/// `hello`, then `welcome` (or the service's refusal of our versions).
+async fn negotiate(link: &mut Link) -> Result<(), StartError> {
+    link.write_control(&Control::Hello {
+        role: Role::Visitor,
+        min_version: glance_protocol::PROTOCOL_VERSION_MIN,
+        max_version: glance_protocol::PROTOCOL_VERSION_MAX,
+        client: format!(
+            "glance-visitor {} ({})",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS
+        ),
+    })
     .await?;
-    match with_timeout(STEP_TIMEOUT, conn::read_message(&mut stream)).await? {
-        Message::Control(Control::Welcome { .. }) => {}
+    match with_timeout(STEP_TIMEOUT, link.read_message()).await? {
+        Message::Control(Control::Welcome { .. }) => Ok(()),
         Message::Control(Control::Error { code, message }) if code == "version" => {
-            return Err(StartError::Version(format!(
+            Err(StartError::Version(format!(
                 "the service speaks another protocol version: {message}"
             )))
         }
-        other => {
-            return Err(
-                TransportError::Malformed(format!("expected welcome, got {other:?}")).into(),
+        other => Err(TransportError::Malformed(format!("expected welcome, got {other:?}")).into()),
+    }
+}
+
+/// A negotiated connection: direct first, then the tunnel if the direct attempt failed at the
+/// transport level (refused, reset, TLS cut, no `welcome` in time); only the tunnel when
+/// `force_tunnel`. Returns the link and, when the direct attempt failed, why.
+pub(crate) async fn open(
+    ep: &Endpoints,
+    force_tunnel: bool,
+) -> Result<(Link, Option<String>), StartError> {
+    let mut direct_error = None;
+    if !force_tunnel {
+        let attempt = async {
+            let s = with_timeout(
+                STEP_TIMEOUT,
+                conn::connect(ep.tls.clone(), &ep.direct, &ep.host),
             )
-        }
-    }
-    let p = &spec.params;
-    conn::write_control(
-        &mut stream,
-        &Control::StartSession(StartSession {
-            group_id: cfg.group_id as u32,
-            token: cfg.token.clone(),
-            key: match &spec.key {
-                KeyChoice::Random => None,
-                KeyChoice::Given(k) => Some(k.clone()),
-            },
-            visitor_id: cfg.visitor_id().map(str::to_string),
-            name: cfg.name.clone(),
-            email: cfg.email.clone(),
-            phone: cfg.phone.clone(),
-            max_guests: p.max_guests,
-            persist: p.persist,
-            paused: p.paused,
-            main_call_id: p.main_call_id,
-            presence_start: p.presence_start,
-            display: {
-                let (width, height) =
-                    ScaleSpec::from_params(&p.display_params).target(first.width, first.height);
-                DisplayInfo {
-                    name: display.name.clone(),
-                    width,
-                    height,
-                }
-            },
-        }),
-    )
-    .await?;
-    match with_timeout(STEP_TIMEOUT, conn::read_message(&mut stream)).await? {
-        Message::Control(Control::SessionStarted { call_id, key, .. }) => Ok(Started {
-            stream,
-            call_id,
-            key,
-            capturer,
-            display,
-        }),
-        Message::Control(Control::StartFailed { reason, message }) => {
-            Err(StartError::Rejected(reason, message))
-        }
-        other => Err(TransportError::Malformed(format!(
-            "expected session_started, got {}",
-            match other {
-                Message::Control(c) => c.name().to_string(),
-                Message::Update(_) => "a frame update".into(),
-                Message::CursorShape(_) => "a cursor shape".into(),
+            .await?;
+            let mut link = Link::Direct(Box::new(s));
+            negotiate(&mut link).await?;
+            Ok::<_, StartError>(link)
+        };
+        match attempt.await {
+            Ok(link) => return Ok((link, None)),
+            Err(StartError::Transport(e)) => {
+                log::info!(
+                    "direct connection to {} failed ({e}); trying the tunnel",
+                    ep.direct
+                );
+                direct_error = Some(e.to_string());
             }
-        ))
-        .into()),
+            Err(other) => return Err(other),
+        }
     }
+    let s = with_timeout(STEP_TIMEOUT, ws::connect(ep.tls.clone(), &ep.tunnel)).await?;
+    let mut link = Link::Tunnel(Box::new(s));
+    negotiate(&mut link).await?;
+    Ok((link, direct_error))
 }

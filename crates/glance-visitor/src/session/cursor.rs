@@ -88,6 +88,16 @@ impl CursorCtl {
         self.cond.notify_all();
     }
 
+    /// Sends the current state, shape included, again (after a reconnect: the new connection
+    /// starts with nothing of the pointer).
+    pub fn resend(&self) {
+        let mut g = self.lock();
+        g.epoch += 1;
+        g.out = CursorOut::default();
+        drop(g);
+        self.cond.notify_all();
+    }
+
     /// How pictures are sized (positions and shapes follow).
     pub fn set_scale(&self, spec: ScaleSpec) {
         self.lock().scale = spec;

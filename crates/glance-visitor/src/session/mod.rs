@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use glance_protocol::framing::Message;
 use glance_protocol::{Control, EndReason, StartFailReason};
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::capture::DisplayDesc;
@@ -17,7 +16,10 @@ use crate::events::{Event, EventCode};
 use crate::params::{KeyChoice, StartParams, VisitorConfig};
 use crate::pipeline::scale::ScaleSpec;
 use crate::pipeline::{self, PipelineCtl};
-use crate::transport::conn::{self, DirectStream};
+use std::time::Duration;
+
+use crate::transport::link::{Link, LinkReader, LinkWriter};
+use crate::transport::with_timeout;
 use crate::transport::TransportError;
 use crate::visitor::{Core, Phase};
 
@@ -71,6 +73,7 @@ impl Drop for StopOnDrop {
 pub(crate) async fn run(core: Arc<Core>, spec: SessionSpec, mut cmds: UnboundedReceiver<Command>) {
     let generation = spec.generation;
     let outcome = run_inner(&core, spec, &mut cmds).await;
+    core.set_reporter(None);
     let events = match outcome {
         Outcome::Ended(reason, msg) => vec![ended(reason, msg)],
         Outcome::Failed {
@@ -125,6 +128,16 @@ fn start_failure(e: &connect::StartError) -> Outcome {
             message: format!("no display can be captured: {m}"),
             reason: EndReason::Error,
         },
+        S::Terms(declined, m) => Outcome::Failed {
+            error: if *declined {
+                "declined"
+            } else {
+                "terms_unavailable"
+            }
+            .into(),
+            message: m.clone(),
+            reason: EndReason::ThisSide,
+        },
     }
 }
 
@@ -143,6 +156,9 @@ async fn run_inner(
     };
     let Started {
         stream,
+        tunneled,
+        endpoints,
+        resume_token,
         call_id,
         key,
         capturer,
@@ -181,6 +197,12 @@ async fn run_inner(
         .with("sessionkey", key.clone())
         .with("callid", call_id.to_string()),
     );
+    if tunneled {
+        core.fire(Event::new(
+            EventCode::Tunneling,
+            "connected to the Glance service through the tunnel (WebSocket over HTTPS)",
+        ));
+    }
 
     let ctl = Arc::new(PipelineCtl::default());
     let _stop = StopOnDrop(ctl.clone());
@@ -190,17 +212,9 @@ async fn run_inner(
     let _stop_pointer = cursor::StopCursorOnDrop(pointer.clone());
     pointer.set_scale(ScaleSpec::from_params(&spec.params.display_params));
     pointer.set_paused(paused_now);
-    let (net_tx, mut net_rx) = unbounded_channel::<Result<Message, TransportError>>();
-    let (out_tx, out_rx) = unbounded_channel::<Control>();
-    let (rd, wr) = tokio::io::split(stream);
-    let reader = tokio::spawn(read_loop(rd, net_tx.clone()));
-    let writer = tokio::spawn(write_loop(
-        wr,
-        out_rx,
-        ctl.clone(),
-        pointer.clone(),
-        net_tx.clone(),
-    ));
+    let mut conn = Conn::spawn(stream, &ctl, &pointer);
+    let mut out_tx = conn.out_tx.clone();
+    let mut tunneled = tunneled;
     let (err_tx, mut err_rx) = unbounded_channel::<String>();
     if paused_now != spec.params.paused {
         let _ = out_tx.send(Control::Pause { paused: paused_now });
@@ -232,8 +246,19 @@ async fn run_inner(
         log::warn!("the pointer is not shared: cannot start its thread: {e}");
     }
 
+    // reportErrors: warnings and errors fired from now on go to the service's session record
+    // (those fired while reconnecting wait here and are sent after the resume).
+    let (report_tx, mut report_rx) = unbounded_channel::<(String, String)>();
+    if spec.params.report_errors {
+        core.set_reporter(Some(report_tx));
+    } else {
+        drop(report_tx);
+    }
     let outcome = loop {
         tokio::select! {
+            Some((event, message)) = report_rx.recv() => {
+                let _ = out_tx.send(Control::ReportError { event, message });
+            }
             c = cmds.recv() => match c {
                 Some(Command::Pause(p)) => {
                     ctl.set_paused(p);
@@ -264,7 +289,7 @@ async fn run_inner(
                     let _ = out_tx.send(Control::EndSession);
                     // Wait (bounded) for the service to confirm, so agents learn why.
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), async {
-                        while let Some(m) = net_rx.recv().await {
+                        while let Some(m) = conn.net_rx.recv().await {
                             if matches!(m, Ok(Message::Control(Control::SessionEnded { .. })) | Err(_)) {
                                 break;
                             }
@@ -273,7 +298,7 @@ async fn run_inner(
                     break Outcome::Ended(EndReason::ThisSide, "the session was ended by EndSession".into());
                 }
             },
-            m = net_rx.recv() => match m {
+            m = conn.net_rx.recv() => match m {
                 Some(Ok(Message::Control(c))) => match c {
                     Control::GuestCount { count } => {
                         core.update(generation, |st| st.info.n_guests = count);
@@ -299,7 +324,30 @@ async fn run_inner(
                 Some(Ok(Message::Update(_) | Message::CursorShape(_))) => {
                     break Outcome::Ended(EndReason::Error, "the service sent a binary message to the visitor".into());
                 }
-                Some(Err(e)) => break Outcome::Ended(EndReason::ConnDrop, format!("the connection to the service dropped: {e}")),
+                Some(Err(e)) => {
+                    let why = format!("the connection to the service dropped: {e}");
+                    let Some(token) = &resume_token else {
+                        break Outcome::Ended(EndReason::ConnDrop, why);
+                    };
+                    conn.stop();
+                    match reconnect(core, &spec, &endpoints, token, cmds, &ctl, &pointer, &why).await {
+                        Ok(link) => {
+                            if link.is_tunnel() && !tunneled {
+                                core.fire(Event::new(EventCode::Tunneling, "reconnected to the Glance service through the tunnel"));
+                            }
+                            tunneled = link.is_tunnel();
+                            ctl.link_reset();
+                            conn = Conn::spawn(link, &ctl, &pointer);
+                            out_tx = conn.out_tx.clone();
+                            // What the service may have missed: the pause state and the pointer.
+                            let _ = out_tx.send(Control::Pause { paused: ctl.is_paused() });
+                            pointer.resend();
+                            core.update(generation, |st| st.info.is_connected = true);
+                            core.fire(Event::new(EventCode::ClearWarning, "the connection to the Glance service is re-established"));
+                        }
+                        Err(o) => break o,
+                    }
+                }
                 None => break Outcome::Ended(EndReason::ConnDrop, "the connection to the service dropped".into()),
             },
             e = err_rx.recv() => {
@@ -312,9 +360,7 @@ async fn run_inner(
     ctl.stop();
     pointer.stop();
     drop(out_tx);
-    // Let the writer flush what is queued (the end_session message), bounded.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
-    reader.abort();
+    conn.finish().await;
     outcome
 }
 
@@ -329,12 +375,170 @@ async fn wait_end(cmds: &mut UnboundedReceiver<Command>) {
     }
 }
 
-async fn read_loop(
-    mut rd: ReadHalf<DirectStream>,
-    tx: UnboundedSender<Result<Message, TransportError>>,
-) {
+/// The visitor's heartbeat: a `ping` this often...
+const PING_EVERY: Duration = Duration::from_secs(2);
+/// ...and a connection from which nothing (not even the `pong`s) arrives for this long is
+/// dead, even when TCP does not say so.
+const DEAD_AFTER: Duration = Duration::from_secs(6);
+/// How long the SDK tries to reconnect after a drop (seed 000: "up to one minute").
+pub const DEFAULT_RECONNECT_WINDOW: Duration = Duration::from_secs(60);
+
+/// One connection's tasks and channels.
+struct Conn {
+    out_tx: UnboundedSender<Control>,
+    net_rx: UnboundedReceiver<Result<Message, TransportError>>,
+    reader: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl Conn {
+    fn spawn(link: Link, ctl: &Arc<PipelineCtl>, pointer: &Arc<cursor::CursorCtl>) -> Conn {
+        let (net_tx, net_rx) = unbounded_channel::<Result<Message, TransportError>>();
+        let (out_tx, out_rx) = unbounded_channel::<Control>();
+        let (rd, wr) = link.split();
+        let reader = tokio::spawn(read_loop(rd, net_tx.clone()));
+        let writer = tokio::spawn(write_loop(wr, out_rx, ctl.clone(), pointer.clone(), net_tx));
+        Conn {
+            out_tx,
+            net_rx,
+            reader,
+            writer,
+        }
+    }
+
+    /// Abandons a dead connection.
+    fn stop(&self) {
+        self.reader.abort();
+        self.writer.abort();
+    }
+
+    /// Lets the writer flush what is queued (the end_session message), bounded.
+    async fn finish(self) {
+        drop(self.out_tx);
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.writer).await;
+        self.reader.abort();
+    }
+}
+
+/// How long to try reconnecting: `GLANCE_RECONNECT_WINDOW_MS` (tests shorten it), else 60 s.
+fn reconnect_window() -> Duration {
+    std::env::var("GLANCE_RECONNECT_WINDOW_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_RECONNECT_WINDOW)
+}
+
+/// After a drop: EventConnectionWarning, then attempts with growing pauses (0.25 s doubling
+/// to 4 s) to open a new connection (direct, then the tunnel) and `resume`, until the
+/// reconnect window is over. EndSession meanwhile ends the session; a pause is recorded and
+/// sent after the resume.
+#[allow(clippy::too_many_arguments)]
+async fn reconnect(
+    core: &Arc<Core>,
+    spec: &SessionSpec,
+    ep: &connect::Endpoints,
+    token: &str,
+    cmds: &mut UnboundedReceiver<Command>,
+    ctl: &Arc<PipelineCtl>,
+    pointer: &Arc<cursor::CursorCtl>,
+    why: &str,
+) -> Result<Link, Outcome> {
+    let generation = spec.generation;
+    log::warn!("{why}; reconnecting");
+    core.update(generation, |st| st.info.is_connected = false);
+    core.fire(Event::new(
+        EventCode::ConnectionWarning,
+        format!(
+            "{why}; reconnecting for up to {} s",
+            reconnect_window().as_secs()
+        ),
+    ));
+    let deadline = tokio::time::Instant::now() + reconnect_window();
+    let mut pause = Duration::from_millis(250);
+    let mut last_error = why.to_string();
     loop {
-        let m = conn::read_message(&mut rd).await;
+        let attempt = async {
+            let (mut link, _) = connect::open(ep, spec.params.force_tunnel).await?;
+            link.write_control(&Control::Resume {
+                token: token.to_string(),
+            })
+            .await?;
+            match with_timeout(10, link.read_message()).await? {
+                Message::Control(Control::Resumed { .. }) => Ok(Ok(link)),
+                Message::Control(Control::ResumeFailed { message }) => Ok(Err(message)),
+                other => Err(connect::StartError::Transport(TransportError::Malformed(
+                    format!("expected resumed, got {other:?}"),
+                ))),
+            }
+        };
+        let r = tokio::select! {
+            r = tokio::time::timeout_at(deadline, attempt) => r,
+            c = cmds.recv() => match c {
+                Some(Command::Pause(p)) => {
+                    ctl.set_paused(p);
+                    pointer.set_paused(p);
+                    core.update(generation, |st| { st.info.is_paused = p; st.info.is_showing = !p; });
+                    continue;
+                }
+                Some(Command::Show(desc, _)) => {
+                    log::warn!("ShowDisplay({}) ignored while reconnecting", desc.name);
+                    continue;
+                }
+                Some(Command::End) | None => {
+                    return Err(Outcome::Ended(EndReason::ThisSide, "the session was ended by EndSession".into()));
+                }
+            },
+        };
+        match r {
+            Err(_) => break,
+            Ok(Ok(Ok(link))) => return Ok(link),
+            Ok(Ok(Err(message))) => {
+                return Err(Outcome::Ended(
+                    EndReason::ConnDrop,
+                    format!("the connection dropped and the service could not resume the session: {message}"),
+                ))
+            }
+            Ok(Err(e)) => {
+                log::info!("reconnect attempt failed: {e}");
+                last_error = e.to_string();
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::select! {
+            // The last attempt is made at the deadline at the latest.
+            _ = tokio::time::sleep_until((tokio::time::Instant::now() + pause).min(deadline)) => {}
+            c = cmds.recv() => match c {
+                Some(Command::Pause(p)) => {
+                    ctl.set_paused(p);
+                    pointer.set_paused(p);
+                    core.update(generation, |st| { st.info.is_paused = p; st.info.is_showing = !p; });
+                }
+                Some(Command::Show(desc, _)) => log::warn!("ShowDisplay({}) ignored while reconnecting", desc.name),
+                Some(Command::End) | None => {
+                    return Err(Outcome::Ended(EndReason::ThisSide, "the session was ended by EndSession".into()));
+                }
+            },
+        }
+        pause = (pause * 2).min(Duration::from_secs(4));
+    }
+    Err(Outcome::Ended(
+        EndReason::ConnDrop,
+        format!(
+            "the connection dropped and could not be re-established within {} s: {last_error}",
+            reconnect_window().as_secs()
+        ),
+    ))
+}
+
+async fn read_loop(mut rd: LinkReader, tx: UnboundedSender<Result<Message, TransportError>>) {
+    loop {
+        let m = match tokio::time::timeout(DEAD_AFTER, rd.read_message()).await {
+            Ok(m) => m,
+            Err(_) => Err(TransportError::Timeout(DEAD_AFTER.as_secs())),
+        };
         let stop = m.is_err();
         if tx.send(m).is_err() || stop {
             return;
@@ -343,36 +547,45 @@ async fn read_loop(
 }
 
 async fn write_loop(
-    mut wr: WriteHalf<DirectStream>,
+    mut wr: LinkWriter,
     mut out: UnboundedReceiver<Control>,
     ctl: Arc<PipelineCtl>,
     pointer: Arc<cursor::CursorCtl>,
     errs: UnboundedSender<Result<Message, TransportError>>,
 ) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let r: Result<(), TransportError> = async {
         loop {
             tokio::select! {
                 biased;
+                _ = tick.tick() => {
+                    let t = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as u64)
+                        .unwrap_or(0);
+                    wr.write_control(&Control::Ping { t }).await?;
+                }
                 c = out.recv() => match c {
-                    Some(c) => conn::write_control(&mut wr, &c).await?,
+                    Some(c) => wr.write_control(&c).await?,
                     None => {
-                        let _ = wr.shutdown().await;
+                        wr.shutdown().await;
                         return Ok(());
                     }
                 },
                 // The pointer before frames: a few bytes, and latest-wins.
                 news = pointer.take() => {
                     if let Some(shape) = &news.shape {
-                        conn::write_shape(&mut wr, shape).await?;
+                        wr.write_shape(shape).await?;
                     }
                     if let Some(c) = &news.cursor {
-                        conn::write_control(&mut wr, c).await?;
+                        wr.write_control(c).await?;
                     }
                 }
                 frames = ctl.take() => {
                     ctl.sent(&frames);
                     for f in &frames {
-                        conn::write_update(&mut wr, f).await?;
+                        wr.write_update(f).await?;
                     }
                     wr.flush().await?;
                 }

@@ -72,16 +72,24 @@ pub fn parse_response(buf: &[u8]) -> Result<(u16, Vec<u8>), TransportError> {
         .and_then(|s| s.parse::<u16>().ok())
         .ok_or_else(|| bad("bad status line"))?;
     let mut body = buf[end + 4..].to_vec();
+    let mut length: Option<usize> = None;
     for l in lines {
         if let Some((k, v)) = l.split_once(':') {
             if k.trim().eq_ignore_ascii_case("content-length") {
                 let n: usize = v.trim().parse().map_err(|_| bad("bad content-length"))?;
-                if body.len() < n {
-                    return Err(bad("body shorter than content-length"));
+                // Two different lengths: which body is meant is ambiguous (RFC 9112 6.3).
+                if length.is_some_and(|m| m != n) {
+                    return Err(bad("conflicting content-length headers"));
                 }
-                body.truncate(n);
+                length = Some(n);
             }
         }
+    }
+    if let Some(n) = length {
+        if body.len() < n {
+            return Err(bad("body shorter than content-length"));
+        }
+        body.truncate(n);
     }
     Ok((status, body))
 }
@@ -97,5 +105,13 @@ mod tests {
         assert!(parse_response(b"HTTP/1.0 200 OK\r\n").is_err());
         assert!(parse_response(b"HTTP/1.0 2x0 OK\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\n{}").is_err());
+        assert!(parse_response(
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nContent-Length: 1\r\n\r\n{}"
+        )
+        .is_err());
+        assert!(parse_response(
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}"
+        )
+        .is_ok());
     }
 }

@@ -1,9 +1,12 @@
 //! Getting bytes to glance-server: TLS client configuration ([`tls`]), service discovery over
-//! HTTPS ([`http`]) and the framed direct-stream connection ([`conn`]).
+//! HTTPS ([`http`]), the framed direct-stream connection ([`conn`]), the WebSocket tunnel
+//! ([`ws`]) and the one interface the session uses for either ([`link`]).
 
 pub mod conn;
 pub mod http;
+pub mod link;
 pub mod tls;
+pub mod ws;
 
 /// Why talking to the service failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +25,8 @@ pub enum TransportError {
     Timeout(u64),
     #[error("the service closed the connection")]
     Closed,
+    #[error("WebSocket: {0}")]
+    WebSocket(String),
 }
 
 /// Runs `f` with a deadline.
