@@ -658,7 +658,7 @@ test('throttled guessing: lookupFailed "throttled", and the viewer is refused wi
   await page.close();
 });
 
-test('the viewer reconnects after a drop, and ends with 34 when the server is gone', { skip: missing, timeout: 90000 }, async () => {
+test('the server vanishes (SIGKILL): conndrop, the viewer tries to rejoin, then 34', { skip: missing, timeout: 90000 }, async () => {
   // A server of its own, to kill.
   const srv2 = await startServer(serverConfig(world.crmA.origin));
   try {
