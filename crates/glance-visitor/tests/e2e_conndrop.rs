@@ -7,33 +7,19 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{runtime, Visitor};
-use glance_tests::{FaultProxy, TestAgent, TestServer, TestServerOptions};
+use common::{runtime, server_behind_two_proxies, Visitor};
+use glance_tests::TestAgent;
 use glance_visitor::EventCode;
 
 #[test]
 fn a_drop_longer_than_the_window_ends_with_conn_drop() {
     std::env::set_var("GLANCE_RECONNECT_WINDOW_MS", "3000");
     runtime().block_on(async {
-        let direct = FaultProxy::bind().await.unwrap();
-        let tunnel = FaultProxy::bind().await.unwrap();
-        let server = TestServer::start_with(TestServerOptions {
-            advertise_direct: Some(direct.addr().to_string()),
-            advertise_tunnel: Some(tunnel.addr().to_string()),
-            timing: Some(glance_server::Timing {
-                resume_window: Duration::from_secs(3),
-                ..Default::default()
-            }),
+        let (server, direct, tunnel) = server_behind_two_proxies(Some(glance_server::Timing {
+            resume_window: Duration::from_secs(3),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-        direct
-            .set_target(server.ready().direct_addr.parse().unwrap())
-            .unwrap();
-        tunnel
-            .set_target(server.ready().https_addr.parse().unwrap())
-            .unwrap();
+        }))
+        .await;
         let ready = server.ready().clone();
         let vis = Visitor::synthetic(&ready, 160, 120).await;
         let key = vis.start_random().await;

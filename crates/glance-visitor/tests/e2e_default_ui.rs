@@ -9,8 +9,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{config, Visitor};
-use glance_auth::{sign_login_key, unix_now};
+use common::{agent_token, config, Visitor};
+
 use glance_server::ReadyInfo;
 use glance_tests::http::request;
 use glance_tests::jsonws::JsonWs;
@@ -25,15 +25,6 @@ id = 7
 api_key = "k7"
 terms_url = "https://terms.example/group7"
 "#;
-
-async fn agent_token(r: &ReadyInfo) -> String {
-    let body = json!({"partnerid": 7, "partneruserid": "agent1",
-        "loginkey": sign_login_key("k7", 7, "agent1", unix_now() + 600)});
-    let resp = request(r, "POST", "/api/auth/token", &[], Some(&body.to_string()))
-        .await
-        .unwrap();
-    resp.json().unwrap()["token"].as_str().unwrap().to_string()
-}
 
 async fn invoke_terms(r: &ReadyInfo, token: &str) {
     let auth = format!("Bearer {token}");
@@ -103,7 +94,7 @@ fn default_ui_terms_dialogs() {
         .block_on(async {
             let s = TestServer::with_config(CONFIG).await.unwrap();
             let r = s.ready().clone();
-            let token = agent_token(&r).await;
+            let token = agent_token(&r, "k7").await;
             let d = SyntheticDisplay::new(160, 120);
             let mut a = Visitor::with_source(DisplaySource::Synthetic(d.clone()));
             a.display = Some(d);

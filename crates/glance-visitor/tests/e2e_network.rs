@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{agent_matches, runtime, Visitor};
+use common::{agent_matches, runtime, server_behind_two_proxies, Visitor};
 use glance_tests::{Fault, FaultProxy, TestAgent, TestServer, TestServerOptions};
 use glance_visitor::{EventCode, StartParams};
 
@@ -133,30 +133,6 @@ fn force_tunnel_never_tries_the_direct_port() {
         vis.v.end_session().unwrap();
         assert_eq!(vis.ended(10).await, "SessionEndReasonThisSide");
     });
-}
-
-/// A server whose direct port and tunnel are both reached through fault proxies, so the
-/// visitor can be cut off completely.
-async fn server_behind_two_proxies(
-    timing: Option<glance_server::Timing>,
-) -> (TestServer, FaultProxy, FaultProxy) {
-    let direct = FaultProxy::bind().await.unwrap();
-    let tunnel = FaultProxy::bind().await.unwrap();
-    let server = TestServer::start_with(TestServerOptions {
-        advertise_direct: Some(direct.addr().to_string()),
-        advertise_tunnel: Some(tunnel.addr().to_string()),
-        timing,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    direct
-        .set_target(server.ready().direct_addr.parse().unwrap())
-        .unwrap();
-    tunnel
-        .set_target(server.ready().https_addr.parse().unwrap())
-        .unwrap();
-    (server, direct, tunnel)
 }
 
 #[test]

@@ -8,8 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config, Visitor};
-use glance_auth::{sign_login_key, unix_now};
+use common::{agent_token, config, runtime, Visitor};
 use glance_server::ReadyInfo;
 use glance_tests::http::request;
 use glance_tests::jsonws::JsonWs;
@@ -29,23 +28,6 @@ id = 8
 api_key = "k8"
 presence_enabled = false
 "#;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn agent_token(r: &ReadyInfo) -> String {
-    let body = json!({"partnerid": 7, "partneruserid": "agent1",
-        "loginkey": sign_login_key("k7", 7, "agent1", unix_now() + 600)});
-    let resp = request(r, "POST", "/api/auth/token", &[], Some(&body.to_string()))
-        .await
-        .unwrap();
-    resp.json().unwrap()["token"].as_str().unwrap().to_string()
-}
 
 async fn signal(r: &ReadyInfo, token: &str, id: &str, body: Value) -> Value {
     let auth = format!("Bearer {token}");
@@ -89,7 +71,7 @@ fn presence_end_to_end() {
     runtime().block_on(async {
         let s = TestServer::with_config(CONFIG).await.unwrap();
         let r = s.ready().clone();
-        let token = agent_token(&r).await;
+        let token = agent_token(&r, "k7").await;
 
         // Pre-login: no visitor id, no presence.
         let a = app(&r, 7, None, None).await;
@@ -267,7 +249,7 @@ fn presence_reconnects_after_a_drop() {
         a.expect(EventCode::PresenceSendFail, 5).await;
         proxy.set_refusing(false);
         a.expect(EventCode::PresenceConnected, 20).await;
-        let token = agent_token(&r).await;
+        let token = agent_token(&r, "k7").await;
         let res = signal(
             &r,
             &token,
@@ -302,7 +284,7 @@ fn presence_declines_and_reconnects_after_the_service_restarts() {
         a.expect(EventCode::PresenceConnected, 10).await;
 
         // The decline path: terms shown, declined, no session.
-        let token = agent_token(&r).await;
+        let token = agent_token(&r, "k7").await;
         let mut watcher = JsonWs::connect(&r, "/ws/presence/agent", None).await.unwrap();
         watcher
             .send(&json!({"token": token, "groupid": 7, "visitorid": "dave"}))
@@ -325,7 +307,7 @@ fn presence_declines_and_reconnects_after_the_service_restarts() {
         a.expect(EventCode::PresenceConnectFail, 15).await;
         let s2 = TestServer::start_with(opts(Some(listen))).await.unwrap();
         a.expect(EventCode::PresenceConnected, 40).await;
-        let token = agent_token(s2.ready()).await;
+        let token = agent_token(s2.ready(), "k7").await;
         let res = signal(s2.ready(), &token, "dave", json!({"mtype": "signal", "data": {"n": "after-restart"}})).await;
         assert_eq!(res["result"], "delivered");
         assert_eq!(

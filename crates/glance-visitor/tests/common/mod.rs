@@ -114,6 +114,45 @@ pub async fn agent_matches(agent: &TestAgent, d: &SyntheticDisplay, what: &str) 
         .unwrap();
 }
 
+/// A server whose direct port and tunnel (HTTPS port) are announced through two fault
+/// proxies, so a test can drop, stall or refuse either.
+pub async fn server_behind_two_proxies(
+    timing: Option<glance_server::Timing>,
+) -> (
+    glance_tests::TestServer,
+    glance_tests::FaultProxy,
+    glance_tests::FaultProxy,
+) {
+    let direct = glance_tests::FaultProxy::bind().await.unwrap();
+    let tunnel = glance_tests::FaultProxy::bind().await.unwrap();
+    let server = glance_tests::TestServer::start_with(glance_tests::TestServerOptions {
+        advertise_direct: Some(direct.addr().to_string()),
+        advertise_tunnel: Some(tunnel.addr().to_string()),
+        timing,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    direct
+        .set_target(server.ready().direct_addr.parse().unwrap())
+        .unwrap();
+    tunnel
+        .set_target(server.ready().https_addr.parse().unwrap())
+        .unwrap();
+    (server, direct, tunnel)
+}
+
+/// An agent authorization token for group 7 (API key `api_key`) from a login key.
+pub async fn agent_token(r: &ReadyInfo, api_key: &str) -> String {
+    let body = serde_json::json!({"partnerid": 7, "partneruserid": "agent1",
+        "loginkey": glance_auth::sign_login_key(api_key, 7, "agent1", glance_auth::unix_now() + 600)});
+    let resp =
+        glance_tests::http::request(r, "POST", "/api/auth/token", &[], Some(&body.to_string()))
+            .await
+            .unwrap();
+    resp.json().unwrap()["token"].as_str().unwrap().to_string()
+}
+
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
