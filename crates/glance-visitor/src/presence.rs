@@ -256,16 +256,10 @@ async fn connect_once(
                             core.fire(e);
                         }
                     }
-                    "signal" => {
-                        let mut e = Event::new(EventCode::PresenceSignal, "a signal from the agent");
-                        if let Some(o) = m["data"].as_object() {
-                            for (k, v) in o {
-                                let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-                                e = e.with(k, v);
-                            }
-                        }
-                        core.fire(e);
-                    }
+                    "signal" => core.fire(with_properties(
+                        Event::new(EventCode::PresenceSignal, "a signal from the agent"),
+                        &m["data"],
+                    )),
                     "error" => {
                         let msg = m["message"].as_str().unwrap_or_default();
                         return Ended::Dropped(format!("the service reported: {msg}"));
@@ -338,23 +332,28 @@ fn invoke_event(m: &Value) -> Event {
         .with("sessionkey", arg("sessionkey"))
         .with("onetermsurl", arg("onetermsurl"))
     } else {
-        let mut e = Event::new(
+        let e = Event::new(
             EventCode::PresenceSignal,
             format!("the agent invoked {func:.100}"),
         )
         .with("func", func);
-        if let Some(o) = args.as_object() {
-            for (k, v) in o {
-                e = e.with(
-                    k,
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string()),
-                );
-            }
-        }
-        e
+        with_properties(e, args)
     }
+}
+
+/// `e` with the members of the JSON object `data` as properties (strings as they are, other
+/// values as JSON text); anything but an object adds nothing.
+fn with_properties(mut e: Event, data: &Value) -> Event {
+    if let Some(o) = data.as_object() {
+        for (k, v) in o {
+            let v = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            e = e.with(k, v);
+        }
+    }
+    e
 }
 
 #[cfg(test)]
