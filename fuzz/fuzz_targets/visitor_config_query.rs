@@ -32,11 +32,7 @@ fn app() -> axum::Router {
         auth: Default::default(),
     };
     let registry = Arc::new(Registry::new(&config, "dev-token".into(), 1 << 20));
-    let auth = Arc::new(AuthService::new(
-        &config,
-        registry.groups().map(|g| (g.id, g.clone())).collect(),
-        "dev-token".into(),
-    ));
+    let auth = Arc::new(AuthService::new(&config, registry.clone()));
     let (_tx, shutdown) = tokio::sync::watch::channel(false);
     router(Arc::new(AppState {
         registry,

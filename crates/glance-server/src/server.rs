@@ -109,11 +109,7 @@ impl Server {
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
 
-        let auth = Arc::new(AuthService::new(
-            &config,
-            registry.groups().map(|g| (g.id, g.clone())).collect(),
-            ready.agent_token.clone(),
-        ));
+        let auth = Arc::new(AuthService::new(&config, registry.clone()));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let presence = Arc::new(PresenceHub::new());
         let state = Arc::new(AppState {

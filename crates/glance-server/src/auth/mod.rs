@@ -4,7 +4,6 @@
 
 pub mod throttle;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use glance_auth::{unix_now, verify_login_key, Claims, JwtKey, AUD_AGENT, AUD_JOIN, ISSUER};
@@ -14,6 +13,7 @@ use rand::RngCore;
 use crate::config::{Config, GroupConfig};
 use crate::relay::registry::secret_eq;
 use crate::relay::session::AgentIdentity;
+use crate::relay::Registry;
 use throttle::Throttle;
 
 /// Longest authorization token a group issues, in minutes (seed 003: up to two hours).
@@ -66,8 +66,8 @@ pub struct Grant {
 #[derive(Debug)]
 pub struct AuthService {
     jwt: JwtKey,
-    dev_token: String,
-    groups: BTreeMap<u32, Arc<GroupConfig>>,
+    /// The groups and the development token.
+    registry: Arc<Registry>,
     lookup_by_agent: Throttle,
     lookup_by_ip: Throttle,
     token_by_ip: Throttle,
@@ -90,11 +90,7 @@ pub fn agent_info(claims: &Claims) -> AgentInfo {
 }
 
 impl AuthService {
-    pub fn new(
-        config: &Config,
-        groups: BTreeMap<u32, Arc<GroupConfig>>,
-        dev_token: String,
-    ) -> AuthService {
+    pub fn new(config: &Config, registry: Arc<Registry>) -> AuthService {
         let a = &config.auth;
         let secret = match &a.jwt_secret {
             Some(s) => s.as_bytes().to_vec(),
@@ -106,8 +102,7 @@ impl AuthService {
         };
         AuthService {
             jwt: JwtKey::new(&secret),
-            dev_token,
-            groups,
+            registry,
             lookup_by_agent: Throttle::new(a.lookup_burst, a.lookup_per_minute),
             lookup_by_ip: Throttle::new(a.ip_lookup_burst, a.ip_lookup_per_minute),
             token_by_ip: Throttle::new(a.token_burst, a.token_per_minute),
@@ -115,12 +110,12 @@ impl AuthService {
     }
 
     pub fn group(&self, id: u32) -> Option<&Arc<GroupConfig>> {
-        self.groups.get(&id)
+        self.registry.group(id)
     }
 
     /// Whether any group lets pages of `origin` call the agent API.
     pub fn any_group_allows(&self, origin: &str) -> bool {
-        self.groups.values().any(|g| g.allows_origin(origin))
+        self.registry.groups().any(|g| g.allows_origin(origin))
     }
 
     /// Exchanges a login key for an authorization token.
@@ -129,8 +124,8 @@ impl AuthService {
             return Err(Refused::Throttled);
         }
         let group = self
-            .groups
-            .get(&req.partner_id)
+            .registry
+            .group(req.partner_id)
             .ok_or_else(|| unauthorized(format!("unknown partner id {}", req.partner_id)))?;
         if req.partner_user_id.is_empty() || req.partner_user_id.len() > MAX_PARTNER_USER_ID {
             return Err(unauthorized("partner user id empty or too long"));
@@ -171,16 +166,16 @@ impl AuthService {
             .jwt
             .verify(token, AUD_AGENT, unix_now())
             .map_err(|e| unauthorized(format!("token: {e}")))?;
-        self.groups
-            .get(&claims.grp)
+        self.registry
+            .group(claims.grp)
             .ok_or_else(|| unauthorized("token for an unknown group"))?;
         Ok(claims)
     }
 
     /// Whether the token's agent may view sessions (its role now, not when it was issued).
     pub fn may_view(&self, claims: &Claims) -> bool {
-        self.groups
-            .get(&claims.grp)
+        self.registry
+            .group(claims.grp)
             .is_some_and(|g| g.role_of(&claims.sub).1.view)
     }
 
@@ -209,7 +204,7 @@ impl AuthService {
         if token.is_empty() {
             return Err(unauthorized("no token"));
         }
-        if secret_eq(token, &self.dev_token) {
+        if secret_eq(token, self.registry.dev_token()) {
             return Ok(Grant {
                 group: group_id.unwrap_or(default_group),
                 identity: AgentIdentity {
@@ -238,8 +233,8 @@ impl AuthService {
                 return Err(unauthorized("the token is for another group"));
             }
             let group = self
-                .groups
-                .get(&claims.grp)
+                .registry
+                .group(claims.grp)
                 .ok_or_else(|| unauthorized("token for an unknown group"))?;
             let (_, role) = group.role_of(&claims.sub);
             if !role.view {
@@ -256,8 +251,8 @@ impl AuthService {
         }
         // A static agent token of a group.
         let found = match group_id {
-            Some(g) => self.groups.get(&g).filter(|g| has_token(g, token)),
-            None => self.groups.values().find(|g| has_token(g, token)),
+            Some(g) => self.registry.group(g).filter(|g| has_token(g, token)),
+            None => self.registry.groups().find(|g| has_token(g, token)),
         };
         let group = found.ok_or_else(|| unauthorized("the token is not valid"))?;
         Ok(Grant {
