@@ -50,8 +50,25 @@ impl Throttle {
 
     /// Spends one try of `key`.
     pub fn spend(&self, key: &str) {
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        self.spend_in(&mut map, key, Instant::now());
+    }
+
+    /// Spends one try if there is one; returns whether there was. The check and the spend
+    /// happen under one lock, so concurrent callers cannot both take the last try.
+    pub fn take(&self, key: &str) -> bool {
         let now = Instant::now();
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let has = map
+            .get(key)
+            .is_none_or(|b| self.refilled(*b, now).tokens >= 1.0);
+        if has {
+            self.spend_in(&mut map, key, now);
+        }
+        has
+    }
+
+    fn spend_in(&self, map: &mut HashMap<String, Bucket>, key: &str, now: Instant) {
         if map.len() >= MAX_BUCKETS && !map.contains_key(key) {
             let burst = self.burst;
             map.retain(|_, b| self.refilled(*b, now).tokens < burst);
@@ -67,16 +84,6 @@ impl Throttle {
         let mut b = self.refilled(b, now);
         b.tokens = (b.tokens - 1.0).max(0.0);
         map.insert(key.to_string(), b);
-    }
-
-    /// Spends one try if there is one; returns whether there was.
-    pub fn take(&self, key: &str) -> bool {
-        if self.allows(key) {
-            self.spend(key);
-            true
-        } else {
-            false
-        }
     }
 }
 
