@@ -10,15 +10,15 @@
   const TOKEN_KEY = 'glance.authorization';
   const auth = (G.Authorization = G.Authorization || {});
 
+  /**
+   * The service address: `explicit`, else GLANCE.Agent.webserver (agent.js, earlier in this
+   * same file, sets it to the origin the script came from), read at each use so a page that
+   * changes it is followed.
+   */
   function serverBase(explicit) {
-    if (explicit) return String(explicit).replace(/\/+$/, '').replace(/^(?!https?:\/\/)/, 'https://');
-    if (G.Agent && G.Agent.webserver && !/www\.glance\.net/.test(G.Agent.webserver)) {
-      return String(G.Agent.webserver).replace(/\/+$/, '');
-    }
-    const me = document.currentScript || [...document.scripts].find((s) => /\/agent\/agent\.js/.test(s.src));
-    return me ? new URL(me.src).origin : location.origin;
+    const base = explicit || (G.Agent && G.Agent.webserver) || location.origin;
+    return String(base).replace(/\/+$/, '').replace(/^(?!https?:\/\/)/, 'https://');
   }
-  const scriptBase = serverBase();
 
   /** Stores a token (and its group) for the Presence API; kept in localStorage for reuse. */
   auth.setToken = function (token, groupid) {
@@ -89,7 +89,7 @@
     if (!p.visitorid && !p.uniqueid) throw new Error('GLANCE.Presence.Agent needs a visitorid');
     this.visitorid = p.visitorid || p.uniqueid;
     this.groupid = p.groupid;
-    this.server = p.presenceserver ? serverBase(p.presenceserver) : scriptBase;
+    this.server = serverBase(p.presenceserver);
     this.ws = null;
   }
 
