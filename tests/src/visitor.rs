@@ -80,6 +80,7 @@ pub fn start_params(ready: &ReadyInfo, key: Option<&str>, width: u16, height: u1
             width,
             height,
         },
+        previous_call_id: None,
     }
 }
 

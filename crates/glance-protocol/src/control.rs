@@ -29,6 +29,12 @@ pub enum StartFailReason {
     GroupLimit,
     /// The service could not allocate a random key.
     NoKeyAvailable,
+    /// The key is live in the group and held by another visitor: a session key is taken
+    /// over only by the visitor that holds it (its `resume` token).
+    KeyInUse,
+    /// This client (its address or its visitor token) started too many sessions too fast,
+    /// or holds its share of the group's session limit already; try again later.
+    Throttled,
 }
 
 /// What the visitor shares: the size of the display as first captured.
@@ -68,6 +74,10 @@ pub struct StartSession {
     #[serde(default)]
     pub presence_start: bool,
     pub display: DisplayInfo,
+    /// Set when the SDK starts its session again after the service lost it (a restart
+    /// without its journal): the call id the session had, recorded to link the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_call_id: Option<u64>,
 }
 
 /// The agent as its authorization token names it (seed 001 `agentinfo`).

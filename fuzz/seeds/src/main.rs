@@ -47,6 +47,7 @@ fn start_session(key: Option<&str>) -> Control {
             width: 16,
             height: 8,
         },
+        previous_call_id: None,
     })
 }
 

@@ -124,6 +124,7 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
                     height,
                 }
             },
+            previous_call_id: None,
         }))
         .await?;
     match with_timeout(STEP_TIMEOUT, stream.read_message()).await? {

@@ -109,6 +109,8 @@ fn start_failure(e: &connect::StartError) -> Outcome {
                 StartFailReason::InvalidKey => "invalid_key",
                 StartFailReason::GroupLimit => "group_limit",
                 StartFailReason::NoKeyAvailable => "no_key_available",
+                StartFailReason::KeyInUse => "key_in_use",
+                StartFailReason::Throttled => "throttled",
             }
             .into(),
             message: format!("the service refused the session: {message}"),
