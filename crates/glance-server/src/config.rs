@@ -51,6 +51,11 @@ pub struct Cli {
     /// PEM private key for --cert.
     #[arg(long, requires = "cert")]
     pub key: Option<PathBuf>,
+    /// Without --config the /agent page hands every visitor of it the development agent
+    /// token (valid for every group), so such a server listens only on loopback; this flag
+    /// lets it listen anywhere all the same (a throwaway test network only).
+    #[arg(long)]
+    pub dev_insecure: bool,
 }
 
 impl Cli {
@@ -80,6 +85,7 @@ impl Cli {
             agent_queue_bytes: self.agent_queue_bytes,
             cert: self.cert.zip(self.key),
             timing: Timing::default(),
+            dev_insecure: self.dev_insecure,
         })
     }
 }
@@ -134,6 +140,9 @@ pub struct ServerOptions {
     /// A certificate chain and key (PEM files) to use instead of the development CA's.
     pub cert: Option<(PathBuf, PathBuf)>,
     pub timing: Timing,
+    /// Allow a server without a config file (the development token on its /agent page) to
+    /// listen beyond loopback.
+    pub dev_insecure: bool,
 }
 
 impl ServerOptions {
@@ -150,6 +159,7 @@ impl ServerOptions {
             agent_queue_bytes: DEFAULT_AGENT_QUEUE_BYTES,
             cert: None,
             timing: Timing::default(),
+            dev_insecure: false,
         }
     }
 
@@ -169,6 +179,15 @@ impl ServerOptions {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ServerError> {
+        if self.config.is_none() && !self.dev_insecure && !self.listen.ip().is_loopback() {
+            return Err(ServerError::Config(format!(
+                "refusing to listen on {} without --config: a server without a config file \
+                 runs the development group and hands its agent token (valid for every group) \
+                 to anyone who opens /agent. Listen on 127.0.0.1, or give --config FILE with \
+                 your groups, or pass --dev-insecure on a network you trust",
+                self.listen
+            )));
+        }
         if self.agent_queue_bytes == 0 {
             return Err(ServerError::Config(
                 "agent_queue_bytes must be at least 1".into(),
@@ -206,6 +225,9 @@ pub struct Config {
     /// Agent authorization settings (`[auth]`).
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Per-client budgets (`[limits]`, docs/DECISIONS.md).
+    #[serde(default)]
+    pub limits: crate::guard::LimitsConfig,
 }
 
 /// `[auth]`: the token secret and the throttles on session-key guessing (docs/AUTH.md).
@@ -418,6 +440,7 @@ impl Config {
         Config {
             groups: vec![GroupConfig::development(1)],
             auth: AuthConfig::default(),
+            limits: Default::default(),
         }
     }
 
@@ -509,6 +532,7 @@ impl Config {
                 ));
             }
         }
+        self.limits.validate()?;
         let a = &self.auth;
         for (field, v) in [
             ("lookup_burst", a.lookup_burst),

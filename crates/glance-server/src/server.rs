@@ -12,6 +12,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::AuthService;
 use crate::config::{host_port, random_token, Config, ServerOptions};
 use crate::error::ServerError;
+use crate::guard::conn::{raise_file_limit, ConnBudget};
 use crate::http::{self, AppState};
 use crate::presence::hub::PresenceHub;
 use crate::ready::ReadyInfo;
@@ -43,6 +44,7 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
     https_addr: SocketAddr,
     direct_addr: SocketAddr,
+    budget: Arc<ConnBudget>,
 }
 
 impl Server {
@@ -84,6 +86,12 @@ impl Server {
         let https_addr = local(&https_l, opts.listen)?;
         let direct_addr = local(&direct_l, direct_want)?;
 
+        let budget = Arc::new(ConnBudget::new(&config.limits, raise_file_limit()));
+        log::info!(
+            "connections: at most {} open, {} per address",
+            budget.max(),
+            budget.per_address()
+        );
         let dev_token = random_token();
         let registry = Arc::new(
             Registry::new(&config, dev_token.clone(), opts.agent_queue_bytes)
@@ -126,6 +134,7 @@ impl Server {
             own_origin: ready.session_url.clone(),
             dev_mode: opts.config.is_none(),
             presence: presence.clone(),
+            request_timeout: config.limits.request_timeout(),
         });
         let sweeper = {
             let hub = presence.clone();
@@ -144,6 +153,7 @@ impl Server {
                 TlsAcceptor::from(tls.https.clone()),
                 http::router(state),
                 opts.timing,
+                budget.clone(),
                 shutdown_rx.clone(),
             )),
             tokio::spawn(direct::run_listener(
@@ -151,6 +161,7 @@ impl Server {
                 TlsAcceptor::from(tls.direct.clone()),
                 registry.clone(),
                 opts.timing,
+                budget.clone(),
                 shutdown_rx,
             )),
         ];
@@ -162,7 +173,13 @@ impl Server {
             tasks,
             https_addr,
             direct_addr,
+            budget,
         })
+    }
+
+    /// Connections open now (both listeners) and the cap on them.
+    pub fn connections(&self) -> (usize, usize) {
+        (self.budget.open(), self.budget.max())
     }
 
     /// What the ready line reports.

@@ -100,6 +100,12 @@ pub struct SessionParams {
     pub visitor_client: String,
     /// What a visitor presents in `resume` to continue the session on a new connection.
     pub resume_token: String,
+    /// The address the visitor started the session from (its share of the group's limit).
+    pub visitor_addr: std::net::IpAddr,
+    /// `start_session.visitor_id`, if any.
+    pub visitor_id: Option<String>,
+    /// The visitor presented the group's visitor token.
+    pub token_verified: bool,
 }
 
 #[derive(Debug)]
@@ -290,6 +296,12 @@ impl Session {
         }
         g.detached = true;
         true
+    }
+
+    /// Whether the visitor's connection is lost and no `resume` came since.
+    pub fn is_detached(&self) -> bool {
+        let g = self.lock();
+        !g.ended && g.detached
     }
 
     /// Whether connection `epoch` dropped and no `resume` came since.
