@@ -5,3 +5,8 @@
 //! budgets tell them apart from the healthy session on 127.0.0.1.
 
 mod common;
+mod dev_token;
+mod flood;
+mod hijack;
+mod lockout;
+mod logs;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use glance_protocol::framing::{self, Kind, Message, HEADER_LEN};
 use glance_protocol::Control;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
@@ -50,7 +50,7 @@ pub async fn run_listener(
 /// Serves one visitor connection; `deadline` (from accept) also bounds `hello` and
 /// `start_session`.
 async fn serve(
-    tls: tokio_rustls::server::TlsStream<TcpStream>,
+    tls: crate::listener::Conn,
     registry: Arc<Registry>,
     timing: Timing,
     deadline: Instant,

@@ -14,7 +14,10 @@ use tokio::time::Instant;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::guard::conn::ConnBudget;
+use crate::guard::conn::{ConnBudget, Guarded};
+
+/// A served connection: the TLS stream, carrying its slot of the connection budget.
+pub type Conn = Guarded<TlsStream<TcpStream>>;
 
 /// Accepts TLS connections until `shutdown` turns true. Each completed handshake goes to
 /// `serve` with the peer and the deadline the handshake ran under (`handshake_timeout` from
@@ -28,7 +31,7 @@ pub async fn accept_tls<F, Fut>(
     mut shutdown: watch::Receiver<bool>,
     serve: F,
 ) where
-    F: Fn(TlsStream<TcpStream>, SocketAddr, Instant) -> Fut + Clone + Send + 'static,
+    F: Fn(Conn, SocketAddr, Instant) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut conns = JoinSet::new();
@@ -45,10 +48,9 @@ pub async fn accept_tls<F, Fut>(
                     let acceptor = acceptor.clone();
                     let serve = serve.clone();
                     conns.spawn(async move {
-                        let _permit = permit;
                         let _ = tcp.set_nodelay(true);
                         match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
-                            Ok(Ok(tls)) => serve(tls, peer, deadline).await,
+                            Ok(Ok(tls)) => serve(Guarded::new(tls, permit), peer, deadline).await,
                             Ok(Err(e)) => log::debug!("{name}: TLS handshake with {peer} failed: {e}"),
                             Err(_) => log::debug!("{name}: TLS handshake with {peer} timed out"),
                         }
