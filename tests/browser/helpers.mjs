@@ -97,6 +97,16 @@ export function waitForLine(child, pred, timeoutMs, what) {
  * Starts glance-server on a free loopback port, with `configToml` as its config file when
  * given; resolves with {child, ready, stateDir}.
  */
+/** Per-client budgets for a test server all of whose clients share 127.0.0.1. */
+export const LOOPBACK_LIMITS = `
+connections_per_address = 10000
+accepts_per_address_burst = 100000
+accepts_per_address_per_second = 100000
+starts_per_address_burst = 100000
+starts_per_address_per_minute = 100000
+address_min_sessions = 100000
+`;
+
 export async function startServer(configToml) {
   const exe = BIN('glance-server');
   if (!fs.existsSync(exe)) throw new Error(`${exe} is missing: run cargo build -p glance-server`);
@@ -106,6 +116,13 @@ export async function startServer(configToml) {
     const cfg = path.join(stateDir, 'config.toml');
     fs.writeFileSync(cfg, configToml);
     extra.push('--config', cfg);
+  } else {
+    // Every test client comes from 127.0.0.1: raise the per-address budgets (tests/attack
+    // checks the defaults). A config file's own [limits] table does this for configured
+    // servers.
+    const limits = path.join(stateDir, 'limits.toml');
+    fs.writeFileSync(limits, LOOPBACK_LIMITS);
+    extra.push('--limits', limits);
   }
   const child = lines(spawnChild(exe, ['--listen', '127.0.0.1:0', '--state-dir', stateDir, ...extra],
     { env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } }));

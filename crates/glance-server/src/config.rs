@@ -56,6 +56,10 @@ pub struct Cli {
     /// lets it listen anywhere all the same (a throwaway test network only).
     #[arg(long)]
     pub dev_insecure: bool,
+    /// TOML file of per-client budgets (the fields of the config file's `[limits]` table,
+    /// docs/DECISIONS.md); overrides that table, and works without --config too.
+    #[arg(long)]
+    pub limits: Option<PathBuf>,
 }
 
 impl Cli {
@@ -74,7 +78,21 @@ impl Cli {
             }
             None => None,
         };
+        let limits = match &self.limits {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| ServerError::io(path.clone(), e))?;
+                let l: crate::guard::LimitsConfig = toml::from_str(&text).map_err(|e| {
+                    ServerError::Config(format!("{}: {e}", path.display()))
+                })?;
+                l.validate()
+                    .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+                Some(l)
+            }
+            None => None,
+        };
         Ok(ServerOptions {
+            limits,
             listen: self.listen,
             state_dir: self.state_dir,
             config,
@@ -143,6 +161,9 @@ pub struct ServerOptions {
     /// Allow a server without a config file (the development token on its /agent page) to
     /// listen beyond loopback.
     pub dev_insecure: bool,
+    /// Per-client budgets overriding the config's `[limits]` (`None`: the config's, or the
+    /// defaults).
+    pub limits: Option<crate::guard::LimitsConfig>,
 }
 
 impl ServerOptions {
@@ -160,6 +181,7 @@ impl ServerOptions {
             cert: None,
             timing: Timing::default(),
             dev_insecure: false,
+            limits: None,
         }
     }
 

@@ -58,6 +58,16 @@ impl Server {
             }
             None => Config::development(),
         };
+        let config = match &opts.limits {
+            Some(l) => {
+                l.validate()?;
+                Config {
+                    limits: l.clone(),
+                    ..config
+                }
+            }
+            None => config,
+        };
         let host = opts.host();
         let tls = tls::setup(&opts.state_dir, &host, opts.cert.as_ref())?;
         let https_l = TcpListener::bind(opts.listen)
