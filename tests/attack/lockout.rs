@@ -92,8 +92,10 @@ async fn a_slow_body_is_cut_like_a_slow_header() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_less_agent_sockets_cannot_fill_the_listener() {
-    let mut timing = glance_server::Timing::default();
-    timing.handshake_timeout = Duration::from_secs(2);
+    let timing = glance_server::Timing {
+        handshake_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
     let srv = TestServer::start_with(TestServerOptions {
         config_toml: Some("[[group]]\nid = 1\n[limits]\nconnections_per_address = 30\n".into()),
         timing: Some(timing),

@@ -82,9 +82,8 @@ impl Cli {
             Some(path) => {
                 let text =
                     std::fs::read_to_string(path).map_err(|e| ServerError::io(path.clone(), e))?;
-                let l: crate::guard::LimitsConfig = toml::from_str(&text).map_err(|e| {
-                    ServerError::Config(format!("{}: {e}", path.display()))
-                })?;
+                let l: crate::guard::LimitsConfig = toml::from_str(&text)
+                    .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
                 l.validate()
                     .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
                 Some(l)

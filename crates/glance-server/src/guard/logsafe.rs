@@ -100,14 +100,12 @@ fn redact_value(v: &mut serde_json::Value) {
 /// `s` cut to `max` characters (with the length it had) and escaped.
 pub fn snippet(s: &str, max: usize) -> String {
     let mut out = String::new();
-    let mut n = 0;
-    for c in s.chars() {
+    for (n, c) in s.chars().enumerate() {
         if n == max {
             out.push_str(&format!("... ({} bytes in all)", s.len()));
             return out;
         }
         out.extend(c.escape_debug());
-        n += 1;
     }
     out
 }
