@@ -30,6 +30,7 @@ fn app() -> axum::Router {
             .map(|&g| GroupConfig::development(g))
             .collect(),
         auth: Default::default(),
+        presence: Default::default(),
     };
     let registry = Arc::new(Registry::new(&config, "dev-token".into(), 1 << 20));
     let auth = Arc::new(AuthService::new(&config, registry.clone()));

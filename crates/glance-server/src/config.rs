@@ -206,6 +206,9 @@ pub struct Config {
     /// Agent authorization settings (`[auth]`).
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Presence socket caps (`[presence]`).
+    #[serde(default)]
+    pub presence: crate::presence::PresenceLimits,
 }
 
 /// `[auth]`: the token secret and the throttles on session-key guessing (docs/AUTH.md).
@@ -418,6 +421,7 @@ impl Config {
         Config {
             groups: vec![GroupConfig::development(1)],
             auth: AuthConfig::default(),
+            presence: Default::default(),
         }
     }
 

@@ -8,11 +8,39 @@ pub mod hub;
 pub mod rest;
 pub mod visitor_ws;
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Largest presence message, in bytes.
 pub const MAX_PRESENCE_MESSAGE: usize = 16 * 1024;
 pub use glance_protocol::presence::{MAX_NAME_LEN, MAX_PROPERTIES, MAX_PROPERTY_LEN};
+
+/// `[presence]` in the configuration file: how many presence sockets may be open at once
+/// (issue 18: 4,084 uncapped visitor sockets ran the server out of file descriptors). More are
+/// answered 503 before the WebSocket upgrade.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceLimits {
+    /// Visitor sockets (`/ws/presence`), hello said or not.
+    pub max_visitor_sockets: usize,
+    /// Agent event sockets (`/ws/presence/agent`), authenticated or not.
+    pub max_agent_sockets: usize,
+}
+
+/// Default [`PresenceLimits::max_visitor_sockets`]: well below a 4,096 file limit, leaving
+/// room for sessions and agents.
+pub const DEFAULT_MAX_VISITOR_SOCKETS: usize = 2048;
+/// Default [`PresenceLimits::max_agent_sockets`].
+pub const DEFAULT_MAX_AGENT_SOCKETS: usize = 512;
+
+impl Default for PresenceLimits {
+    fn default() -> Self {
+        PresenceLimits {
+            max_visitor_sockets: DEFAULT_MAX_VISITOR_SOCKETS,
+            max_agent_sockets: DEFAULT_MAX_AGENT_SOCKETS,
+        }
+    }
+}
 
 /// A visitor id: seed 000's key rules. Ids with a space, `*` or `>` are the seed's
 /// `invalidprotocol` error; anything else invalid is `invalid`.
