@@ -5,3 +5,4 @@
 //! budgets tell them apart from the healthy session on 127.0.0.1.
 
 mod common;
+mod presence_focus;
