@@ -640,7 +640,7 @@ impl PresenceHub {
         let Some(v) = visitors.get_mut(key) else {
             return;
         };
-        if !v.pending.as_ref().is_some_and(|p| p.socket == id) {
+        if v.pending.as_ref().is_none_or(|p| p.socket != id) {
             return;
         }
         let right = v
