@@ -2,7 +2,8 @@
 //! unauthenticated /ws/presence socket that says hello with someone's visitor id must not
 //! take focus from the real visitor nor receive the agent's invokes; a group that requires
 //! the visitor token refuses a hello without it; the agent's confirmation step (seed 003
-//! presence_security) gates invokes; and presence sockets beyond the cap are answered 503.
+//! presence_security) gates invokes, also while an attacker borrows the id of a visitor whose
+//! app is in the background; and presence sockets beyond the cap are answered 503.
 
 use std::time::Duration;
 
@@ -290,6 +291,58 @@ async fn the_confirmation_step_gates_invokes() {
             .await
             .map(|m| m["args"]["sessionkey"].clone()),
         Some(json!("ok"))
+    );
+    assert!(next_signal(&mut evil, QUIET).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backgrounded_visitor_gets_the_id_back_and_keeps_its_confirmation() {
+    let s = TestServer::with_config(CONFIG).await.unwrap();
+    let r = s.ready();
+    let t = agent_token(r, 7, "k7").await;
+    let (mut real, _) = hello(r, 7, "frank", json!({"instance": "A"})).await;
+    let (mut evil, w) = hello(r, 7, "frank", json!({"instance": "B"})).await;
+    assert_eq!(w["focus"], false);
+    // The agent confirms the real visitor.
+    let res = signal(r, 7, &t, "frank", json!({"mtype": "confirm"})).await;
+    let code = res.json().unwrap()["code"].as_str().unwrap().to_string();
+    real.recv_until(T, |m| m["type"] == "confirm")
+        .await
+        .unwrap();
+    real.send(&json!({"type": "confirm_reply", "choice": code}))
+        .await
+        .unwrap();
+    real.recv_until(T, |m| m["type"] == "confirm_result")
+        .await
+        .unwrap();
+
+    // The real app goes to the background; the attacker acts and gets the id, but the
+    // confirmation stays with the real app: nothing reaches the attacker.
+    real.send(&json!({"type": "visibility", "visible": false}))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    evil.send(&json!({"type": "focus"})).await.unwrap();
+    real.recv_until(T, |m| m["type"] == "blur").await.unwrap();
+    let res = signal(r, 7, &t, "frank", invoke("stolen")).await;
+    assert_eq!(
+        (res.status, res.json().unwrap()["error"].clone()),
+        (403, json!("unconfirmed"))
+    );
+    assert!(next_signal(&mut evil, QUIET).await.is_none());
+
+    // Back in the foreground, the real app takes the id back and is still confirmed.
+    real.send(&json!({"type": "visibility", "visible": true}))
+        .await
+        .unwrap();
+    real.recv_until(T, |m| m["type"] == "focus").await.unwrap();
+    let res = signal(r, 7, &t, "frank", invoke("back")).await;
+    assert_eq!(res.json().unwrap(), json!({"result": "delivered"}));
+    assert_eq!(
+        next_signal(&mut real, T)
+            .await
+            .map(|m| m["args"]["sessionkey"].clone()),
+        Some(json!("back"))
     );
     assert!(next_signal(&mut evil, QUIET).await.is_none());
 }

@@ -6,12 +6,14 @@
 //! closed rather than buffered without bound.
 //!
 //! **Holding a visitor id** (issue 18): the first socket of an id holds it for its app
-//! instance (the `instance` of its hello; a socket without one holds it alone). Sockets of
-//! the holding instance share it as before (the newest active one has focus); any other
-//! socket is a bystander: no focus, no signals, its messages are not passed to agents. The
-//! id passes to another socket only when the holder has no visible socket (all hidden), or
-//! its last socket closed more than [`SIGNAL_HOLD`] ago; a socket that proved the group's
-//! visitor token outranks one that did not. See docs/PRESENCE.md and DECISIONS.md.
+//! instance (the `instance` of its hello; a socket without one holds it alone): that
+//! instance is the id's *primary*. Sockets of the holding instance share it as before (the
+//! newest active one has focus); any other socket is a bystander: no focus, no signals, its
+//! messages are not passed to agents. The id passes to another socket only when the holder
+//! has no visible socket (all hidden), or its last socket closed more than [`SIGNAL_HOLD`]
+//! ago; the primary takes it back whenever it acts, and becomes another instance only once
+//! it has been gone past that grace. A socket that proved the group's visitor token
+//! outranks one that did not. See docs/PRESENCE.md and DECISIONS.md.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,7 +66,7 @@ enum Owner {
     Socket(u64),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Holder {
     owner: Owner,
     authenticated: bool,
@@ -103,6 +105,9 @@ struct Visitor {
     /// The socket that receives signals (always one of the holder's).
     focus: Option<u64>,
     holder: Option<Holder>,
+    /// The instance that holds the id by right (first, promoted, or authenticated); it may
+    /// lend the id while hidden and takes it back when it acts.
+    primary: Option<Holder>,
     presence: Option<Value>,
     connected_at: u64,
     /// When the last socket closed (None while connected).
@@ -119,12 +124,32 @@ struct Visitor {
 /// Agent events to send once the visitor is no longer borrowed.
 type Notices = Vec<(&'static str, Value)>;
 
+fn owns(h: &Holder, s: &Socket) -> bool {
+    match &h.owner {
+        Owner::Instance(i) => s.ident.instance.as_deref() == Some(i.as_str()),
+        Owner::Socket(id) => s.id == *id,
+    }
+}
+
+fn within_grace(h: &Holder, now: Instant) -> bool {
+    h.gone_since
+        .is_some_and(|t| now.duration_since(t) < SIGNAL_HOLD)
+}
+
 impl Visitor {
     fn belongs(&self, s: &Socket) -> bool {
-        self.holder.as_ref().is_some_and(|h| match &h.owner {
-            Owner::Instance(i) => s.ident.instance.as_deref() == Some(i.as_str()),
-            Owner::Socket(id) => s.id == *id,
-        })
+        self.holder.as_ref().is_some_and(|h| owns(h, s))
+    }
+
+    fn is_primary(&self, s: &Socket) -> bool {
+        self.primary.as_ref().is_some_and(|h| owns(h, s))
+    }
+
+    /// The primary has a socket, or lost its last one less than [`SIGNAL_HOLD`] ago.
+    fn primary_alive(&self, now: Instant) -> bool {
+        self.primary
+            .as_ref()
+            .is_some_and(|p| self.sockets.iter().any(|s| owns(p, s)) || within_grace(p, now))
     }
 
     fn socket(&self, id: u64) -> Option<&Socket> {
@@ -141,16 +166,14 @@ impl Visitor {
         }
         let present: Vec<&Socket> = self.sockets.iter().filter(|o| self.belongs(o)).collect();
         if present.is_empty() {
-            // Gone: its grace, then anyone.
-            return h
-                .gone_since
-                .is_none_or(|t| now.duration_since(t) >= SIGNAL_HOLD);
-        }
-        if s.ident.authenticated && !h.authenticated {
-            return true;
+            // Gone: the primary at once, anyone else after the holder's grace.
+            return self.is_primary(s) || !within_grace(h, now);
         }
         if h.authenticated && !s.ident.authenticated {
             return false;
+        }
+        if self.is_primary(s) || (s.ident.authenticated && !h.authenticated) {
+            return true;
         }
         // Its "blur": every socket of the holder is in the background.
         present.iter().all(|o| !o.visible)
@@ -163,6 +186,19 @@ impl Visitor {
             return;
         };
         let (owner, authenticated) = (s.owner(), s.ident.authenticated);
+        let now = Instant::now();
+        let outranks = authenticated && self.primary.as_ref().is_some_and(|p| !p.authenticated);
+        if self.is_primary(s) {
+            if let Some(p) = &mut self.primary {
+                p.gone_since = None;
+            }
+        } else if !self.primary_alive(now) || outranks {
+            self.primary = Some(Holder {
+                owner: owner.clone(),
+                authenticated,
+                gone_since: None,
+            });
+        }
         let changed = self.holder.as_ref().map(|h| &h.owner) != Some(&owner);
         if changed {
             let had = self.holder.is_some();
@@ -203,20 +239,30 @@ impl Visitor {
     /// The holder has been gone past its grace and other sockets remain: the best of them
     /// (authenticated first, then the newest) takes the id.
     fn promote(&mut self, now: Instant, notices: &mut Notices) {
+        if !self.primary_alive(now) {
+            // The primary is gone for good: a connected holder holds the id by right now.
+            if let Some(h) = &self.holder {
+                if self.sockets.iter().any(|s| owns(h, s)) {
+                    self.primary = Some(Holder {
+                        gone_since: None,
+                        ..h.clone()
+                    });
+                }
+            }
+        }
         if self.focus.is_some() || self.sockets.is_empty() {
             return;
         }
-        if self.holder.as_ref().is_some_and(|h| {
-            h.gone_since
-                .is_some_and(|t| now.duration_since(t) < SIGNAL_HOLD)
-        }) {
+        let primary_here = self.sockets.iter().any(|s| self.is_primary(s));
+        if !primary_here && self.holder.as_ref().is_some_and(|h| within_grace(h, now)) {
             return;
         }
         let best = self
             .sockets
             .iter()
             .rev()
-            .find(|s| s.ident.authenticated)
+            .find(|s| self.is_primary(s))
+            .or_else(|| self.sockets.iter().rev().find(|s| s.ident.authenticated))
             .or_else(|| self.sockets.last())
             .map(|s| s.id);
         if let Some(id) = best {
@@ -406,6 +452,11 @@ impl PresenceHub {
         };
         let now = Instant::now();
         v.sockets.retain(|s| s.id != id);
+        if let Some(p) = &mut v.primary {
+            if !v.sockets.iter().any(|s| owns(p, s)) && p.gone_since.is_none() {
+                p.gone_since = Some(now);
+            }
+        }
         if v.pending.as_ref().is_some_and(|p| p.socket == id) {
             v.pending = None;
             tell(
@@ -430,6 +481,10 @@ impl PresenceHub {
                     if let Some(h) = &mut v.holder {
                         h.gone_since = Some(now);
                     }
+                    // The primary, if it lent the id, has it back at once.
+                    let mut notices = Notices::new();
+                    v.promote(now, &mut notices);
+                    tell_all(agents, key, notices);
                 }
             }
         }
@@ -772,11 +827,14 @@ mod tests {
         assert!(hub.take_focus(&k, 2));
         assert_eq!(texts(&mut a), vec![r#"{"type":"blur"}"#]);
         assert_eq!(texts(&mut b), vec![r#"{"type":"focus"}"#]);
-        // Now B holds it; A cannot take it back while B is visible.
-        assert!(!hub.take_focus(&k, 1));
+        // Now B holds it: C cannot take it while B is visible, but A, the primary, takes it
+        // back when it acts.
+        assert!(!hub.take_focus(&k, 3));
         hub.visibility(&k, 1, true);
+        assert_eq!(texts(&mut b), vec![r#"{"type":"blur"}"#]);
         hub.signal(&k, "s2".into()).unwrap();
-        assert_eq!(texts(&mut b), vec!["s2"]);
+        assert_eq!(texts(&mut a), vec![r#"{"type":"focus"}"#, "s2"]);
+        assert!(texts(&mut c).is_empty());
     }
 
     #[test]
