@@ -34,8 +34,9 @@ pub const SIGNAL_HOLD: Duration = Duration::from_secs(5);
 pub const HIDDEN_SIGNALABLE: Duration = Duration::from_secs(600);
 /// Messages queued for one socket before it is closed as too slow.
 pub const SOCKET_QUEUE: usize = 64;
-/// Wrong choices offered with the confirmation code.
-const CONFIRM_DECOYS: usize = 3;
+/// Wrong choices offered with the confirmation code: whoever has focus without being on the
+/// phone guesses right one time in six (and the agent hears of every wrong pick).
+const CONFIRM_DECOYS: usize = 5;
 
 /// A message for a socket: JSON text, or the order to close.
 #[derive(Debug, Clone)]
@@ -355,8 +356,12 @@ impl PresenceHub {
         PresenceHub {
             inner: Mutex::default(),
             next_id: AtomicU64::new(0),
-            visitor_slots: Arc::new(Semaphore::new(limits.max_visitor_sockets)),
-            agent_slots: Arc::new(Semaphore::new(limits.max_agent_sockets)),
+            visitor_slots: Arc::new(Semaphore::new(
+                limits.max_visitor_sockets.min(Semaphore::MAX_PERMITS),
+            )),
+            agent_slots: Arc::new(Semaphore::new(
+                limits.max_agent_sockets.min(Semaphore::MAX_PERMITS),
+            )),
         }
     }
 
