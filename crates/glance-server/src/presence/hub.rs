@@ -353,15 +353,13 @@ impl PresenceHub {
 
     /// A hub admitting at most `limits` sockets of each kind.
     pub fn with_limits(limits: &PresenceLimits) -> PresenceHub {
+        let (visitors, agents) = limits.resolved();
+        log::debug!("presence: at most {visitors} visitor and {agents} agent sockets");
         PresenceHub {
             inner: Mutex::default(),
             next_id: AtomicU64::new(0),
-            visitor_slots: Arc::new(Semaphore::new(
-                limits.max_visitor_sockets.min(Semaphore::MAX_PERMITS),
-            )),
-            agent_slots: Arc::new(Semaphore::new(
-                limits.max_agent_sockets.min(Semaphore::MAX_PERMITS),
-            )),
+            visitor_slots: Arc::new(Semaphore::new(visitors.min(Semaphore::MAX_PERMITS))),
+            agent_slots: Arc::new(Semaphore::new(agents.min(Semaphore::MAX_PERMITS))),
         }
     }
 

@@ -17,28 +17,45 @@ pub use glance_protocol::presence::{MAX_NAME_LEN, MAX_PROPERTIES, MAX_PROPERTY_L
 
 /// `[presence]` in the configuration file: how many presence sockets may be open at once
 /// (issue 18: 4,084 uncapped visitor sockets ran the server out of file descriptors). More are
-/// answered 503 before the WebSocket upgrade.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// answered 503 before the WebSocket upgrade. Unset: a share of the process's open-file
+/// limit ([`PresenceLimits::resolved`]).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PresenceLimits {
     /// Visitor sockets (`/ws/presence`), hello said or not.
-    pub max_visitor_sockets: usize,
+    pub max_visitor_sockets: Option<usize>,
     /// Agent event sockets (`/ws/presence/agent`), authenticated or not.
-    pub max_agent_sockets: usize,
+    pub max_agent_sockets: Option<usize>,
 }
 
-/// Default [`PresenceLimits::max_visitor_sockets`]: well below a 4,096 file limit, leaving
-/// room for sessions and agents.
-pub const DEFAULT_MAX_VISITOR_SOCKETS: usize = 2048;
-/// Default [`PresenceLimits::max_agent_sockets`].
-pub const DEFAULT_MAX_AGENT_SOCKETS: usize = 512;
+/// The open-file limit assumed where the process's cannot be read.
+pub const ASSUMED_FILE_LIMIT: u64 = 4096;
 
-impl Default for PresenceLimits {
-    fn default() -> Self {
-        PresenceLimits {
-            max_visitor_sockets: DEFAULT_MAX_VISITOR_SOCKETS,
-            max_agent_sockets: DEFAULT_MAX_AGENT_SOCKETS,
-        }
+impl PresenceLimits {
+    /// (visitor sockets, agent sockets): the configured values, else half and an eighth of
+    /// the process's soft open-file limit (2,048 and 512 under the common 4,096), leaving the
+    /// rest for sessions, agents and the listeners.
+    pub fn resolved(&self) -> (usize, usize) {
+        let files =
+            usize::try_from(open_file_limit().unwrap_or(ASSUMED_FILE_LIMIT)).unwrap_or(usize::MAX);
+        (
+            self.max_visitor_sockets.unwrap_or((files / 2).max(64)),
+            self.max_agent_sockets.unwrap_or((files / 8).max(16)),
+        )
+    }
+}
+
+/// The soft limit on open files of this process (Linux: `/proc/self/limits`), if known.
+pub fn open_file_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?;
+    match soft {
+        "unlimited" => Some(u64::MAX),
+        n => n.parse().ok(),
     }
 }
 
@@ -86,6 +103,19 @@ mod tests {
         assert_eq!(check_visitor_id("a>b"), Err("invalidprotocol"));
         assert_eq!(check_visitor_id(""), Err("invalid"));
         assert_eq!(check_visitor_id("a;b"), Err("invalid"));
+    }
+
+    #[test]
+    fn socket_caps() {
+        let set = PresenceLimits {
+            max_visitor_sockets: Some(4),
+            max_agent_sockets: Some(2),
+        };
+        assert_eq!(set.resolved(), (4, 2));
+        let (v, a) = PresenceLimits::default().resolved();
+        let files = open_file_limit().unwrap_or(ASSUMED_FILE_LIMIT);
+        assert!(v >= 64 && a >= 16 && v > a, "{v} {a}");
+        assert!((v as u64) < files.max(128), "{v} of {files}");
     }
 
     #[test]
