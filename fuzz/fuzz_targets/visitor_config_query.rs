@@ -31,6 +31,7 @@ fn app() -> axum::Router {
             .collect(),
         auth: Default::default(),
         limits: Default::default(),
+        presence: Default::default(),
     };
     let registry = Arc::new(Registry::new(&config, "dev-token".into(), 1 << 20));
     let auth = Arc::new(AuthService::new(&config, registry.clone()));

@@ -10,3 +10,4 @@ mod flood;
 mod hijack;
 mod lockout;
 mod logs;
+mod presence_focus;

@@ -249,6 +249,9 @@ pub struct Config {
     /// Per-client budgets (`[limits]`, docs/DECISIONS.md).
     #[serde(default)]
     pub limits: crate::guard::LimitsConfig,
+    /// Presence socket caps (`[presence]`).
+    #[serde(default)]
+    pub presence: crate::presence::PresenceLimits,
 }
 
 /// `[auth]`: the token secret and the throttles on session-key guessing (docs/AUTH.md).
@@ -462,6 +465,7 @@ impl Config {
             groups: vec![GroupConfig::development(1)],
             auth: AuthConfig::default(),
             limits: Default::default(),
+            presence: Default::default(),
         }
     }
 

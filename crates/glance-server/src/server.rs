@@ -129,7 +129,7 @@ impl Server {
 
         let auth = Arc::new(AuthService::new(&config, registry.clone()));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let presence = Arc::new(PresenceHub::new());
+        let presence = Arc::new(PresenceHub::with_limits(&config.presence));
         let state = Arc::new(AppState {
             registry: registry.clone(),
             host,

@@ -88,6 +88,20 @@ pub fn raise_file_limit() -> Option<u64> {
     }
 }
 
+/// The soft file limit in force now, where the OS has one.
+pub fn file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rlimit::getrlimit(rlimit::Resource::NOFILE)
+            .ok()
+            .map(|(soft, _)| soft)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 impl ConnBudget {
     /// A budget from the config and the process's file limit (`None`: unknown).
     pub fn new(limits: &LimitsConfig, file_limit: Option<u64>) -> ConnBudget {
