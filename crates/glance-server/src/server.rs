@@ -10,12 +10,13 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::AuthService;
-use crate::config::{host_port, random_token, Config, ServerOptions};
+use crate::config::{host_port, Config, ServerOptions};
 use crate::error::ServerError;
 use crate::http::{self, AppState};
 use crate::presence::hub::PresenceHub;
 use crate::ready::ReadyInfo;
 use crate::relay::{Registry, SessionStats};
+use crate::state::{Journal, Secrets};
 use crate::{direct, tls};
 
 /// A snapshot of the server's sessions.
@@ -43,6 +44,8 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
     https_addr: SocketAddr,
     direct_addr: SocketAddr,
+    /// The session journal (written in the background; flushed at shutdown).
+    journal: Arc<Journal>,
 }
 
 impl Server {
@@ -58,6 +61,10 @@ impl Server {
         };
         let host = opts.host();
         let tls = tls::setup(&opts.state_dir, &host, opts.cert.as_ref())?;
+        // Credentials that must outlive a restart (the development token and api_key, the
+        // JWT secret when none is configured).
+        let secrets = Secrets::load_or_create(&opts.state_dir)?;
+        let config = secrets.apply(config, opts.config.is_none());
         let https_l = TcpListener::bind(opts.listen)
             .await
             .map_err(|source| ServerError::Bind {
@@ -84,11 +91,17 @@ impl Server {
         let https_addr = local(&https_l, opts.listen)?;
         let direct_addr = local(&direct_l, direct_want)?;
 
-        let dev_token = random_token();
+        let dev_token = secrets.dev_token.clone();
         let registry = Arc::new(
             Registry::new(&config, dev_token.clone(), opts.agent_queue_bytes)
                 .with_resume_window(opts.timing.resume_window),
         );
+        // Sessions of the previous run come back with their visitors detached.
+        let journal = Arc::new(Journal::new(&opts.state_dir));
+        let restored = registry.restore(journal.load());
+        if restored > 0 {
+            log::info!("restored {restored} session(s) from the journal");
+        }
         let session_url = format!("https://{}", host_port(&host, https_addr.port()));
         let dev_group = registry.dev_group().clone();
         let ready = ReadyInfo {
@@ -139,6 +152,7 @@ impl Server {
         };
         let tasks = vec![
             sweeper,
+            journal.spawn_writer(registry.clone()),
             tokio::spawn(http::run_listener(
                 https_l,
                 TlsAcceptor::from(tls.https.clone()),
@@ -162,6 +176,7 @@ impl Server {
             tasks,
             https_addr,
             direct_addr,
+            journal,
         })
     }
 
@@ -194,6 +209,8 @@ impl Server {
     /// connection.
     pub fn shutdown(&self) {
         let _ = self.shutdown.send(true);
+        // The sessions as they are now, so a restart restores them; nothing after this.
+        self.journal.flush(&self.registry);
         self.registry.shutdown();
         for t in &self.tasks {
             t.abort();

@@ -13,6 +13,7 @@ use rand::Rng;
 use super::agent_queue::SendQueue;
 use super::session::{AgentIdentity, Ending, JoinError, Session, SessionParams, SessionStats};
 use crate::config::{Config, GroupConfig};
+use crate::state::SessionRecord;
 
 /// Random keys tried before giving up (or scanning a small key space).
 const RANDOM_KEY_TRIES: usize = 64;
@@ -192,6 +193,7 @@ impl Registry {
             display_name: req.display.name.clone(),
             visitor_client: visitor_client.to_string(),
             resume_token: crate::config::random_token(),
+            previous_call_id: req.previous_call_id,
         };
         // `session_started` is queued before the session becomes visible to agents, so the
         // visitor never sees a guest_count or refresh_request before it.
@@ -339,6 +341,115 @@ impl Registry {
     }
 }
 
+/// The session journal (issue 18, docs/DECISIONS.md "Restart and crash"): snapshots of the
+/// live sessions for it, and sessions restored from it at start.
+impl Registry {
+    /// One record per live session, ordered by group and key.
+    pub fn journal_records(&self) -> Vec<SessionRecord> {
+        let sessions: Vec<Arc<Session>> = self
+            .lock()
+            .values()
+            .flat_map(|m| m.values().cloned())
+            .collect();
+        let mut v: Vec<SessionRecord> = sessions
+            .iter()
+            .filter_map(|s| {
+                let (paused, width, height) = s.journal_state()?;
+                let p = s.params();
+                Some(SessionRecord {
+                    group_id: p.group.id,
+                    key: p.key.clone(),
+                    call_id: p.call_id,
+                    ssnid: p.ssnid.clone(),
+                    resume_token: p.resume_token.clone(),
+                    persist: p.persist,
+                    max_guests: p.max_guests,
+                    paused,
+                    width,
+                    height,
+                    display_name: p.display_name.clone(),
+                    visitor_client: p.visitor_client.clone(),
+                    previous_call_id: p.previous_call_id,
+                })
+            })
+            .collect();
+        v.sort_by(|a, b| (a.group_id, &a.key).cmp(&(b.group_id, &b.key)));
+        v
+    }
+
+    /// Restores journal records as sessions whose visitor is detached: the resume window
+    /// runs from now; agents may join and wait. Records of groups that no longer exist, with
+    /// invalid keys, or beyond the group's session limit are dropped (logged). Returns how
+    /// many were restored.
+    pub fn restore(self: &Arc<Self>, records: Vec<SessionRecord>) -> usize {
+        let mut restored = Vec::new();
+        {
+            let mut all = self.lock();
+            for r in records {
+                let Some(group) = self.groups.get(&r.group_id).cloned() else {
+                    log::warn!(
+                        "journal: session {}/{} dropped: group {} no longer exists",
+                        r.group_id,
+                        r.key,
+                        r.group_id
+                    );
+                    continue;
+                };
+                if let Err(m) = validate_key(&r.key) {
+                    log::warn!("journal: session {}/? dropped: the key {m}", r.group_id);
+                    continue;
+                }
+                let live = all.entry(group.id).or_default();
+                if live.contains_key(&r.key) {
+                    continue;
+                }
+                if live.len() >= group.max_sessions {
+                    log::warn!(
+                        "journal: session {}/{} dropped: the group's limit of {} sessions is reached",
+                        group.id,
+                        r.key,
+                        group.max_sessions
+                    );
+                    continue;
+                }
+                let max_guests = r.max_guests.clamp(1, group.max_guests);
+                self.next_call_id
+                    .fetch_max(r.call_id.saturating_add(1), Ordering::Relaxed);
+                let params = SessionParams {
+                    group,
+                    key: r.key.clone(),
+                    call_id: r.call_id,
+                    ssnid: r.ssnid,
+                    persist: r.persist,
+                    max_guests,
+                    paused: r.paused,
+                    width: r.width.max(1),
+                    height: r.height.max(1),
+                    display_name: r.display_name,
+                    visitor_client: r.visitor_client,
+                    resume_token: r.resume_token,
+                    previous_call_id: r.previous_call_id,
+                };
+                let session = Arc::new(Session::restored(params, self.agent_queue_bytes));
+                live.insert(r.key, session.clone());
+                restored.push(session);
+            }
+        }
+        for s in &restored {
+            log::info!(
+                "session {}/{} restored from the journal (call {}); waiting {} ms for its visitor",
+                s.group_id(),
+                s.key(),
+                s.params().call_id,
+                self.resume_window.as_millis()
+            );
+            tokio::spawn(s.clone().run_no_agent_timer(Arc::downgrade(self)));
+            super::visitor::hold_for_resume(self, s, s.link_epoch(), "the service restarted");
+        }
+        restored.len()
+    }
+}
+
 /// A digits-only key of `len` digits that no live session of the group uses.
 fn random_key(len: usize, live: &HashMap<String, Arc<Session>>) -> Option<String> {
     let space = 10u64.checked_pow(len as u32);
@@ -387,6 +498,7 @@ mod tests {
             display_name: String::new(),
             visitor_client: String::new(),
             resume_token: format!("token-{k}"),
+            previous_call_id: None,
         };
         for _ in 0..10 {
             let k = random_key(1, &live).unwrap();

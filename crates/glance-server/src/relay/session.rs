@@ -100,6 +100,9 @@ pub struct SessionParams {
     pub visitor_client: String,
     /// What a visitor presents in `resume` to continue the session on a new connection.
     pub resume_token: String,
+    /// The call id of the session this one starts again (`start_session.previous_call_id`:
+    /// the visitor's service lost the session, e.g. restarted without its journal).
+    pub previous_call_id: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -753,5 +756,22 @@ impl Session {
             visitor_queue: self.visitor().stats(),
             reported_errors: g.reported_errors.iter().cloned().collect(),
         }
+    }
+}
+
+/// Sessions restored from the journal after a restart (issue 18).
+impl Session {
+    /// A session restored from the journal: its visitor has no connection yet (the caller
+    /// detaches it, so the resume window runs from now, as after a dropped visitor link).
+    pub fn restored(params: SessionParams, agent_queue_limit: usize) -> Session {
+        let none = Arc::new(SendQueue::new(1, 1));
+        none.close(None);
+        Session::new(params, none, agent_queue_limit)
+    }
+
+    /// The session's current pause state and display size, or `None` once it has ended.
+    pub fn journal_state(&self) -> Option<(bool, u16, u16)> {
+        let g = self.lock();
+        (!g.ended).then_some((g.paused, g.width, g.height))
     }
 }

@@ -224,6 +224,14 @@ pub async fn run(
             return;
         }
     };
+    if let Some(prev) = req.previous_call_id {
+        log::info!(
+            "session {}/{} (call {}) starts again the visitor's call {prev}, which the service no longer knew",
+            session.group_id(),
+            session.key(),
+            session.params().call_id
+        );
+    }
     queue.enable_ping();
     let epoch = session.link_epoch();
     serve_session(&registry, &session, rx, &queue, epoch).await;
@@ -233,7 +241,12 @@ pub async fn run(
 /// The visitor's connection `epoch` is lost: the session waits for a `resume` for the
 /// registry's resume window, then ends with `conn_drop` (agents see 27). Agents stay joined
 /// meanwhile and are not told; their picture simply stops changing.
-fn hold_for_resume(registry: &Arc<Registry>, session: &Arc<Session>, epoch: u64, why: &str) {
+pub(crate) fn hold_for_resume(
+    registry: &Arc<Registry>,
+    session: &Arc<Session>,
+    epoch: u64,
+    why: &str,
+) {
     if !session.detach(epoch) {
         return;
     }
