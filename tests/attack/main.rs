@@ -5,3 +5,5 @@
 //! budgets tell them apart from the healthy session on 127.0.0.1.
 
 mod common;
+mod first_start_kill;
+mod restart;
