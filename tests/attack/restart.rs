@@ -259,3 +259,56 @@ fn kill_9_and_restart_resumes_the_session_from_the_journal() {
 fn kill_9_and_restart_without_the_journal_starts_the_same_session_again() {
     kill_and_restart(true);
 }
+
+/// The service lost the session, and by the time the visitor starts it again the group is
+/// full: the SDK ends with SessionEndReasonConnDrop, saying why.
+#[test]
+fn a_refused_start_again_ends_with_conn_drop_naming_the_refusal() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().join("state");
+    let log = state.path().join("server.log");
+    let config = state.path().join("glance.toml");
+    std::fs::write(
+        &config,
+        "[[group]]\nid = 1\napi_key = \"restart-test-key\"\nmax_sessions = 1\n",
+    )
+    .unwrap();
+    let args: Vec<String> = vec![
+        "--listen".into(),
+        format!("127.0.0.1:{}", free_port()),
+        "--direct-listen".into(),
+        format!("127.0.0.1:{}", free_port()),
+        "--state-dir".into(),
+        dir.display().to_string(),
+        "--config".into(),
+        config.display().to_string(),
+    ];
+    let (mut first, ready) = ServerProc::start(&args, &log, Duration::from_secs(10));
+    runtime().block_on(async {
+        let app = App::new(&ready);
+        app.expect(EventCode::VisitorInitialized, 5).await;
+        app.v
+            .start_session_key(glance_visitor::GLANCE_KEYTYPE_RANDOM)
+            .unwrap();
+        app.expect(EventCode::ConnectedToSession, 20).await;
+        first.kill();
+        let _ = std::fs::remove_file(dir.join("sessions.json"));
+        app.expect(EventCode::ConnectionWarning, 10).await;
+        // The SDK retries after 0.25, 0.5, 1 s...: restart between two attempts and let
+        // someone else take the group's only session first.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let (_second, ready2) = ServerProc::start(&args, &log, Duration::from_secs(10));
+        let _other = glance_tests::RawVisitor::start_dev(&ready2, None, 16, 16)
+            .await
+            .unwrap();
+        let e = app.expect(EventCode::SessionEnded, 20).await;
+        assert_eq!(
+            e.property("reason"),
+            Some("SessionEndReasonConnDrop"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("group_limit"), "{}", e.message);
+        assert!(!app.fired(EventCode::ClearWarning), "{:?}", app.names());
+    });
+}
