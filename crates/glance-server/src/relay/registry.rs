@@ -53,6 +53,8 @@ pub struct Registry {
     next_agent_id: AtomicU64,
     /// How long a session whose visitor dropped waits for a `resume`.
     resume_window: std::time::Duration,
+    /// Sessions that ended lately, by resume token: how (see [`Registry::ended_by_token`]).
+    ended: Mutex<Endings>,
 }
 
 /// Compares secrets without stopping at the first difference.
@@ -92,6 +94,7 @@ impl Registry {
             next_call_id: AtomicU64::new(rand::rng().random_range(1_000_000..1_000_000_000)),
             next_agent_id: AtomicU64::new(1),
             resume_window: std::time::Duration::from_secs(60),
+            ended: Mutex::new(Endings::default()),
         }
     }
 
@@ -294,6 +297,7 @@ impl Registry {
     }
 
     fn forget(&self, session: &Arc<Session>) {
+        self.remember_ending(session);
         let mut all = self.lock();
         if let Some(m) = all.get_mut(&session.group_id()) {
             if m.get(session.key())
@@ -377,6 +381,26 @@ impl Registry {
         v
     }
 
+    /// Keeps how `session` ended for a resume window, so that its visitor, coming back with
+    /// its resume token, is told (`session_ended`) rather than `resume_failed`, which the SDK
+    /// reads as "the service lost the session" and answers by starting it again.
+    fn remember_ending(&self, session: &Session) {
+        let Some(e) = session.ending() else { return };
+        let keep = self.resume_window.max(std::time::Duration::from_secs(1));
+        let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+        ended.prune(keep);
+        ended.insert(session.params().resume_token.clone(), e);
+    }
+
+    /// How the session whose resume token is `token` ended, if it ended within the last
+    /// resume window.
+    pub fn ended_by_token(&self, token: &str) -> Option<Ending> {
+        let keep = self.resume_window.max(std::time::Duration::from_secs(1));
+        let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+        ended.prune(keep);
+        ended.by_token.get(token).cloned()
+    }
+
     /// Restores journal records as sessions whose visitor is detached: the resume window
     /// runs from now; agents may join and wait. Records of groups that no longer exist, with
     /// invalid keys, or beyond the group's session limit are dropped (logged). Returns how
@@ -447,6 +471,34 @@ impl Registry {
             super::visitor::hold_for_resume(self, s, s.link_epoch(), "the service restarted");
         }
         restored.len()
+    }
+}
+
+/// Most ended sessions remembered at once (the oldest are forgotten first).
+const MAX_ENDINGS: usize = 100_000;
+
+/// Ended sessions by resume token, oldest first.
+#[derive(Debug, Default)]
+struct Endings {
+    order: std::collections::VecDeque<(std::time::Instant, String)>,
+    by_token: HashMap<String, Ending>,
+}
+
+impl Endings {
+    fn prune(&mut self, keep: std::time::Duration) {
+        while let Some((t, token)) = self.order.front() {
+            if t.elapsed() < keep && self.order.len() <= MAX_ENDINGS {
+                break;
+            }
+            self.by_token.remove(token);
+            self.order.pop_front();
+        }
+    }
+
+    fn insert(&mut self, token: String, e: Ending) {
+        if self.by_token.insert(token.clone(), e).is_none() {
+            self.order.push_back((std::time::Instant::now(), token));
+        }
     }
 }
 

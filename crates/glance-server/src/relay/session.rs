@@ -63,7 +63,7 @@ impl Ending {
         }
     }
 
-    fn control(&self) -> Control {
+    pub(crate) fn control(&self) -> Control {
         Control::SessionEnded {
             reason: self.reason,
             status: self.status.code(),
@@ -173,6 +173,8 @@ struct FrameInProgress {
 #[derive(Debug)]
 struct Inner {
     ended: bool,
+    /// How it ended (for a visitor that comes back to resume it).
+    ending: Option<Ending>,
     reported_errors: VecDeque<(String, String)>,
     /// The visitor has enabled remote control.
     rc: bool,
@@ -244,6 +246,7 @@ impl Session {
     ) -> Session {
         let inner = Inner {
             ended: false,
+            ending: None,
             agents: Vec::new(),
             reported_errors: VecDeque::new(),
             rc: false,
@@ -670,6 +673,7 @@ impl Session {
             return false;
         }
         g.ended = true;
+        g.ending = Some(e.clone());
         log::info!(
             "session {}/{} ended: {:?} (status {}): {}",
             self.params.group.id,
@@ -773,5 +777,10 @@ impl Session {
     pub fn journal_state(&self) -> Option<(bool, u16, u16)> {
         let g = self.lock();
         (!g.ended).then_some((g.paused, g.width, g.height))
+    }
+
+    /// How the session ended, once it has.
+    pub fn ending(&self) -> Option<Ending> {
+        self.lock().ending.clone()
     }
 }

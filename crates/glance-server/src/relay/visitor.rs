@@ -183,6 +183,16 @@ pub async fn run(
                     .find_by_resume_token(&token)
                     .and_then(|s| s.attach(queue.clone()).map(|epoch| (s, epoch)));
                 let Some((session, epoch)) = attached else {
+                    if let Some(e) = registry.ended_by_token(&token) {
+                        // It ended while its visitor was away: say how, so that the visitor
+                        // ends too instead of starting it again.
+                        log::info!(
+                            "resume refused: the session ended meanwhile ({:?})",
+                            e.reason
+                        );
+                        queue.close(Some(e.control()));
+                        return;
+                    }
                     log::info!("resume refused: no live session has that token");
                     queue.push_control(Control::ResumeFailed {
                         message: "the session is over or the token is unknown".into(),

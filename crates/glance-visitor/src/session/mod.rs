@@ -486,6 +486,8 @@ enum Step {
     Lost(String),
     /// Starting it again was refused.
     Refused(StartFailReason, String),
+    /// The session ended while the visitor was away (`session_ended` instead of `resumed`).
+    Over(EndReason, String),
 }
 
 /// After a drop: EventConnectionWarning, then attempts with growing pauses (0.25 s doubling
@@ -556,6 +558,10 @@ async fn reconnect(
                     restarted: None,
                 })),
                 Message::Control(Control::ResumeFailed { message }) => Ok(Step::Lost(message)),
+                // The session ended while we were away (an agent ended it, a timeout): so be it.
+                Message::Control(Control::SessionEnded {
+                    reason, message, ..
+                }) => Ok(Step::Over(reason, message)),
                 other => Err(connect::StartError::Transport(TransportError::Malformed(
                     format!("expected resumed, got {other:?}"),
                 ))),
@@ -591,6 +597,16 @@ async fn reconnect(
                 start_again = true;
                 // At once: the service answered, it is up.
                 continue;
+            }
+            Ok(Ok(Step::Over(reason, message))) => {
+                return Err(Outcome::Ended(
+                    reason,
+                    if message.is_empty() {
+                        "the session ended while the connection was down".into()
+                    } else {
+                        message
+                    },
+                ))
             }
             Ok(Ok(Step::Refused(reason, message))) => {
                 return Err(Outcome::Ended(
