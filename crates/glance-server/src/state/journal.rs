@@ -58,6 +58,8 @@ struct WriterState {
     written: Option<Vec<SessionRecord>>,
     /// No more writes: the final flush was made.
     stopped: bool,
+    /// The last write failed (logged once until one succeeds again).
+    failing: bool,
 }
 
 /// See the module documentation.
@@ -147,11 +149,23 @@ impl Journal {
             return;
         }
         let records = registry.journal_records();
-        if let Err(e) = self.write_locked(&mut st, records) {
-            log::warn!(
-                "cannot write the session journal {}: {e}",
-                self.path.display()
-            );
+        match self.write_locked(&mut st, records) {
+            Ok(_) if st.failing => {
+                st.failing = false;
+                log::info!(
+                    "the session journal {} is written again",
+                    self.path.display()
+                );
+            }
+            Ok(_) => {}
+            Err(e) if !st.failing => {
+                st.failing = true;
+                log::warn!(
+                    "cannot write the session journal {}: {e} (retrying; a restart now would lose the sessions)",
+                    self.path.display()
+                );
+            }
+            Err(_) => {}
         }
     }
 
