@@ -10,9 +10,15 @@ cargo build --release --quiet -p glance-server -p glance-cli
 state=${GLANCE_STATE_DIR:-$PWD/state}
 mkdir -p "$state"
 listen=${GLANCE_LISTEN:-127.0.0.1:8443}
+# Beyond loopback the server needs a config file of groups (GLANCE_CONFIG) or, on a network
+# you trust, GLANCE_DEV_INSECURE=1: without a config its /agent page hands out the
+# development agent token.
+server_args=()
+if [ -n "${GLANCE_CONFIG:-}" ]; then server_args+=(--config "$GLANCE_CONFIG"); fi
+if [ "${GLANCE_DEV_INSECURE:-}" = 1 ]; then server_args+=(--dev-insecure); fi
 fifo=$(mktemp -u)
 mkfifo "$fifo"
-target/release/glance-server --listen "$listen" --state-dir "$state" >"$fifo" &
+target/release/glance-server --listen "$listen" --state-dir "$state" "${server_args[@]}" >"$fifo" &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -f "$fifo"' EXIT
 exec 3<"$fifo"

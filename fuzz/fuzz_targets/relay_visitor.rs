@@ -150,6 +150,8 @@ async fn run(join_at: [usize; 2], bound: usize, stream: &[u8]) {
     let config = Config {
         groups: vec![GroupConfig::development(1)],
         auth: Default::default(),
+        limits: Default::default(),
+        presence: Default::default(),
     };
     // A lost visitor's session is held for a resume (issue 7); with no window it ends as soon
     // as the hold's task runs, so "no session outlives its visitor" still holds after settling.
@@ -201,7 +203,14 @@ async fn run(join_at: [usize; 2], bound: usize, stream: &[u8]) {
     };
     let deadline = Instant::now() + Duration::from_secs(3600);
     let visitor = async {
-        visitor::run(registry.clone(), &mut rx, vq.clone(), deadline).await;
+        visitor::run(
+            registry.clone(),
+            &mut rx,
+            vq.clone(),
+            deadline,
+            std::net::IpAddr::from([127, 0, 0, 1]),
+        )
+        .await;
         done.set(true);
     };
     tokio::join!(visitor, feeder);

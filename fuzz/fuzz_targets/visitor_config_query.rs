@@ -30,6 +30,8 @@ fn app() -> axum::Router {
             .map(|&g| GroupConfig::development(g))
             .collect(),
         auth: Default::default(),
+        limits: Default::default(),
+        presence: Default::default(),
     };
     let registry = Arc::new(Registry::new(&config, "dev-token".into(), 1 << 20));
     let auth = Arc::new(AuthService::new(&config, registry.clone()));
@@ -48,6 +50,7 @@ fn app() -> axum::Router {
         dev_mode: true,
         presence: Arc::new(PresenceHub::new()),
         advertise_tunnel: None,
+        request_timeout: std::time::Duration::from_secs(10),
     }))
 }
 

@@ -20,11 +20,11 @@ pub async fn connect_from(from: IpAddr, to: SocketAddr) -> std::io::Result<tokio
     sock.connect(to).await
 }
 
-/// The `glance-server` binary next to this test's executable (`target/debug/glance-server`;
-/// scripts/test.sh builds every binary before the tests).
-pub fn server_binary() -> std::path::PathBuf {
+/// The `glance-server` binary beside this test's executable (`scripts/test.sh` builds every
+/// binary before the tests: `cargo build --workspace --bins`).
+pub fn server_bin() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("the test's own path");
-    // target/debug/deps/attack-HASH -> target/debug
+    // target/<profile>/deps/attack-HASH -> target/<profile>/glance-server
     let dir = exe
         .parent()
         .and_then(|d| d.parent())
@@ -32,10 +32,102 @@ pub fn server_binary() -> std::path::PathBuf {
     let bin = dir.join(format!("glance-server{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
-        "{} is missing: build it first (cargo build -p glance-server)",
+        "{} is missing: run `cargo build --workspace --bins` first",
         bin.display()
     );
     bin
+}
+
+/// A `glance-server` process: its ready line, stderr collected into a file, killed on drop.
+pub struct Spawned {
+    pub child: std::process::Child,
+    pub ready: glance_server::ReadyInfo,
+    pub stderr_path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Spawned {
+    /// Starts the binary with `args` (a `--state-dir` and, unless given, `--listen
+    /// 127.0.0.1:0` are added) and waits (at most 20 s) for its ready line.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Spawned {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let stderr_path = dir.path().join("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path).expect("the stderr file");
+        let mut cmd = std::process::Command::new(server_bin());
+        cmd.arg("--state-dir").arg(dir.path().join("state"));
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr);
+        let mut child = cmd.spawn().expect("glance-server starts");
+        let out = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(out).lines();
+            let _ = tx.send(lines.next());
+            // Keep reading so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(Some(Ok(l))) => l,
+            other => {
+                let _ = child.kill();
+                let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                panic!("no ready line ({other:?}); stderr: {err}");
+            }
+        };
+        let ready = serde_json::from_str(&line).expect("the ready line is JSON");
+        Spawned {
+            child,
+            ready,
+            stderr_path,
+            _dir: dir,
+        }
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Open file descriptors of the server process and its soft file limit (Linux).
+    pub fn open_files(&self) -> Option<(usize, usize)> {
+        let pid = self.child.id();
+        let n = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+        let soft = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))?
+            .split_whitespace()
+            .nth(3)?
+            .parse()
+            .ok()?;
+        Some((n, soft))
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A config file's text with one group (id 1, visitor token `visitor-token-1`) and the given
+/// extra TOML (e.g. a `[limits]` table), written into `dir`.
+pub fn config_file(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let p = dir.join("glance.toml");
+    std::fs::write(
+        &p,
+        format!("[[group]]\nid = 1\napi_key = \"visitor-token-1\"\nagent_tokens = [\"agent-token-1\"]\n{extra}\n"),
+    )
+    .expect("write the config file");
+    p
 }
 
 /// A loopback port that was free a moment ago.
@@ -60,7 +152,7 @@ impl ServerProc {
             .append(true)
             .open(log)
             .expect("the server's log file");
-        let child = std::process::Command::new(server_binary())
+        let child = std::process::Command::new(server_bin())
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(std::process::Stdio::null())

@@ -5,5 +5,11 @@
 //! budgets tell them apart from the healthy session on 127.0.0.1.
 
 mod common;
+mod dev_token;
 mod first_start_kill;
+mod flood;
+mod hijack;
+mod lockout;
+mod logs;
+mod presence_focus;
 mod restart;

@@ -587,14 +587,31 @@ test('sessionEnded statuses from glance-server: 19, 29, 35, 36', { skip: missing
   ended = await viewerEnd(page, broken.key);
   assert.deepEqual([ended.status, ended.iserror], [29, true]);
 
-  // 36: the visitor starts again with the same key.
-  const replaced = await fakeVisitor({ key: freshKey('replaced') });
-  popup = await open(replaced.key);
+  // 36: the visitor that holds the key (the group's visitor token, which group 8 requires,
+  // and the same visitor id) lost its link and starts again with the same key.
+  const page8 = await crm();
+  await authenticate(page8, 'carol', OTHER_GROUP);
+  const proved = { groupId: OTHER_GROUP, token: API_KEYS[OTHER_GROUP], visitorId: 'customer-36' };
+  const replaced = await fakeVisitor({ key: freshKey('replaced'), ...proved });
+  popup = await popupOf(page8, () => agentCall(page8, 'openViewer', replaced.key));
+  popups.push(popup);
   await waitForViewer(popup, (s) => s.state === 'joined', T, 'joined');
-  await fakeVisitor({ key: replaced.key });
-  ended = await viewerEnd(page, replaced.key);
+  replaced.sock.destroy();
+  await waitUntil(async () => {
+    try {
+      await fakeVisitor({ key: replaced.key, ...proved });
+      return true;
+    } catch (e) {
+      if (!/key_in_use/.test(e.message)) throw e;
+      return false;
+    }
+  }, T, 'the lost session noticed and replaced');
+  ended = await viewerEnd(page8, replaced.key);
   assert.deepEqual([ended.status, ended.iserror], [36, true]);
   assert.match(await popup.textContent('#notice'), /replaced by a newer session/);
+  // Anyone else gets key_in_use and the live session goes on.
+  await assert.rejects(fakeVisitor({ key: replaced.key, groupId: OTHER_GROUP, token: API_KEYS[OTHER_GROUP] }), /key_in_use/);
+  await page8.close();
 
   for (const p of popups) await p.close();
   await page.close();

@@ -32,6 +32,16 @@ ip_lookup_per_minute = 100000
 token_burst = 100000
 token_per_minute = 100000
 
+# Every test visitor, agent and browser of the suite comes from 127.0.0.1: the per-address
+# budgets are raised (tests/attack checks the defaults).
+[limits]
+connections_per_address = 10000
+accepts_per_address_burst = 100000
+accepts_per_address_per_second = 100000
+starts_per_address_burst = 100000
+starts_per_address_per_minute = 100000
+address_min_sessions = 100000
+
 [[group]]
 id = ${GROUP}
 api_key = "${API_KEYS[GROUP]}"
@@ -53,6 +63,7 @@ banned = "nobody"
 [[group]]
 id = ${OTHER_GROUP}
 api_key = "${API_KEYS[OTHER_GROUP]}"
+require_visitor_token = true
 allowed_origins = ["${allowedOrigin}"]
 `;
 }

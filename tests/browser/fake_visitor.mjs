@@ -204,7 +204,7 @@ function httpsGetJson(url, ca, timeoutMs = 5000) {
 export class FakeVisitor {
   /**
    * Connects, says hello and starts a session. Resolves once `session_started` arrived.
-   * opts: {sessionUrl, caCert (PEM text), groupId, width, height, key?, token?, maxGuests?}
+   * opts: {sessionUrl, caCert (PEM text), groupId, width, height, key?, token?, maxGuests?, visitorId?}
    */
   static async start(opts) {
     const v = new FakeVisitor(opts);
@@ -212,8 +212,8 @@ export class FakeVisitor {
     return v;
   }
 
-  constructor({ sessionUrl, caCert, groupId, width = 320, height = 200, key = null, token = '', maxGuests = 0 }) {
-    Object.assign(this, { sessionUrl, caCert, groupId, key, token, maxGuests });
+  constructor({ sessionUrl, caCert, groupId, width = 320, height = 200, key = null, token = '', maxGuests = 0, visitorId = null }) {
+    Object.assign(this, { sessionUrl, caCert, groupId, key, token, maxGuests, visitorId });
     this.model = new PictureModel(width, height);
     this.seq = 0;
     this.paused = false;
@@ -249,7 +249,7 @@ export class FakeVisitor {
     await this.waitFor((m) => m.type === 'welcome', 5000);
     this.sendControl({
       type: 'start_session', group_id: this.groupId, token: this.token, key: this.key,
-      visitor_id: null, name: 'Fake Visitor', email: '', phone: '', max_guests: this.maxGuests,
+      visitor_id: this.visitorId, name: 'Fake Visitor', email: '', phone: '', max_guests: this.maxGuests,
       persist: false, paused: false, main_call_id: 0, presence_start: false,
       display: { name: 'fake', width: this.model.width, height: this.model.height },
     });

@@ -94,6 +94,16 @@ export function waitForLine(child, pred, timeoutMs, what) {
   });
 }
 
+/** Per-client budgets for a test server all of whose clients share 127.0.0.1. */
+export const LOOPBACK_LIMITS = `
+connections_per_address = 10000
+accepts_per_address_burst = 100000
+accepts_per_address_per_second = 100000
+starts_per_address_burst = 100000
+starts_per_address_per_minute = 100000
+address_min_sessions = 100000
+`;
+
 /** A loopback port that was free a moment ago. */
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -120,6 +130,13 @@ export async function startServer(configToml, opts = {}) {
     const cfg = path.join(stateDir, 'config.toml');
     fs.writeFileSync(cfg, configToml);
     extra.push('--config', cfg);
+  } else {
+    // Every test client comes from 127.0.0.1: raise the per-address budgets (tests/attack
+    // checks the defaults). A config file's own [limits] table does this for configured
+    // servers.
+    const limits = path.join(stateDir, 'limits.toml');
+    fs.writeFileSync(limits, LOOPBACK_LIMITS);
+    extra.push('--limits', limits);
   }
   const listen = opts.fixedPorts
     ? ['--listen', `127.0.0.1:${await freePort()}`, '--direct-listen', `127.0.0.1:${await freePort()}`]

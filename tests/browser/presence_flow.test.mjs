@@ -134,7 +134,7 @@ async function flow(kind, visitorId) {
     window.presence = [];
     const pa = new GLANCE.Presence.Agent({ visitorid: id });
     for (const ev of ['onvisitorconn', 'onvisitorsock', 'onpresence', 'onterms', 'onvisitorsessionstart',
-      'onvisitorsessionend', 'onvisibility', 'onsignal', 'onerror']) {
+      'onvisitorsessionend', 'onvisibility', 'onsignal', 'onconfirm', 'onerror']) {
       pa[ev] = (data) => window.presence.push({ name: ev, data });
     }
     pa.connect();
@@ -186,24 +186,51 @@ async function flow(kind, visitorId) {
   a.send('signal terms status=declined');
   await agentSees('onterms', (d) => d.status === 'declined');
 
-  // Two apps with one visitor id: the newest has focus, the other is blurred until it acts.
+  // Two apps with one visitor id (issue 18): the first holds it while in the foreground; the
+  // second is blurred from the start and cannot take it by acting.
   const b = driver(kind);
   await init(b, visitorId);
   b.send('connect');
   await b.next('EventPresenceConnected');
-  await a.next('EventPresenceBlur');
+  await b.next('EventPresenceBlur');
+  b.send('presence url=app://b');
   const signal = (to) => page.evaluate((t) => new Promise((resolve) => window.pa.signalVisitor({
     data: { to: t }, onsuccess: () => resolve('ok'), onfail: resolve,
   })), to);
+  const confirm = () => page.evaluate(() => new Promise((resolve) => window.pa.confirmVisitor({
+    onsuccess: (code) => resolve(code), onfail: (r) => resolve({ failed: r }),
+  })));
+  assert.equal(await signal('a0'), 'ok');
+  assert.equal((await a.next('EventPresenceSignal')).props.to, 'a0');
+  // In the background the first lets the second take the id when it acts; the agent's
+  // confirmation (confirmVisitor) checks that it is the caller's app before invoking.
+  a.send('visible 0');
+  await agentSees('onvisibility', (d) => d.visibility === 'hidden');
+  b.send('presence url=app://b2');
+  await a.next('EventPresenceBlur');
+  const code = await confirm();
+  assert.equal(typeof code, 'string', `confirmVisitor: ${JSON.stringify(code)}`);
+  const ask = await b.next('EventPresenceSignal', (j) => j.props.mtype === 'confirm');
+  assert.ok(ask.props.choices.split(',').includes(code), JSON.stringify(ask));
+  assert.equal(await signal('b'), 'unconfirmed');
+  b.send(`signal confirm choice=${code}`);
+  await agentSees('onconfirm', (d) => d.status === 'confirmed');
   assert.equal(await signal('b'), 'ok');
-  assert.equal((await b.next('EventPresenceSignal')).props.to, 'b');
+  assert.equal((await b.next('EventPresenceSignal', (j) => j.props.to === 'b')).props.to, 'b');
+  // And back: the second in the background, the first acts and is confirmed again.
+  await page.evaluate(() => { window.presence = window.presence.filter((e) => e.name !== 'onconfirm'); });
+  b.send('visible 0');
   a.send('presence url=app://back');
   await b.next('EventPresenceBlur');
+  const code2 = await confirm();
+  await a.next('EventPresenceSignal', (j) => j.props.mtype === 'confirm');
+  a.send(`signal confirm choice=${code2}`);
+  await agentSees('onconfirm', (d) => d.status === 'confirmed');
   await waitUntil(async () => {
     const r = await signal('a');
     return r === 'ok';
   }, T, 'a signal to the refocused app');
-  assert.equal((await a.next('EventPresenceSignal')).props.to, 'a');
+  assert.equal((await a.next('EventPresenceSignal', (j) => j.props.to === 'a')).props.to, 'a');
 
   // The limits: refused in the SDK with EventInvalidParameter; nothing reaches the agent.
   a.send('presence cart=1');

@@ -28,6 +28,8 @@ pub struct TestServerOptions {
     pub listen: Option<std::net::SocketAddr>,
     /// The state directory (development CA); `None`: a fresh temporary one.
     pub state_dir: Option<PathBuf>,
+    /// Per-client budgets (`--limits`); `None`: the config's or the defaults.
+    pub limits: Option<glance_server::guard::LimitsConfig>,
 }
 
 /// See the module documentation.
@@ -81,6 +83,7 @@ impl TestServer {
         opts.advertise_direct = o.advertise_direct.clone();
         opts.advertise_tunnel = o.advertise_tunnel.clone();
         opts.cert = o.cert.clone();
+        opts.limits = o.limits.clone();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("glance-test-server")

@@ -51,6 +51,17 @@ pub async fn connect(
     addr: &str,
     recv_buffer: Option<u32>,
 ) -> Result<TlsStream<TcpStream>> {
+    connect_from(ready, addr, recv_buffer, None).await
+}
+
+/// [`connect`] from the local address `source` (a loopback address of the 127.0.0.0/8
+/// range, so that per-address budgets see another client); `None`: the system's choice.
+pub async fn connect_from(
+    ready: &ReadyInfo,
+    addr: &str,
+    recv_buffer: Option<u32>,
+    source: Option<std::net::IpAddr>,
+) -> Result<TlsStream<TcpStream>> {
     let addr: SocketAddr = addr
         .parse()
         .map_err(|e| TestError::Protocol(format!("bad address {addr:?}: {e}")))?;
@@ -61,6 +72,9 @@ pub async fn connect(
     };
     if let Some(n) = recv_buffer {
         socket.set_recv_buffer_size(n)?;
+    }
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0))?;
     }
     let tcp = socket.connect(addr).await?;
     tcp.set_nodelay(true)?;
@@ -83,8 +97,21 @@ pub async fn websocket(
 ) -> Result<
     tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
 > {
+    websocket_from(ready, path, origin, recv_buffer, None).await
+}
+
+/// [`websocket`] from the local address `source` (see [`connect_from`]).
+pub async fn websocket_from(
+    ready: &ReadyInfo,
+    path: &str,
+    origin: Option<&str>,
+    recv_buffer: Option<u32>,
+    source: Option<std::net::IpAddr>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let tls = connect(ready, &ready.https_addr, recv_buffer).await?;
+    let tls = connect_from(ready, &ready.https_addr, recv_buffer, source).await?;
     let port = ready.https_addr.rsplit(':').next().unwrap_or("443");
     let host = host_of(ready);
     let host = if host.contains(':') {

@@ -18,7 +18,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
-use crate::tls::connect;
 use crate::{Result, TestError};
 
 type Writer = Arc<tokio::sync::Mutex<WriteHalf<TlsStream<TcpStream>>>>;
@@ -87,7 +86,16 @@ pub fn start_params(ready: &ReadyInfo, key: Option<&str>, width: u16, height: u1
 impl RawVisitor {
     /// Connects TLS to the direct address; nothing is sent yet.
     pub async fn connect(ready: &ReadyInfo) -> Result<RawVisitor> {
-        let tls = connect(ready, &ready.direct_addr, None).await?;
+        RawVisitor::connect_from(ready, None).await
+    }
+
+    /// [`RawVisitor::connect`] from the local address `source` (another loopback address:
+    /// another client to the server's per-address budgets).
+    pub async fn connect_from(
+        ready: &ReadyInfo,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<RawVisitor> {
+        let tls = crate::tls::connect_from(ready, &ready.direct_addr, None, source).await?;
         let (r, w) = tokio::io::split(tls);
         let writer: Writer = Arc::new(tokio::sync::Mutex::new(w));
         let (tx, rx) = mpsc::unbounded_channel();

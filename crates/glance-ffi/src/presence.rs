@@ -96,7 +96,8 @@ pub unsafe extern "C" fn glance_presence_send(
 }
 
 /// signalAgent(event, map): `"terms"` with `status` displayed/accepted/declined, or a custom
-/// event prefixed c_.
+/// event prefixed c_. `"confirm"` with `choice` answers the agent's confirmation
+/// (EventPresenceSignal `mtype=confirm`, docs/PRESENCE.md).
 ///
 /// # Safety
 /// `event` is a NUL-terminated string and `props` NULL (with `n` 0) or `n` properties, all

@@ -128,6 +128,21 @@
     this._request('POST', '/signalvisitor', { mtype: 'invoke', data: { func: p.func, args: p.args || {} } }, p);
   };
 
+  /**
+   * confirmVisitor({onsuccess(code, reply), onfail(reason)}): the confirmation step of seed 003
+   * (presence_security, "Visitor Authentication"). The visitor's app is shown a few choices;
+   * onsuccess gets the code to read out on the phone. Until the visitor picks it, invokes and
+   * signals fail with `unconfirmed`; the outcome arrives through connect() as
+   * this.onconfirm({status: "displayed"|"confirmed"|"failed"}). A wrong pick ends it: ask again.
+   */
+  Agent.prototype.confirmVisitor = function (p) {
+    const cb = p || {};
+    this._request('POST', '/signalvisitor', { mtype: 'confirm' }, {
+      onsuccess: (d) => cb.onsuccess && cb.onsuccess(d && d.code, d),
+      onfail: cb.onfail,
+    });
+  };
+
   /** connect(): events arrive as this.onvisitorconn, onpresence, onterms, ... (seed 003). */
   Agent.prototype.connect = function () {
     if (this.ws) return;

@@ -52,6 +52,15 @@ pub struct Cli {
     /// PEM private key for --cert.
     #[arg(long, requires = "cert")]
     pub key: Option<PathBuf>,
+    /// Without --config the /agent page hands every visitor of it the development agent
+    /// token (valid for every group), so such a server listens only on loopback; this flag
+    /// lets it listen anywhere all the same (a throwaway test network only).
+    #[arg(long)]
+    pub dev_insecure: bool,
+    /// TOML file of per-client budgets (the fields of the config file's `[limits]` table,
+    /// docs/DECISIONS.md); overrides that table, and works without --config too.
+    #[arg(long)]
+    pub limits: Option<PathBuf>,
 }
 
 impl Cli {
@@ -70,7 +79,20 @@ impl Cli {
             }
             None => None,
         };
+        let limits = match &self.limits {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| ServerError::io(path.clone(), e))?;
+                let l: crate::guard::LimitsConfig = toml::from_str(&text)
+                    .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+                l.validate()
+                    .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+                Some(l)
+            }
+            None => None,
+        };
         Ok(ServerOptions {
+            limits,
             listen: self.listen,
             state_dir: self.state_dir,
             config,
@@ -81,6 +103,7 @@ impl Cli {
             agent_queue_bytes: self.agent_queue_bytes,
             cert: self.cert.zip(self.key),
             timing: Timing::default(),
+            dev_insecure: self.dev_insecure,
         })
     }
 }
@@ -135,6 +158,12 @@ pub struct ServerOptions {
     /// A certificate chain and key (PEM files) to use instead of the development CA's.
     pub cert: Option<(PathBuf, PathBuf)>,
     pub timing: Timing,
+    /// Allow a server without a config file (the development token on its /agent page) to
+    /// listen beyond loopback.
+    pub dev_insecure: bool,
+    /// Per-client budgets overriding the config's `[limits]` (`None`: the config's, or the
+    /// defaults).
+    pub limits: Option<crate::guard::LimitsConfig>,
 }
 
 impl ServerOptions {
@@ -151,6 +180,8 @@ impl ServerOptions {
             agent_queue_bytes: DEFAULT_AGENT_QUEUE_BYTES,
             cert: None,
             timing: Timing::default(),
+            dev_insecure: false,
+            limits: None,
         }
     }
 
@@ -170,6 +201,15 @@ impl ServerOptions {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ServerError> {
+        if self.config.is_none() && !self.dev_insecure && !self.listen.ip().is_loopback() {
+            return Err(ServerError::Config(format!(
+                "refusing to listen on {} without --config: a server without a config file \
+                 runs the development group and hands its agent token (valid for every group) \
+                 to anyone who opens /agent. Listen on 127.0.0.1, or give --config FILE with \
+                 your groups, or pass --dev-insecure on a network you trust",
+                self.listen
+            )));
+        }
         if self.agent_queue_bytes == 0 {
             return Err(ServerError::Config(
                 "agent_queue_bytes must be at least 1".into(),
@@ -207,6 +247,12 @@ pub struct Config {
     /// Agent authorization settings (`[auth]`).
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Per-client budgets (`[limits]`, docs/DECISIONS.md).
+    #[serde(default)]
+    pub limits: crate::guard::LimitsConfig,
+    /// Presence socket caps (`[presence]`).
+    #[serde(default)]
+    pub presence: crate::presence::PresenceLimits,
 }
 
 /// `[auth]`: the token secret and the throttles on session-key guessing (docs/AUTH.md).
@@ -419,6 +465,8 @@ impl Config {
         Config {
             groups: vec![GroupConfig::development(1)],
             auth: AuthConfig::default(),
+            limits: Default::default(),
+            presence: Default::default(),
         }
     }
 
@@ -510,6 +558,7 @@ impl Config {
                 ));
             }
         }
+        self.limits.validate()?;
         let a = &self.auth;
         for (field, v) in [
             ("lookup_burst", a.lookup_burst),

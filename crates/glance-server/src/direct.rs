@@ -9,7 +9,7 @@ use std::time::Duration;
 use glance_protocol::framing::{self, Kind, Message, HEADER_LEN};
 use glance_protocol::Control;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
@@ -32,6 +32,7 @@ pub async fn run_listener(
     acceptor: TlsAcceptor,
     registry: Arc<Registry>,
     timing: Timing,
+    budget: Arc<crate::guard::conn::ConnBudget>,
     shutdown: watch::Receiver<bool>,
 ) {
     crate::listener::accept_tls(
@@ -39,8 +40,9 @@ pub async fn run_listener(
         listener,
         acceptor,
         timing.handshake_timeout,
+        budget,
         shutdown,
-        move |tls, _peer, deadline| serve(tls, registry.clone(), timing, deadline),
+        move |tls, peer, deadline| serve(tls, registry.clone(), timing, deadline, peer.ip()),
     )
     .await
 }
@@ -48,10 +50,11 @@ pub async fn run_listener(
 /// Serves one visitor connection; `deadline` (from accept) also bounds `hello` and
 /// `start_session`.
 async fn serve(
-    tls: tokio_rustls::server::TlsStream<TcpStream>,
+    tls: crate::listener::Conn,
     registry: Arc<Registry>,
     timing: Timing,
     deadline: Instant,
+    peer: std::net::IpAddr,
 ) {
     let (r, w) = tokio::io::split(tls);
     let queue = Arc::new(SendQueue::new(0, MAX_QUEUED_CONTROLS));
@@ -63,7 +66,7 @@ async fn serve(
     )));
     let (tx, mut rx) = mpsc::channel(1);
     let _reader = AbortOnDrop(tokio::spawn(read_loop(r, tx, timing.visitor_idle_timeout)));
-    visitor::run(registry, &mut rx, queue.clone(), deadline).await;
+    visitor::run(registry, &mut rx, queue.clone(), deadline, peer).await;
     queue.close(None);
     let _ = timeout(CLOSE_GRACE, &mut writer.0).await;
     // Closing a socket with unread bytes resets it, and a reset can destroy our last

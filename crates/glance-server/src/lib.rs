@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod direct;
 pub mod error;
+pub mod guard;
 pub mod http;
 pub mod listener;
 pub mod presence;

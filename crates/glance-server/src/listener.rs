@@ -1,8 +1,10 @@
-//! The accept loop both TLS listeners share: a bound on open connections, TCP_NODELAY, the TLS
+//! The accept loop both TLS listeners share: the connection budget (per address, accept rate
+//! and in all, checked before any TLS work: [`crate::guard::conn`]), TCP_NODELAY, the TLS
 //! handshake under a deadline, and a task a connection until shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -12,8 +14,10 @@ use tokio::time::Instant;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-/// Connections open at once on one listener; more are refused.
-pub const MAX_CONNECTIONS: usize = 4096;
+use crate::guard::conn::{ConnBudget, Guarded};
+
+/// A served connection: the TLS stream, carrying its slot of the connection budget.
+pub type Conn = Guarded<TlsStream<TcpStream>>;
 
 /// Accepts TLS connections until `shutdown` turns true. Each completed handshake goes to
 /// `serve` with the peer and the deadline the handshake ran under (`handshake_timeout` from
@@ -23,10 +27,11 @@ pub async fn accept_tls<F, Fut>(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     handshake_timeout: Duration,
+    budget: Arc<ConnBudget>,
     mut shutdown: watch::Receiver<bool>,
     serve: F,
 ) where
-    F: Fn(TlsStream<TcpStream>, SocketAddr, Instant) -> Fut + Clone + Send + 'static,
+    F: Fn(Conn, SocketAddr, Instant) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut conns = JoinSet::new();
@@ -34,10 +39,10 @@ pub async fn accept_tls<F, Fut>(
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((tcp, peer)) => {
-                    if conns.len() >= MAX_CONNECTIONS {
-                        log::warn!("{name}: refusing {peer}: {MAX_CONNECTIONS} connections are open");
+                    // Over budget: closed at once (dropping the socket), before any TLS work.
+                    let Ok(permit) = budget.try_open(peer.ip()) else {
                         continue;
-                    }
+                    };
                     log::debug!("{name}: connection from {peer}");
                     let deadline = Instant::now() + handshake_timeout;
                     let acceptor = acceptor.clone();
@@ -45,7 +50,7 @@ pub async fn accept_tls<F, Fut>(
                     conns.spawn(async move {
                         let _ = tcp.set_nodelay(true);
                         match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
-                            Ok(Ok(tls)) => serve(tls, peer, deadline).await,
+                            Ok(Ok(tls)) => serve(Guarded::new(tls, permit), peer, deadline).await,
                             Ok(Err(e)) => log::debug!("{name}: TLS handshake with {peer} failed: {e}"),
                             Err(_) => log::debug!("{name}: TLS handshake with {peer} timed out"),
                         }

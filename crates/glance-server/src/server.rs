@@ -12,6 +12,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::AuthService;
 use crate::config::{host_port, Config, ServerOptions};
 use crate::error::ServerError;
+use crate::guard::conn::{raise_file_limit, ConnBudget};
 use crate::http::{self, AppState};
 use crate::presence::hub::PresenceHub;
 use crate::ready::ReadyInfo;
@@ -46,6 +47,7 @@ pub struct Server {
     direct_addr: SocketAddr,
     /// The session journal (written in the background; flushed at shutdown).
     journal: Arc<Journal>,
+    budget: Arc<ConnBudget>,
 }
 
 impl Server {
@@ -58,6 +60,16 @@ impl Server {
                 c
             }
             None => Config::development(),
+        };
+        let config = match &opts.limits {
+            Some(l) => {
+                l.validate()?;
+                Config {
+                    limits: l.clone(),
+                    ..config
+                }
+            }
+            None => config,
         };
         let host = opts.host();
         let tls = tls::setup(&opts.state_dir, &host, opts.cert.as_ref())?;
@@ -91,6 +103,12 @@ impl Server {
         let https_addr = local(&https_l, opts.listen)?;
         let direct_addr = local(&direct_l, direct_want)?;
 
+        let budget = Arc::new(ConnBudget::new(&config.limits, raise_file_limit()));
+        log::info!(
+            "connections: at most {} open, {} per address",
+            budget.max(),
+            budget.per_address()
+        );
         let dev_token = secrets.dev_token.clone();
         let registry = Arc::new(
             Registry::new(&config, dev_token.clone(), opts.agent_queue_bytes)
@@ -124,7 +142,7 @@ impl Server {
 
         let auth = Arc::new(AuthService::new(&config, registry.clone()));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let presence = Arc::new(PresenceHub::new());
+        let presence = Arc::new(PresenceHub::with_limits(&config.presence));
         let state = Arc::new(AppState {
             registry: registry.clone(),
             host,
@@ -139,6 +157,7 @@ impl Server {
             own_origin: ready.session_url.clone(),
             dev_mode: opts.config.is_none(),
             presence: presence.clone(),
+            request_timeout: config.limits.request_timeout(),
         });
         let sweeper = {
             let hub = presence.clone();
@@ -158,6 +177,7 @@ impl Server {
                 TlsAcceptor::from(tls.https.clone()),
                 http::router(state),
                 opts.timing,
+                budget.clone(),
                 shutdown_rx.clone(),
             )),
             tokio::spawn(direct::run_listener(
@@ -165,6 +185,7 @@ impl Server {
                 TlsAcceptor::from(tls.direct.clone()),
                 registry.clone(),
                 opts.timing,
+                budget.clone(),
                 shutdown_rx,
             )),
         ];
@@ -177,7 +198,13 @@ impl Server {
             https_addr,
             direct_addr,
             journal,
+            budget,
         })
+    }
+
+    /// Connections open now (both listeners) and the cap on them.
+    pub fn connections(&self) -> (usize, usize) {
+        (self.budget.open(), self.budget.max())
     }
 
     /// What the ready line reports.

@@ -1,6 +1,9 @@
 //! PresenceVisitor (seed 004, One-Click Connect): one connection task per visitor to the
 //! service's presence socket (docs/PRESENCE.md), reconnecting with backoff, and the rules on
 //! what the application may send. Outcomes arrive as the seed's EventPresence* events.
+//! Every hello carries the group's visitor token and this SDK instance's random app instance
+//! id, which bind the visitor id to this app (issue 18); the agent's confirmation request
+//! arrives as EventPresenceSignal `mtype=confirm`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +69,12 @@ pub fn presence_url(service_url: &str) -> Result<String, String> {
         host
     };
     Ok(format!("wss://{host}:{port}/ws/presence"))
+}
+
+/// A new random app instance id (128 bits, hex).
+pub(crate) fn new_instance() -> String {
+    let n: u128 = rand::random();
+    format!("{n:032x}")
 }
 
 /// Starts the presence task on the SDK's runtime; returns its command channel.
@@ -173,6 +182,8 @@ async fn connect_once(
         "type": "hello",
         "group_id": cfg.group_id,
         "visitor_id": visitor_id,
+        "token": cfg.token,
+        "instance": core.presence_instance(),
         "client": format!("glance-visitor {} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::OS),
     });
     if let Err(e) = sock.send(Message::Text(hello.to_string().into())).await {
@@ -187,8 +198,8 @@ async fn connect_once(
         Ok(None) => return Ended::Dropped("the service closed the connection".into()),
         Err(_) => return Ended::Dropped("no answer to hello".into()),
     };
-    match m["type"].as_str() {
-        Some("welcome") => {}
+    let focus = match m["type"].as_str() {
+        Some("welcome") => m["focus"].as_bool().unwrap_or(true),
         Some("error") => {
             let code = m["code"].as_str().unwrap_or_default();
             let msg = m["message"].as_str().unwrap_or_default().to_string();
@@ -200,16 +211,30 @@ async fn connect_once(
                     EventCode::InvalidParameter,
                     format!("visitor id: {msg}"),
                 )),
+                // The token will not change by retrying: not retried.
+                "unauthorized" => Ended::Refused(
+                    Event::new(
+                        EventCode::PresenceConnectFail,
+                        format!("presence connection refused: {msg}; not retrying"),
+                    )
+                    .with("reason", "unauthorized"),
+                ),
                 _ => Ended::Dropped(format!("{code}: {msg}")),
             };
         }
         _ => return Ended::Dropped("unexpected answer to hello".into()),
-    }
+    };
     core.set_presence_connected(true);
     core.fire(Event::new(
         EventCode::PresenceConnected,
         "connected to the presence service",
     ));
+    if !focus {
+        core.fire(Event::new(
+            EventCode::PresenceBlur,
+            "another application with this visitor id has focus",
+        ));
+    }
     loop {
         tokio::select! {
             c = cmds.recv() => match c {
@@ -255,6 +280,18 @@ async fn connect_once(
                         } else {
                             core.fire(e);
                         }
+                    }
+                    "confirm" => core.fire(confirm_event(&m)),
+                    "confirm_result" => {
+                        let ok = m["confirmed"].as_bool().unwrap_or(false);
+                        core.fire(
+                            Event::new(
+                                EventCode::PresenceSignal,
+                                if ok { "the agent's confirmation succeeded" } else { "the agent's confirmation failed" },
+                            )
+                            .with("mtype", "confirm_result")
+                            .with("confirmed", if ok { "true" } else { "false" }),
+                        );
                     }
                     "signal" => core.fire(with_properties(
                         Event::new(EventCode::PresenceSignal, "a signal from the agent"),
@@ -339,6 +376,22 @@ fn invoke_event(m: &Value) -> Event {
         .with("func", func);
         with_properties(e, args)
     }
+}
+
+/// The agent asks the visitor to confirm (seed 003 presence_security): EventPresenceSignal
+/// with `mtype=confirm` and `choices` (comma-separated, as shown); the application shows them
+/// and answers with `presence_confirm(choice)` (or signalAgent `confirm` with `choice`).
+fn confirm_event(m: &Value) -> Event {
+    let choices: Vec<&str> = m["choices"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).take(16).collect())
+        .unwrap_or_default();
+    Event::new(
+        EventCode::PresenceSignal,
+        "the agent asks the visitor to pick the code read out on the phone",
+    )
+    .with("mtype", "confirm")
+    .with("choices", choices.join(","))
 }
 
 /// `e` with the members of the JSON object `data` as properties (strings as they are, other

@@ -65,6 +65,9 @@ pub(crate) struct Core {
     presence_was_up: AtomicBool,
     /// The SDK shows its own terms dialogs (seed 002/004 default UI); on by default.
     default_ui: AtomicBool,
+    /// This GlanceVisitor's app instance on the presence service: random, the same on every
+    /// presence connection, so a reconnect keeps the visitor id it held (docs/PRESENCE.md).
+    presence_instance: String,
     /// The network runtime, for sessions started by the SDK itself (the default UI).
     rt: tokio::runtime::Handle,
     state: Mutex<State>,
@@ -120,6 +123,11 @@ impl Core {
             // The receiver lives until the visitor is freed.
             let _ = tx.send(e);
         }
+    }
+
+    /// The app instance id sent in every presence hello.
+    pub fn presence_instance(&self) -> &str {
+        &self.presence_instance
     }
 
     /// Queues a message for the presence service; false when presence is not connected.
@@ -316,6 +324,7 @@ impl GlanceVisitor {
                 presence_up: AtomicBool::new(false),
                 presence_was_up: AtomicBool::new(false),
                 default_ui: AtomicBool::new(true),
+                presence_instance: presence::new_instance(),
                 rt: rt.handle().clone(),
                 state: Mutex::new(State {
                     config: None,
@@ -444,18 +453,39 @@ impl GlanceVisitor {
         )
     }
 
-    /// PresenceVisitor signalAgent(event, map): `terms` with a status, or a `c_` event.
+    /// PresenceVisitor signalAgent(event, map): `terms` with a status, or a `c_` event;
+    /// `confirm` with a `choice` property answers the agent's confirmation
+    /// ([`GlanceVisitor::presence_confirm`]), so C and the bindings need no new call.
     pub fn presence_signal_agent(
         &self,
         event: &str,
         props: &[(String, String)],
     ) -> Result<(), CallError> {
+        if event == "confirm" {
+            let choice = props
+                .iter()
+                .find(|(k, _)| k == "choice")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            return self.presence_confirm(choice);
+        }
         if let Err(m) = presence::check_signal(event, props) {
             return self.reject(CallError::InvalidParameter(m));
         }
         self.presence_message(serde_json::json!({
             "type": "signal_agent", "event": event, "data": presence::object(props)
         }))
+    }
+
+    /// Answers the agent's confirmation (EventPresenceSignal with `mtype=confirm` and its
+    /// `choices`): the choice the visitor picked, as the agent read it out on the phone.
+    pub fn presence_confirm(&self, choice: &str) -> Result<(), CallError> {
+        if choice.is_empty() || choice.len() > 16 {
+            return self.reject(CallError::InvalidParameter(
+                "confirm needs a choice of 1 to 16 characters".into(),
+            ));
+        }
+        self.presence_message(serde_json::json!({"type": "confirm_reply", "choice": choice}))
     }
 
     /// PresenceVisitor signalVisibility(visible): the agent sees hidden/visible.

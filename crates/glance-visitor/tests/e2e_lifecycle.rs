@@ -86,7 +86,7 @@ fn no_agent_within_timeout_gives_timed_out() {
 }
 
 #[test]
-fn group_over_its_limit_is_killed_and_a_replaced_key_too() {
+fn group_over_its_limit_is_killed_and_a_live_key_is_refused() {
     runtime().block_on(async {
         let server = TestServer::with_config(&group_toml("max_sessions = 1"))
             .await
@@ -99,20 +99,19 @@ fn group_over_its_limit_is_killed_and_a_replaced_key_too() {
         let second = Visitor::synthetic(&ready, 160, 120).await;
         second.start_random_fails().await;
         assert_eq!(second.ended(10).await, "SessionEndReasonKilled");
-        // The same key again replaces the first session (the limit counts live sessions).
+        // The same key from another visitor is refused (issue 18: a live key belongs to the
+        // visitor that holds it); the first session goes on.
         let a = TestAgent::join_dev(&ready, "the-key").await.unwrap();
         first.expect(EventCode::GuestCountChange, 10).await;
         second.v.start_session_key("the-key").unwrap();
-        second.expect(EventCode::ConnectedToSession, 20).await;
-        assert_eq!(first.ended(10).await, "SessionEndReasonKilled");
-        a.wait_until("replaced", Duration::from_secs(10), |s| {
-            s.ended_status().is_some()
-        })
-        .await
-        .unwrap();
-        assert_eq!(a.with_state(|s| s.ended_status()), Some(36));
-        second.v.end_session().unwrap();
-        second.ended(10).await;
+        let f = second.expect(EventCode::StartSessionFailed, 20).await;
+        assert_eq!(f.property("error"), Some("key_in_use"), "{}", f.message);
+        assert_eq!(second.ended(10).await, "SessionEndReasonError");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(a.with_state(|s| s.ended_status().is_none() && !s.closed));
+        assert!(first.v.session_info().is_connected);
+        first.v.end_session().unwrap();
+        first.ended(10).await;
     });
 }
 

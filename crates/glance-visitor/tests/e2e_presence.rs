@@ -1,8 +1,10 @@
 //! PresenceVisitor against a real glance-server over TLS on 127.0.0.1, with an agent on the
 //! presence REST API and event socket: connect rules, presence data and its limits, invoke
 //! (EventPresenceShowTerms) and signals, terms reaching the agent, focus and blur between two
-//! apps with one visitor id, session start/end notices, send failures while disconnected,
-//! a group without presence, and reconnecting after the link drops.
+//! apps with one visitor id (the first holds it while in the foreground), the agent's
+//! confirmation step, session start/end notices, send failures while disconnected, a group
+//! without presence, a group that requires the visitor token, and reconnecting after the
+//! link drops.
 
 mod common;
 
@@ -27,6 +29,11 @@ api_key = "k7"
 id = 8
 api_key = "k8"
 presence_enabled = false
+
+[[group]]
+id = 9
+api_key = "k9"
+require_visitor_token = true
 "#;
 
 async fn signal(r: &ReadyInfo, token: &str, id: &str, body: Value) -> Value {
@@ -170,6 +177,47 @@ fn presence_end_to_end() {
             .await
             .unwrap();
 
+        // The agent confirms the visitor: EventPresenceSignal mtype=confirm with the choices;
+        // invokes wait for the right answer.
+        let res = signal(&r, &token, "alice", json!({"mtype": "confirm"})).await;
+        let code = res["code"].as_str().unwrap().to_string();
+        let e = a.expect(EventCode::PresenceSignal, 10).await;
+        assert_eq!(e.property("mtype"), Some("confirm"));
+        assert!(e
+            .property("choices")
+            .unwrap_or_default()
+            .split(',')
+            .any(|c| c == code));
+        let res = signal(&r, &token, "alice", json!({"mtype": "signal", "data": {}})).await;
+        assert_eq!(res["error"], "unconfirmed");
+        a.v.presence_signal_agent("confirm", &props(&[("choice", &code)]))
+            .unwrap();
+        let e = a.expect(EventCode::PresenceSignal, 10).await;
+        assert_eq!(
+            (e.property("mtype"), e.property("confirmed")),
+            (Some("confirm_result"), Some("true"))
+        );
+
+        // A second app with the same visitor id while the first is in the foreground: a
+        // bystander (EventPresenceBlur at once); signals still go to the first.
+        let b = app(&r, 7, Some("alice"), None).await;
+        b.v.presence_connect().unwrap();
+        b.expect(EventCode::PresenceConnected, 10).await;
+        b.expect(EventCode::PresenceBlur, 10).await;
+        b.v.presence_data(&props(&[("url", "app://b")])).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        signal(
+            &r,
+            &token,
+            "alice",
+            json!({"mtype": "signal", "data": {"to": "a0"}}),
+        )
+        .await;
+        assert_eq!(
+            a.expect(EventCode::PresenceSignal, 10).await.property("to"),
+            Some("a0")
+        );
+
         // Visibility.
         a.v.presence_signal_visibility(false).unwrap();
         let vis = watcher
@@ -178,12 +226,23 @@ fn presence_end_to_end() {
             .unwrap();
         assert_eq!(vis["data"]["visibility"], "hidden");
 
-        // A second app with the same visitor id takes focus; the first is blurred and regains
-        // focus on its next presence call.
-        let b = app(&r, 7, Some("alice"), None).await;
-        b.v.presence_connect().unwrap();
-        b.expect(EventCode::PresenceConnected, 10).await;
+        // The first in the background: the second takes the visitor id when it acts (a new
+        // holder must be confirmed again), and keeps it while in the foreground.
+        b.v.presence_data(&props(&[("url", "app://b")])).unwrap();
         a.expect(EventCode::PresenceBlur, 10).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let res = signal(&r, &token, "alice", json!({"mtype": "signal", "data": {}})).await;
+        assert_eq!(res["error"], "unconfirmed");
+        let res = signal(&r, &token, "alice", json!({"mtype": "confirm"})).await;
+        let code = res["code"].as_str().unwrap().to_string();
+        assert_eq!(
+            b.expect(EventCode::PresenceSignal, 10)
+                .await
+                .property("mtype"),
+            Some("confirm")
+        );
+        b.v.presence_confirm(&code).unwrap();
+        b.expect(EventCode::PresenceSignal, 10).await;
         signal(
             &r,
             &token,
@@ -195,10 +254,16 @@ fn presence_end_to_end() {
             b.expect(EventCode::PresenceSignal, 10).await.property("to"),
             Some("b")
         );
+        b.v.presence_signal_visibility(false).unwrap();
         a.v.presence_data(&props(&[("url", "app://back")])).unwrap();
         b.expect(EventCode::PresenceBlur, 10).await;
-        // Give the focus change a moment to land before signalling again.
+        // Give the focus change a moment to land, confirm again, then signal.
         tokio::time::sleep(Duration::from_millis(200)).await;
+        let res = signal(&r, &token, "alice", json!({"mtype": "confirm"})).await;
+        let code = res["code"].as_str().unwrap().to_string();
+        a.expect(EventCode::PresenceSignal, 10).await;
+        a.v.presence_confirm(&code).unwrap();
+        a.expect(EventCode::PresenceSignal, 10).await;
         signal(
             &r,
             &token,
@@ -225,6 +290,19 @@ fn presence_end_to_end() {
         let c = app(&r, 8, Some("bob"), None).await;
         c.v.presence_connect().unwrap();
         c.expect(EventCode::PresenceNotConfigured, 10).await;
+
+        // A group that requires the visitor token: without it, refused and not retried.
+        let d = app(&r, 9, Some("erin"), None).await;
+        d.v.presence_connect().unwrap();
+        let f = d.expect(EventCode::PresenceConnectFail, 10).await;
+        assert_eq!(f.property("reason"), Some("unauthorized"));
+        let mut cfg = config(&r, Some("erin"));
+        cfg.group_id = 9;
+        cfg.token = "k9".into();
+        d.v.init(cfg).unwrap();
+        d.expect(EventCode::VisitorInitialized, 5).await;
+        d.v.presence_connect().unwrap();
+        d.expect(EventCode::PresenceConnected, 10).await;
     });
 }
 

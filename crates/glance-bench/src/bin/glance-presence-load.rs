@@ -59,9 +59,18 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("glance-presence-load-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let exe = std::env::current_exe().unwrap_or_default();
+    // Every visitor connection comes from 127.0.0.1: the per-address budgets are raised.
+    let limits = dir.join("limits.toml");
+    let _ = std::fs::write(
+        &limits,
+        "connections_per_address = 1000000\naccepts_per_address_burst = 1000000\n\
+         accepts_per_address_per_second = 1000000\n",
+    );
     let mut child = match Command::new(exe.with_file_name("glance-server"))
         .args(["--listen", "127.0.0.1:0", "--state-dir"])
         .arg(&dir)
+        .arg("--limits")
+        .arg(&limits)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -65,7 +65,10 @@ pub(crate) fn check_origin<'a>(
     if origin == st.own_origin || group.is_some_and(|g| g.allows_origin(origin)) {
         Ok(Some(origin))
     } else {
-        log::info!("agent API: origin {origin:.100} refused");
+        log::info!(
+            "agent API: origin {} refused",
+            crate::guard::logsafe::redact(origin)
+        );
         Err(OriginRefused)
     }
 }
@@ -178,7 +181,11 @@ pub async fn token(
         }
         Err(Refused::Throttled) => error(StatusCode::TOO_MANY_REQUESTS, "too many requests", allow),
         Err(e) => {
-            log::info!("agent API: token refused from {}: {e}", peer.0);
+            log::info!(
+                "agent API: token refused from {}: {}",
+                peer.0,
+                crate::guard::logsafe::redact(&e.to_string())
+            );
             error(StatusCode::UNAUTHORIZED, "unauthorized", allow)
         }
     }
@@ -215,7 +222,11 @@ pub async fn lookup(
             return error(StatusCode::UNAUTHORIZED, "unauthorized", allow);
         }
         Err(e) => {
-            log::info!("agent API: lookup refused from {}: {e}", peer.0);
+            log::info!(
+                "agent API: lookup refused from {}: {}",
+                peer.0,
+                crate::guard::logsafe::redact(&e.to_string())
+            );
             return error(StatusCode::UNAUTHORIZED, "unauthorized", allow);
         }
     };

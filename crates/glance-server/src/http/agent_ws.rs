@@ -19,9 +19,7 @@ use glance_protocol::{
 };
 use tokio::time::{timeout, Instant};
 
-use axum::http::StatusCode;
-
-use super::{json_error, AppState, PeerAddr};
+use super::{AppState, PeerAddr};
 use crate::direct::CLOSE_GRACE;
 use crate::relay::agent_queue::{SendQueue, MAX_QUEUED_CONTROLS};
 use crate::relay::session::{Ending, Session};
@@ -37,18 +35,11 @@ pub async fn handler(
     ws: WebSocketUpgrade,
 ) -> Response {
     let origin = crate::http::agent_api::origin_of(&headers).map(str::to_string);
-    let Ok(permit) = st.agent_slots.clone().try_acquire_owned() else {
-        return json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many agent connections are open",
-        );
-    };
+    // Sockets that have not joined are bounded by the connection budget and the handshake
+    // deadline; an agent slot is taken only by a join that passed its token check.
     ws.max_message_size(MAX_AGENT_MESSAGE)
         .max_frame_size(MAX_AGENT_MESSAGE)
-        .on_upgrade(move |socket| async move {
-            serve(st, socket, peer, origin).await;
-            drop(permit);
-        })
+        .on_upgrade(move |socket| serve(st, socket, peer, origin))
 }
 
 enum Step {
@@ -67,12 +58,23 @@ struct Agent {
     ip: String,
     /// The page's origin, if a browser sent one.
     origin: Option<String>,
+    /// This agent's slot ([`AppState::agent_slots`]), held from a successful join.
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// A protocol error was logged for this connection already (one a connection).
+    logged: bool,
 }
 
 impl Agent {
-    fn fail(&self, code: &str, message: impl Into<String>) -> Step {
+    fn fail(&mut self, code: &str, message: impl Into<String>) -> Step {
         let message = message.into();
-        log::info!("agent {}: protocol error ({code}): {message}", self.id);
+        if !self.logged {
+            self.logged = true;
+            crate::guard::logsafe::log_protocol_error(
+                &format!("agent {}", self.id),
+                code,
+                &message,
+            );
+        }
         self.queue.push_control(Control::Error {
             code: code.into(),
             message,
@@ -167,7 +169,14 @@ impl Agent {
     }
 
     fn refuse(&self, status: AgentStatus, reason: &str, log: &str) -> Step {
-        log::info!("agent {}: join refused ({}): {log}", self.id, status.code());
+        if crate::guard::logsafe::protocol_log_allowed().is_some() {
+            log::info!(
+                "agent {}: join refused ({}): {}",
+                self.id,
+                status.code(),
+                crate::guard::logsafe::redact(log)
+            );
+        }
         self.queue.push_control(Control::JoinFailed {
             status: status.code(),
             reason: reason.into(),
@@ -185,7 +194,7 @@ impl Agent {
                 return self.refuse(
                     AgentStatus::FailUnauthorized,
                     "unauthorized",
-                    &e.to_string(),
+                    &crate::guard::logsafe::redact(&e.to_string()),
                 )
             }
         };
@@ -199,7 +208,11 @@ impl Agent {
                 return self.refuse(
                     AgentStatus::FailUnauthorized,
                     "unauthorized",
-                    &format!("origin {o:.100} is not allowed for group {}", grant.group),
+                    &format!(
+                        "origin {} is not allowed for group {}",
+                        crate::guard::logsafe::redact(o),
+                        grant.group
+                    ),
                 );
             }
         }
@@ -210,6 +223,13 @@ impl Agent {
                 "throttled",
             );
         }
+        let Ok(slot) = st.agent_slots.clone().try_acquire_owned() else {
+            return self.refuse(
+                AgentStatus::FailUnknown,
+                "too many agents are connected; try again later",
+                "every agent slot is taken",
+            );
+        };
         let Some(session) = st.registry.find(grant.group, key) else {
             st.auth.missed(&grant.subject, &self.ip);
             return self.refuse(
@@ -231,6 +251,7 @@ impl Agent {
                     session.key()
                 );
                 self.session = Some(session);
+                self.slot = Some(slot);
                 Step::Continue
             }
             Err(r) => self.refuse(r.status, &r.reason, &r.reason),
@@ -261,17 +282,22 @@ async fn serve(st: Arc<AppState>, socket: WebSocket, peer: PeerAddr, origin: Opt
         session: None,
         ip: peer.ip(),
         origin,
+        slot: None,
+        logged: false,
     };
     let mut writer_done = false;
     loop {
-        let wait = if agent.welcomed {
+        // `hello` and `join` both within the handshake deadline; the idle timeout only once
+        // joined.
+        let wait = if agent.session.is_some() {
             timing.idle_timeout
         } else {
             hello_deadline.saturating_duration_since(Instant::now())
         };
         let step = tokio::select! {
             m = timeout(wait, stream.next()) => match m {
-                Err(_) if agent.welcomed => agent.fail("timeout", "nothing received within the idle timeout"),
+                Err(_) if agent.session.is_some() => agent.fail("timeout", "nothing received within the idle timeout"),
+                Err(_) if agent.welcomed => agent.fail("timeout", "no join within the handshake timeout"),
                 Err(_) => agent.fail("timeout", "no hello within the handshake timeout"),
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
@@ -288,8 +314,8 @@ async fn serve(st: Arc<AppState>, socket: WebSocket, peer: PeerAddr, origin: Opt
                     Message::Text(t) => match glance_protocol::Control::from_json(t.as_bytes()) {
                         Ok(c) => agent.handle(c),
                         Err(e) => {
-                            let code = framing::FramingError::from(e).code();
-                            agent.fail(code, format!("bad control message: {t:.200}"))
+                            let e = framing::FramingError::from(e);
+                            agent.fail(e.code(), format!("bad control message: {e}"))
                         }
                     },
                     Message::Binary(b) => match framing::decode_ws_binary(&b) {

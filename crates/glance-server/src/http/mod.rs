@@ -47,6 +47,8 @@ pub struct AppState {
     /// Started without a config file: the /agent page carries the development token.
     pub dev_mode: bool,
     pub presence: Arc<crate::presence::hub::PresenceHub>,
+    /// How long one HTTP request may take, body included (`limits.request_timeout_secs`).
+    pub request_timeout: std::time::Duration,
 }
 
 /// The remote address of the connection a request came on.
@@ -102,7 +104,35 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "not found") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_deadline,
+        ))
         .with_state(state)
+}
+
+/// Every request is answered within the request timeout, reading its body included: a body
+/// trickled in slowly is cut like a slow header (408, and the connection closes). WebSocket
+/// upgrades answer at once; the socket's own deadlines govern it afterwards.
+async fn request_deadline(
+    axum::extract::State(st): axum::extract::State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(st.request_timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut r = json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request was not received in time",
+            );
+            r.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            r
+        }
+    }
 }
 
 /// Accepts HTTPS connections until `shutdown` turns true.
@@ -111,6 +141,7 @@ pub async fn run_listener(
     acceptor: TlsAcceptor,
     router: Router,
     timing: Timing,
+    budget: Arc<crate::guard::conn::ConnBudget>,
     shutdown: watch::Receiver<bool>,
 ) {
     crate::listener::accept_tls(
@@ -118,6 +149,7 @@ pub async fn run_listener(
         listener,
         acceptor,
         timing.handshake_timeout,
+        budget,
         shutdown,
         move |tls, peer, _deadline| {
             let service =

@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
+use axum::Extension;
 use bytes::Bytes;
 use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
@@ -21,7 +22,7 @@ use glance_protocol::Control;
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
-use super::AppState;
+use super::{AppState, PeerAddr};
 use crate::direct::CLOSE_GRACE;
 use crate::relay::agent_queue::{SendQueue, MAX_QUEUED_CONTROLS};
 use crate::relay::visitor::{self, Incoming, RecvError};
@@ -29,16 +30,20 @@ use crate::relay::visitor::{self, Incoming, RecvError};
 /// The largest WebSocket message a visitor may send: the kind byte and the largest payload.
 const MAX_VISITOR_MESSAGE: usize = MAX_BINARY_LEN;
 
-pub async fn handler(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+pub async fn handler(
+    State(st): State<Arc<AppState>>,
+    Extension(peer): Extension<PeerAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
     // The handshake deadline runs from the upgrade request, like the direct port's from
     // accept.
     let deadline = Instant::now() + st.timing.handshake_timeout;
     ws.max_message_size(MAX_VISITOR_MESSAGE)
         .max_frame_size(MAX_VISITOR_MESSAGE)
-        .on_upgrade(move |socket| serve(st, socket, deadline))
+        .on_upgrade(move |socket| serve(st, socket, deadline, peer.0.ip()))
 }
 
-async fn serve(st: Arc<AppState>, socket: WebSocket, deadline: Instant) {
+async fn serve(st: Arc<AppState>, socket: WebSocket, deadline: Instant, peer: std::net::IpAddr) {
     let (sink, stream) = socket.split();
     let queue = Arc::new(SendQueue::new(0, MAX_QUEUED_CONTROLS));
     let mut writer = tokio::spawn(super::ws_queue::write_loop(
@@ -49,7 +54,7 @@ async fn serve(st: Arc<AppState>, socket: WebSocket, deadline: Instant) {
     ));
     let (tx, mut rx) = mpsc::channel(1);
     let reader = tokio::spawn(read_loop(stream, tx, st.timing.visitor_idle_timeout));
-    visitor::run(st.registry.clone(), &mut rx, queue.clone(), deadline).await;
+    visitor::run(st.registry.clone(), &mut rx, queue.clone(), deadline, peer).await;
     queue.close(None);
     if queue.is_aborted() || timeout(CLOSE_GRACE, &mut writer).await.is_err() {
         writer.abort();

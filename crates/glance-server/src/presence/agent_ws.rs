@@ -2,20 +2,24 @@
 //! `connect`). The first message carries the token, group and visitor id; then the service
 //! sends `{"event": "on...", "data": {...}}` for every visitor event (docs/PRESENCE.md).
 //! Failures are `onerror` events (`authfail`, `invalidprotocol`, `error`) followed by a close.
+//! After the hello the agent may send `{"type": "confirm"}` to confirm the visitor (seed 003
+//! presence_security): the code comes back to it alone as `onconfirm` `{"status": "pending",
+//! "code": ...}`, the outcome to every watcher as `onconfirm`. At most
+//! [`super::PresenceLimits`] agent sockets are open; more get 503.
 
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
 use super::check_visitor_id;
-use super::hub::{Out, VisitorKey, SOCKET_QUEUE};
+use super::hub::{Out, PresenceHub, SignalError, VisitorKey, SOCKET_QUEUE};
 use super::visitor_ws::{write_loop, PRESENCE_BUFFER};
 use crate::http::AppState;
 
@@ -24,6 +28,14 @@ pub async fn handler(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let Some(slot) = st.presence.agent_slot() else {
+        log::warn!("presence: agent socket cap reached; answering 503");
+        return crate::http::json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many presence agent connections",
+        )
+        .into_response();
+    };
     let origin = crate::http::agent_api::origin_of(&headers).map(str::to_string);
     // Presence messages are small and these sockets many: small buffers (tungstenite's
     // default read buffer alone is 128 KiB a socket).
@@ -31,7 +43,10 @@ pub async fn handler(
         .write_buffer_size(0)
         .max_message_size(super::MAX_PRESENCE_MESSAGE)
         .max_frame_size(super::MAX_PRESENCE_MESSAGE)
-        .on_upgrade(move |socket| serve(st, socket, origin))
+        .on_upgrade(move |socket| async move {
+            serve(st, socket, origin).await;
+            drop(slot);
+        })
 }
 
 fn onerror(code: &str, detail: &str) -> String {
@@ -74,6 +89,23 @@ fn hello(st: &AppState, m: &Value, origin: Option<&str>) -> Result<VisitorKey, S
     Ok((claims.grp, id.to_string()))
 }
 
+/// A message from an agent after its hello: `confirm`, or ignored.
+fn after_hello(hub: &PresenceHub, key: &VisitorKey, text: &str) -> Option<String> {
+    let m: Value = serde_json::from_str(text).ok()?;
+    let t = m.get("type").or_else(|| m.get("mtype"))?.as_str()?;
+    if t != "confirm" {
+        return None;
+    }
+    let data = match hub.start_confirm(key) {
+        Ok(code) => json!({ "status": "pending", "code": code }),
+        Err(SignalError::NotConnected) => {
+            json!({ "status": "failed", "reason": "visitornotconnected" })
+        }
+        Err(SignalError::Unconfirmed) => json!({ "status": "failed", "reason": "unconfirmed" }),
+    };
+    Some(json!({ "event": "onconfirm", "data": data }).to_string())
+}
+
 async fn serve(st: Arc<AppState>, socket: WebSocket, origin: Option<String>) {
     let (sink, mut stream) = socket.split();
     let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
@@ -100,8 +132,12 @@ async fn serve(st: Arc<AppState>, socket: WebSocket, origin: Option<String>) {
             Ok(Some(Ok(Message::Close(_)))) => break,
             Ok(Some(Ok(_))) => continue,
         };
-        if key.is_some() {
-            continue; // nothing else is expected from agents; ignored
+        if let Some(k) = &key {
+            // Only `confirm` is expected from agents; anything else is ignored.
+            if let Some(reply) = after_hello(&hub, k, &text) {
+                let _ = tx.try_send(Out::Text(reply));
+            }
+            continue;
         }
         let parsed = serde_json::from_str::<Value>(&text)
             .map_err(|_| onerror("invalidprotocol", "not a JSON object"))

@@ -8,11 +8,42 @@ pub mod hub;
 pub mod rest;
 pub mod visitor_ws;
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Largest presence message, in bytes.
 pub const MAX_PRESENCE_MESSAGE: usize = 16 * 1024;
 pub use glance_protocol::presence::{MAX_NAME_LEN, MAX_PROPERTIES, MAX_PROPERTY_LEN};
+
+/// `[presence]` in the configuration file: how many presence sockets may be open at once
+/// (issue 18: 4,084 uncapped visitor sockets ran the server out of file descriptors). More are
+/// answered 503 before the WebSocket upgrade. Unset: a share of the process's open-file
+/// limit ([`PresenceLimits::resolved`]).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceLimits {
+    /// Visitor sockets (`/ws/presence`), hello said or not.
+    pub max_visitor_sockets: Option<usize>,
+    /// Agent event sockets (`/ws/presence/agent`), authenticated or not.
+    pub max_agent_sockets: Option<usize>,
+}
+
+/// The open-file limit assumed where the process's cannot be read.
+pub const ASSUMED_FILE_LIMIT: u64 = 4096;
+
+impl PresenceLimits {
+    /// (visitor sockets, agent sockets): the configured values, else half and an eighth of
+    /// the process's soft open-file limit (2,048 and 512 under the common 4,096), leaving the
+    /// rest for sessions, agents and the listeners.
+    pub fn resolved(&self) -> (usize, usize) {
+        let files = usize::try_from(crate::guard::conn::file_limit().unwrap_or(ASSUMED_FILE_LIMIT))
+            .unwrap_or(usize::MAX);
+        (
+            self.max_visitor_sockets.unwrap_or((files / 2).max(64)),
+            self.max_agent_sockets.unwrap_or((files / 8).max(16)),
+        )
+    }
+}
 
 /// A visitor id: seed 000's key rules. Ids with a space, `*` or `>` are the seed's
 /// `invalidprotocol` error; anything else invalid is `invalid`.
@@ -58,6 +89,19 @@ mod tests {
         assert_eq!(check_visitor_id("a>b"), Err("invalidprotocol"));
         assert_eq!(check_visitor_id(""), Err("invalid"));
         assert_eq!(check_visitor_id("a;b"), Err("invalid"));
+    }
+
+    #[test]
+    fn socket_caps() {
+        let set = PresenceLimits {
+            max_visitor_sockets: Some(4),
+            max_agent_sockets: Some(2),
+        };
+        assert_eq!(set.resolved(), (4, 2));
+        let (v, a) = PresenceLimits::default().resolved();
+        let files = crate::guard::conn::file_limit().unwrap_or(ASSUMED_FILE_LIMIT);
+        assert!(v >= 64 && a >= 16 && v > a, "{v} {a}");
+        assert!((v as u64) < files.max(128), "{v} of {files}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The presence agent REST API of seed 003 (/developer/presence/presence_rest_api):
 //! `GET /lookupvisitor`, `GET /findvisitor`, `POST /signalvisitor`, each with
 //! `Authorization: Bearer <token>` for the request's group, and CORS per the group's origins.
+//! `/signalvisitor` also takes `mtype: confirm` (the confirmation step of seed 003
+//! presence_security); signals wait for its right answer once one was asked (`unconfirmed`).
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::check_visitor_id;
-use super::hub::{Delivery, VisitorKey};
+use super::hub::{Delivery, SignalError, VisitorKey};
 use crate::http::agent_api::{check_origin, error, reply};
 use crate::http::AppState;
 
@@ -98,7 +100,7 @@ pub async fn lookup_visitor(
         Err(r) => return *r,
     };
     match st.presence.lookup(&(group, id.clone())) {
-        Some((since, presence)) => {
+        Some((since, presence, confirmed)) => {
             let mut v = location(&st);
             let ts = format!("{since}.0");
             if let Some(o) = v.as_object_mut() {
@@ -107,6 +109,9 @@ pub async fn lookup_visitor(
                 o.insert("visitorid".into(), json!(id));
                 o.insert("groupid".into(), json!(group.to_string()));
                 o.insert("presence".into(), presence.unwrap_or_else(|| json!({})));
+                if let Some(c) = confirmed {
+                    o.insert("confirmed".into(), json!(c));
+                }
             }
             reply(StatusCode::OK, v, allow.as_deref())
         }
@@ -165,11 +170,28 @@ pub async fn signal_visitor(
             json!({ "type": "invoke", "func": func, "args": args })
         }
         Some("signal") => json!({ "type": "signal", "data": data }),
-        _ => return error(StatusCode::BAD_REQUEST, "mtype must be invoke or signal", a),
+        Some("confirm") => {
+            return match st.presence.start_confirm(&key) {
+                Ok(code) => reply(
+                    StatusCode::OK,
+                    json!({ "result": "delivered", "code": code }),
+                    a,
+                ),
+                Err(_) => error(StatusCode::NOT_FOUND, "visitornotconnected", a),
+            }
+        }
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "mtype must be invoke, signal or confirm",
+                a,
+            )
+        }
     };
     match st.presence.signal(&key, message.to_string()) {
         Ok(Delivery::Delivered) => reply(StatusCode::OK, json!({ "result": "delivered" }), a),
         Ok(Delivery::Queued) => reply(StatusCode::OK, json!({ "result": "queued" }), a),
-        Err(_) => error(StatusCode::NOT_FOUND, "visitornotconnected", a),
+        Err(SignalError::Unconfirmed) => error(StatusCode::FORBIDDEN, "unconfirmed", a),
+        Err(SignalError::NotConnected) => error(StatusCode::NOT_FOUND, "visitornotconnected", a),
     }
 }

@@ -1,33 +1,50 @@
 //! `GET /ws/presence`: a visitor application's presence connection (docs/PRESENCE.md).
-//! `hello` first (group, visitor id), then presence data, signals for the agent, visibility
-//! and session start/end; the service sends `welcome`, `blur`/`focus`, `signal`, `invoke` and
-//! `ping`. Malformed messages get `error` and a close.
+//! `hello` first (group, visitor id, the group's visitor token, the app instance), then
+//! presence data, signals for the agent, visibility, session start/end and confirmation
+//! answers; the service sends `welcome`, `blur`/`focus`, `signal`, `invoke`, `confirm` and
+//! `ping`. Malformed messages get `error` and a close; a missing or wrong token
+//! `unauthorized`. At most [`super::PresenceLimits`] sockets are open; more get 503.
 
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
-use super::hub::{Out, PresenceHub, VisitorKey, SOCKET_QUEUE};
+use super::hub::{Identity, Out, PresenceHub, VisitorKey, SOCKET_QUEUE};
 use super::{check_presence, check_signal, check_visitor_id, MAX_PRESENCE_MESSAGE};
 use crate::http::AppState;
 
 /// Read buffer of a presence socket.
 pub(super) const PRESENCE_BUFFER: usize = 4096;
 
+/// Longest app instance id in a hello.
+const MAX_INSTANCE_LEN: usize = 64;
+
 pub async fn handler(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    let Some(slot) = st.presence.visitor_slot() else {
+        log::warn!("presence: visitor socket cap reached; answering 503");
+        return crate::http::json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many presence connections",
+        )
+        .into_response();
+    };
     // Presence messages are small and these sockets many: small buffers (tungstenite's
     // default read buffer alone is 128 KiB a socket).
     ws.read_buffer_size(PRESENCE_BUFFER)
         .write_buffer_size(0)
         .max_message_size(MAX_PRESENCE_MESSAGE)
         .max_frame_size(MAX_PRESENCE_MESSAGE)
-        .on_upgrade(move |socket| serve(st, socket))
+        .on_upgrade(move |socket| async move {
+            serve(st, socket).await;
+            drop(slot);
+        })
 }
 
 fn error(code: &str, message: &str) -> String {
@@ -60,8 +77,8 @@ pub(super) async fn write_loop(
     let _ = timeout(crate::direct::CLOSE_GRACE, sink.send(Message::Close(None))).await;
 }
 
-/// Reads the hello: (group, visitor id), or the error to send.
-fn hello(st: &AppState, m: &Value) -> Result<VisitorKey, String> {
+/// Reads the hello: (group, visitor id) and what the socket proved, or the error to send.
+fn hello(st: &AppState, m: &Value) -> Result<(VisitorKey, Identity), String> {
     if m.get("type").and_then(Value::as_str) != Some("hello") {
         return Err(error("unexpected", "the first message must be hello"));
     }
@@ -92,7 +109,48 @@ fn hello(st: &AppState, m: &Value) -> Result<VisitorKey, String> {
             &format!("presence is not enabled for group {group}"),
         ));
     }
-    Ok((group, id.to_string()))
+    let token = match m.get("token") {
+        None | Some(Value::Null) => "",
+        Some(t) => t
+            .as_str()
+            .ok_or_else(|| error("malformed", "hello.token must be a string"))?,
+    };
+    if token.is_empty() && g.require_visitor_token {
+        return Err(error(
+            "unauthorized",
+            &format!("group {group} requires a visitor token"),
+        ));
+    }
+    let authenticated = !token.is_empty();
+    if authenticated && !crate::relay::registry::secret_eq(token, &g.api_key) {
+        return Err(error(
+            "unauthorized",
+            &format!("the token is not valid for group {group}"),
+        ));
+    }
+    let instance = match m.get("instance") {
+        None | Some(Value::Null) => None,
+        Some(i) => {
+            let i = i.as_str().unwrap_or_default();
+            if i.is_empty()
+                || i.len() > MAX_INSTANCE_LEN
+                || !i.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(error(
+                    "malformed",
+                    "hello.instance must be 1 to 64 printable ASCII characters",
+                ));
+            }
+            Some(i.to_string())
+        }
+    };
+    Ok((
+        (group, id.to_string()),
+        Identity {
+            instance,
+            authenticated,
+        },
+    ))
 }
 
 /// Handles one message after hello; `Err` is the error to send before closing.
@@ -100,7 +158,16 @@ fn handle(hub: &PresenceHub, key: &VisitorKey, id: u64, m: &Value) -> Result<(),
     let t = m.get("type").and_then(Value::as_str).unwrap_or_default();
     match t {
         "pong" => {}
-        "focus" => hub.take_focus(key, id),
+        "focus" => {
+            hub.take_focus(key, id);
+        }
+        "confirm_reply" => {
+            let choice = m
+                .get("choice")
+                .and_then(Value::as_str)
+                .ok_or_else(|| error("malformed", "confirm_reply.choice must be a string"))?;
+            hub.confirm_reply(key, id, choice);
+        }
         "presence" => {
             let data = m.get("data").cloned().unwrap_or(Value::Null);
             check_presence(&data).map_err(|e| error("invalid", &e))?;
@@ -117,8 +184,9 @@ fn handle(hub: &PresenceHub, key: &VisitorKey, id: u64, m: &Value) -> Result<(),
             let event = m.get("event").and_then(Value::as_str).unwrap_or_default();
             let data = m.get("data").cloned().unwrap_or_else(|| json!({}));
             check_signal(event, &data).map_err(|e| error("invalid", &e))?;
-            hub.take_focus(key, id);
-            if event == "terms" {
+            if !hub.take_focus(key, id) {
+                // A bystander (another app holds the visitor id): not passed on.
+            } else if event == "terms" {
                 hub.to_agents(key, "onterms", json!({ "status": data["status"] }));
             } else {
                 hub.to_agents(key, "onsignal", json!({ "event": event, "data": data }));
@@ -126,11 +194,15 @@ fn handle(hub: &PresenceHub, key: &VisitorKey, id: u64, m: &Value) -> Result<(),
         }
         "session_start" => {
             let k = m.get("key").and_then(Value::as_str).unwrap_or_default();
-            hub.to_agents(key, "onvisitorsessionstart", json!({ "sessionkey": k }));
+            if hub.holds(key, id) {
+                hub.to_agents(key, "onvisitorsessionstart", json!({ "sessionkey": k }));
+            }
         }
         "session_end" => {
             let r = m.get("reason").and_then(Value::as_str).unwrap_or_default();
-            hub.to_agents(key, "onvisitorsessionend", json!({ "reason": r }));
+            if hub.holds(key, id) {
+                hub.to_agents(key, "onvisitorsessionend", json!({ "reason": r }));
+            }
         }
         other => {
             return Err(error(
@@ -186,13 +258,14 @@ async fn serve(st: Arc<AppState>, socket: WebSocket) {
         };
         match &key {
             None => match hello(&st, &m) {
-                Ok(k) => {
-                    let _ = tx.try_send(Out::Text(
-                        json!({ "type": "welcome", "focus": true, "server": crate::relay::visitor::server_name() })
-                            .to_string(),
-                    ));
-                    hub.visitor_connected(&k, id, tx.clone());
-                    log::debug!("presence: visitor {}/{} connected (socket {id})", k.0, k.1);
+                Ok((k, ident)) => {
+                    let server = crate::relay::visitor::server_name();
+                    let focus = hub.visitor_connected(&k, id, tx.clone(), ident, &server);
+                    log::debug!(
+                        "presence: visitor {}/{} connected (socket {id}, focus {focus})",
+                        k.0,
+                        k.1
+                    );
                     key = Some(k);
                 }
                 Err(e) => {

@@ -3,6 +3,7 @@
 //! joining by key with a token, and forgetting sessions once they end.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -13,6 +14,8 @@ use rand::Rng;
 use super::agent_queue::SendQueue;
 use super::session::{AgentIdentity, Ending, JoinError, Session, SessionParams, SessionStats};
 use crate::config::{Config, GroupConfig};
+use crate::guard::starts::StartBudget;
+use crate::guard::{address_key, LimitsConfig};
 use crate::state::SessionRecord;
 
 /// Random keys tried before giving up (or scanning a small key space).
@@ -55,6 +58,26 @@ pub struct Registry {
     resume_window: std::time::Duration,
     /// Sessions that ended lately, by resume token: how (see [`Registry::ended_by_token`]).
     ended: Mutex<Endings>,
+    limits: LimitsConfig,
+    starts: StartBudget,
+}
+
+/// Whether `req` comes from the visitor that holds `old`: a lost (detached) session of a
+/// group that requires visitor tokens, started with the group's token and the same visitor
+/// id. Anonymous starts never take a live key: an anonymous visitor proves nothing.
+fn same_visitor(
+    group: &GroupConfig,
+    old: &Session,
+    req: &StartSession,
+    token_verified: bool,
+) -> bool {
+    let p = old.params();
+    group.require_visitor_token
+        && token_verified
+        && p.token_verified
+        && p.visitor_id.is_some()
+        && p.visitor_id == req.visitor_id
+        && old.is_detached()
 }
 
 /// Compares secrets without stopping at the first difference.
@@ -95,6 +118,8 @@ impl Registry {
             next_agent_id: AtomicU64::new(1),
             resume_window: std::time::Duration::from_secs(60),
             ended: Mutex::new(Endings::default()),
+            limits: config.limits.clone(),
+            starts: StartBudget::new(&config.limits),
         }
     }
 
@@ -124,14 +149,26 @@ impl Registry {
         self.next_agent_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Starts a session for a visitor whose messages go to `visitor`. A live session with
-    /// the same key is replaced (it ends `killed`, its agents see status 36).
+    /// Starts a session for a visitor (at `visitor_addr`) whose messages go to `visitor`.
+    /// Starts are budgeted per address and per visitor token, and one address may hold only
+    /// its share of the group's session limit. A key that is live in the group is refused
+    /// (`key_in_use`): a session is taken over only by the visitor that holds it, through
+    /// `resume`, or, for a session whose visitor link is lost, by a start that proves the
+    /// same identity (the group's visitor token, required by the group, and the same
+    /// visitor id), which then replaces it (the old one ends `killed`, agents see 36).
     pub fn start_session(
         self: &Arc<Self>,
         req: &StartSession,
         visitor: Arc<SendQueue>,
         visitor_client: &str,
+        visitor_addr: IpAddr,
     ) -> Result<Arc<Session>, StartRefused> {
+        if !self.starts.take_address(visitor_addr) {
+            return Err(refused(
+                StartFailReason::Throttled,
+                "too many session starts from this address; try again later",
+            ));
+        }
         let group = self.groups.get(&req.group_id).ok_or_else(|| {
             refused(
                 StartFailReason::UnknownGroup,
@@ -150,13 +187,32 @@ impl Registry {
                 format!("the token is not valid for group {}", group.id),
             ));
         }
+        let token_verified = !req.token.is_empty();
+        if token_verified && !self.starts.take_token(group.id, &req.token) {
+            return Err(refused(
+                StartFailReason::Throttled,
+                format!(
+                    "too many session starts with group {}'s visitor token; try again later",
+                    group.id
+                ),
+            ));
+        }
         if let Some(k) = &req.key {
             validate_key(k)
                 .map_err(|m| refused(StartFailReason::InvalidKey, format!("the key {m}")))?;
         }
         let mut all = self.lock();
         let live = all.entry(group.id).or_default();
-        let replaced = req.key.as_ref().and_then(|k| live.get(k)).cloned();
+        let replaced = match req.key.as_ref().and_then(|k| live.get(k)) {
+            None => None,
+            Some(old) if same_visitor(group, old, req, token_verified) => Some(old.clone()),
+            Some(_) => {
+                return Err(refused(
+                    StartFailReason::KeyInUse,
+                    "the key is in use by another visitor's session",
+                ))
+            }
+        };
         let others = live.len() - usize::from(replaced.is_some());
         if others >= group.max_sessions {
             return Err(refused(
@@ -164,6 +220,22 @@ impl Registry {
                 format!(
                     "group {} already runs its limit of {} simultaneous sessions",
                     group.id, group.max_sessions
+                ),
+            ));
+        }
+        let share = self.limits.address_sessions(group.max_sessions);
+        let addr_key = address_key(visitor_addr);
+        let held = live
+            .values()
+            .filter(|s| address_key(s.params().visitor_addr) == addr_key)
+            .filter(|s| !replaced.as_ref().is_some_and(|r| Arc::ptr_eq(r, s)))
+            .count();
+        if held >= share {
+            return Err(refused(
+                StartFailReason::Throttled,
+                format!(
+                    "this address already holds {held} sessions of group {}, its share of the group's limit",
+                    group.id
                 ),
             ));
         }
@@ -197,6 +269,9 @@ impl Registry {
             visitor_client: visitor_client.to_string(),
             resume_token: crate::config::random_token(),
             previous_call_id: req.previous_call_id,
+            visitor_addr,
+            visitor_id: req.visitor_id.clone(),
+            token_verified,
         };
         // `session_started` is queued before the session becomes visible to agents, so the
         // visitor never sees a guest_count or refresh_request before it.
@@ -211,7 +286,7 @@ impl Registry {
             old.end(&Ending::new(
                 EndReason::Killed,
                 AgentStatus::SessionEndedReplaced,
-                "replaced by a newer session with the same key",
+                "replaced by a new session of the same visitor",
                 true,
             ));
         }
@@ -374,6 +449,9 @@ impl Registry {
                     display_name: p.display_name.clone(),
                     visitor_client: p.visitor_client.clone(),
                     previous_call_id: p.previous_call_id,
+                    visitor_addr: Some(p.visitor_addr),
+                    visitor_id: p.visitor_id.clone(),
+                    token_verified: p.token_verified,
                 })
             })
             .collect();
@@ -453,6 +531,11 @@ impl Registry {
                     visitor_client: r.visitor_client,
                     resume_token: r.resume_token,
                     previous_call_id: r.previous_call_id,
+                    visitor_addr: r
+                        .visitor_addr
+                        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                    visitor_id: r.visitor_id,
+                    token_verified: r.token_verified,
                 };
                 let session = Arc::new(Session::restored(params, self.agent_queue_bytes));
                 live.insert(r.key, session.clone());
@@ -551,6 +634,9 @@ mod tests {
             visitor_client: String::new(),
             resume_token: format!("token-{k}"),
             previous_call_id: None,
+            visitor_addr: IpAddr::from([127, 0, 0, 1]),
+            visitor_id: None,
+            token_verified: false,
         };
         for _ in 0..10 {
             let k = random_key(1, &live).unwrap();

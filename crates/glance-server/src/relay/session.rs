@@ -103,6 +103,12 @@ pub struct SessionParams {
     /// The call id of the session this one starts again (`start_session.previous_call_id`:
     /// the visitor's service lost the session, e.g. restarted without its journal).
     pub previous_call_id: Option<u64>,
+    /// The address the visitor started the session from (its share of the group's limit).
+    pub visitor_addr: std::net::IpAddr,
+    /// `start_session.visitor_id`, if any.
+    pub visitor_id: Option<String>,
+    /// The visitor presented the group's visitor token.
+    pub token_verified: bool,
 }
 
 #[derive(Debug)]
@@ -296,6 +302,12 @@ impl Session {
         }
         g.detached = true;
         true
+    }
+
+    /// Whether the visitor's connection is lost and no `resume` came since.
+    pub fn is_detached(&self) -> bool {
+        let g = self.lock();
+        !g.ended && g.detached
     }
 
     /// Whether connection `epoch` dropped and no `resume` came since.

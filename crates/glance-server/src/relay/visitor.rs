@@ -54,7 +54,7 @@ pub fn server_name() -> String {
 
 fn send_error(queue: &SendQueue, code: &str, message: impl Into<String>) {
     let message = message.into();
-    log::info!("visitor protocol error ({code}): {message}");
+    crate::guard::logsafe::log_protocol_error("visitor", code, &message);
     queue.push_control(Control::Error {
         code: code.into(),
         message,
@@ -116,13 +116,14 @@ fn check_texts(s: &StartSession) -> Result<(), String> {
     Ok(())
 }
 
-/// Serves one visitor connection until it is to close. `deadline` bounds the handshake
-/// (`hello` and `start_session`). On return the queue is closing or aborted.
+/// Serves one visitor connection from `peer` until it is to close. `deadline` bounds the
+/// handshake (`hello` and `start_session`). On return the queue is closing or aborted.
 pub async fn run(
     registry: Arc<Registry>,
     rx: &mut IncomingRx,
     queue: Arc<SendQueue>,
     deadline: Instant,
+    peer: std::net::IpAddr,
 ) {
     let Some(first) = next_before(rx, &queue, deadline, "hello").await else {
         queue.close(None);
@@ -222,7 +223,7 @@ pub async fn run(
     if let Err(m) = check_texts(&req) {
         return send_error(&queue, "malformed", m);
     }
-    let session = match registry.start_session(&req, queue.clone(), &client) {
+    let session = match registry.start_session(&req, queue.clone(), &client, peer) {
         Ok(s) => s,
         Err(r) => {
             log::info!("start_session refused: {:?}: {}", r.reason, r.message);

@@ -44,6 +44,15 @@ pub struct SessionRecord {
     /// The call id of the session this one started again (after a service lost it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_call_id: Option<u64>,
+    /// The address the visitor started it from (its share of the group's limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_addr: Option<std::net::IpAddr>,
+    /// `start_session.visitor_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_id: Option<String>,
+    /// The visitor presented the group's visitor token (it may replace its lost session).
+    #[serde(default)]
+    pub token_verified: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -217,6 +226,9 @@ mod tests {
             display_name: "Main".into(),
             visitor_client: "glance-visitor 0.1.0 (linux)".into(),
             previous_call_id: Some(41),
+            visitor_addr: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+            visitor_id: Some("visitor-1".into()),
+            token_verified: true,
         }
     }
 

@@ -82,32 +82,76 @@ async fn an_exhausted_key_space_gives_no_key_available() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_key_is_replaced_and_its_agents_see_36() {
+async fn a_live_key_is_refused_and_the_live_session_goes_on() {
     logs();
     let srv = TestServer::start().await.unwrap();
     let r = srv.ready();
-    let mut old = RawVisitor::start_dev(r, Some("support-1"), 32, 32)
+    let old = RawVisitor::start_dev(r, Some("support-1"), 32, 32)
         .await
         .unwrap();
     let a = TestAgent::join_dev(r, "support-1").await.unwrap();
-    let new = RawVisitor::start_dev(r, Some("support-1"), 32, 32)
-        .await
-        .unwrap();
-    assert_eq!(new.key(), "support-1");
-    let c = old.recv_until("session_ended", T, ended).await.unwrap();
-    assert_eq!(end_of(&c), (EndReason::Killed, 36));
-    old.wait_closed(T).await.unwrap();
+    let call = srv.stats().sessions[0].call_id;
+    // With the group's token or without, another visitor cannot take the key.
+    for token in [String::new(), r.api_key.clone()] {
+        let mut p = start_params(r, Some("support-1"), 32, 32);
+        p.token = token;
+        assert_eq!(start_failed(&srv, p).await, StartFailReason::KeyInUse);
+    }
+    let stats = srv.stats();
+    assert_eq!(stats.sessions.len(), 1);
+    assert_eq!(stats.sessions[0].call_id, call);
+    assert_eq!(stats.sessions[0].agents.len(), 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!old
+        .received()
+        .iter()
+        .any(|c| matches!(c, Control::SessionEnded { .. })));
+    assert!(a.with_state(|s| s.ended_status().is_none() && !s.closed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_proved_visitor_replaces_its_lost_session_and_agents_see_36() {
+    logs();
+    let srv = TestServer::with_config(
+        "[[group]]\nid = 4\napi_key = \"visitor-token-4\"\nrequire_visitor_token = true\n",
+    )
+    .await
+    .unwrap();
+    let r = srv.ready();
+    let mut p = start_params(r, Some("cust-9"), 32, 32);
+    p.visitor_id = Some("cust-9".into());
+    let old = RawVisitor::start(r, p.clone()).await.unwrap();
+    let a = TestAgent::join_dev(r, "cust-9").await.unwrap();
+    // While its link is up, even the same identity is refused: it must resume instead.
+    assert_eq!(
+        start_failed(&srv, p.clone()).await,
+        StartFailReason::KeyInUse
+    );
+    drop(old);
+    let deadline = tokio::time::Instant::now() + T;
+    let new = loop {
+        let mut v = RawVisitor::connect(r).await.unwrap();
+        v.hello().await.unwrap();
+        match v.start_session(p.clone()).await.unwrap() {
+            Control::SessionStarted { .. } => break v,
+            Control::StartFailed { reason, .. } => {
+                assert_eq!(reason, StartFailReason::KeyInUse);
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the lost link was never noticed"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(new.key(), "cust-9");
     a.wait_until("session_ended 36", T, |s| {
         s.ended_status() == Some(36) && s.closed
     })
     .await
     .unwrap();
-    // The new session is the live one.
-    let b = TestAgent::join_dev(r, "support-1").await.unwrap();
-    assert!(b.with_state(|s| s.joined().is_some()));
-    let stats = srv.stats();
-    assert_eq!(stats.sessions.len(), 1);
-    assert_eq!(stats.sessions[0].agents.len(), 1);
+    assert_eq!(srv.stats().sessions.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,8 +171,11 @@ async fn the_group_session_limit_is_enforced() {
         start_failed(&srv, start_params(r, Some("three"), 16, 16)).await,
         StartFailReason::GroupLimit
     );
-    // Replacing a live key does not add a session.
-    let _replacement = RawVisitor::start_dev(r, Some("one"), 16, 16).await.unwrap();
+    // A live key is refused as in use, whatever the limit.
+    assert_eq!(
+        start_failed(&srv, start_params(r, Some("one"), 16, 16)).await,
+        StartFailReason::KeyInUse
+    );
     assert_eq!(srv.stats().sessions.len(), 2);
 }
 

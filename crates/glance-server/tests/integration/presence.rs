@@ -1,6 +1,7 @@
 //! The presence service against a real server: visitor sockets, focus and blur, presence data
 //! and its limits, the agent REST API (lookup, find, signal with invoke and signal), held
-//! signals, the agent event socket, authorization and bad visitor ids.
+//! signals, the agent event socket, authorization, visitor tokens and bad visitor ids.
+//! (Focus theft by another app instance is tests/attack/presence_focus.rs.)
 
 use std::time::Duration;
 
@@ -25,6 +26,11 @@ api_key = "k7"
 id = 8
 api_key = "k8"
 presence_enabled = false
+
+[[group]]
+id = 9
+api_key = "k9"
+require_visitor_token = true
 "#;
 
 async fn token(r: &ReadyInfo, group: u32, key: &str) -> String {
@@ -51,11 +57,15 @@ async fn rest(
         .unwrap()
 }
 
-async fn visitor(r: &ReadyInfo, group: u32, id: &str) -> JsonWs {
+/// A visitor socket of app instance `instance`, welcomed.
+async fn visitor(r: &ReadyInfo, group: u32, id: &str, instance: &str) -> JsonWs {
     let mut v = JsonWs::connect(r, "/ws/presence", None).await.unwrap();
-    v.send(&json!({"type": "hello", "group_id": group, "visitor_id": id, "client": "test"}))
-        .await
-        .unwrap();
+    v.send(
+        &json!({"type": "hello", "group_id": group, "visitor_id": id, "client": "test",
+        "instance": instance}),
+    )
+    .await
+    .unwrap();
     let w = v.recv(T).await.unwrap().unwrap();
     assert_eq!(w["type"], "welcome", "{w}");
     v
@@ -106,7 +116,7 @@ async fn presence_signals_focus_and_agent_events() {
     .await;
     assert_eq!(none.status, 404);
 
-    let mut v1 = visitor(r, 7, "alice").await;
+    let mut v1 = visitor(r, 7, "alice", "app-1").await;
     a.recv_until(T, |v| {
         v["event"] == "onvisitorconn" && v["data"]["connected"] == true
     })
@@ -172,8 +182,9 @@ async fn presence_signals_focus_and_agent_events() {
         "hidden"
     );
 
-    // A second app with the same id takes focus; the first is blurred until it acts.
-    let mut v2 = visitor(r, 7, "alice").await;
+    // A second socket of the same app instance takes focus; the first is blurred until it
+    // acts.
+    let mut v2 = visitor(r, 7, "alice", "app-1").await;
     v1.recv_until(T, |v| v["type"] == "blur").await.unwrap();
     rest(
         r,
@@ -223,7 +234,7 @@ async fn presence_signals_focus_and_agent_events() {
     )
     .await;
     assert_eq!(held.json().unwrap(), json!({"result": "queued"}));
-    let mut v3 = visitor(r, 7, "alice").await;
+    let mut v3 = visitor(r, 7, "alice", "app-1").await;
     assert_eq!(
         v3.recv_until(T, |v| v["type"] == "signal").await.unwrap()["data"]["n"],
         "held"
@@ -272,6 +283,23 @@ async fn bad_input_and_authorization() {
             "notconfigured",
         ),
         (json!({"type": "presence", "data": {}}), "unexpected"),
+        // Visitor tokens: required and missing, or wrong in any group.
+        (
+            json!({"type": "hello", "group_id": 9, "visitor_id": "bob"}),
+            "unauthorized",
+        ),
+        (
+            json!({"type": "hello", "group_id": 9, "visitor_id": "bob", "token": "k7"}),
+            "unauthorized",
+        ),
+        (
+            json!({"type": "hello", "group_id": 7, "visitor_id": "bob", "token": "nope"}),
+            "unauthorized",
+        ),
+        (
+            json!({"type": "hello", "group_id": 7, "visitor_id": "bob", "instance": ""}),
+            "malformed",
+        ),
     ] {
         let mut v = JsonWs::connect(r, "/ws/presence", None).await.unwrap();
         v.send(&hello).await.unwrap();
@@ -282,10 +310,18 @@ async fn bad_input_and_authorization() {
             "{hello}: {seen:?}"
         );
     }
+    // The right token is welcomed in a group that requires one.
+    let mut v = JsonWs::connect(r, "/ws/presence", None).await.unwrap();
+    v.send(&json!({"type": "hello", "group_id": 9, "visitor_id": "bob", "token": "k9"}))
+        .await
+        .unwrap();
+    assert_eq!(v.recv(T).await.unwrap().unwrap()["type"], "welcome");
+    drop(v);
+
     // Presence over the limits closes with an error; the agent never sees it.
     let mut a = agent(r, &t7, "carol").await;
     a.recv(T).await.unwrap();
-    let mut v = visitor(r, 7, "carol").await;
+    let mut v = visitor(r, 7, "carol", "app-c").await;
     let too_many: serde_json::Map<String, Value> =
         (0..21).map(|i| (format!("c_{i}"), json!("v"))).collect();
     v.send(&json!({"type": "presence", "data": too_many}))
