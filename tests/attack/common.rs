@@ -129,3 +129,92 @@ pub fn config_file(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     .expect("write the config file");
     p
 }
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A `glance-server` process; SIGKILLed on drop.
+pub struct ServerProc {
+    pub child: std::process::Child,
+    pub log: std::path::PathBuf,
+}
+
+impl ServerProc {
+    /// Starts the binary with `args`, its stderr going to `log`.
+    pub fn spawn(args: &[String], log: &std::path::Path) -> ServerProc {
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("the server's log file");
+        let child = std::process::Command::new(server_bin())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .expect("glance-server starts");
+        ServerProc {
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// Starts the binary and waits (at most `within`) for its ready line.
+    pub fn start(
+        args: &[String],
+        log: &std::path::Path,
+        within: std::time::Duration,
+    ) -> (ServerProc, glance_server::ReadyInfo) {
+        let mut p = ServerProc::spawn(args, log);
+        match p.ready_line(within) {
+            Ok(r) => (p, r),
+            Err(e) => panic!(
+                "no ready line: {e}; the server's log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            ),
+        }
+    }
+
+    /// The first line of stdout, parsed, within `within`.
+    pub fn ready_line(
+        &mut self,
+        within: std::time::Duration,
+    ) -> Result<glance_server::ReadyInfo, String> {
+        use std::io::BufRead;
+        let out = self.child.stdout.take().ok_or("stdout already taken")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let r = std::io::BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(r.map(|_| line));
+        });
+        let line = rx
+            .recv_timeout(within)
+            .map_err(|_| format!("nothing within {within:?}"))?
+            .map_err(|e| e.to_string())?;
+        if line.is_empty() {
+            let status = self.child.wait().map(|s| s.to_string()).unwrap_or_default();
+            return Err(format!("stdout closed without a line ({status})"));
+        }
+        serde_json::from_str(&line).map_err(|e| format!("{e}: {line:?}"))
+    }
+
+    /// kill -9, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -6,8 +6,10 @@
 
 mod common;
 mod dev_token;
+mod first_start_kill;
 mod flood;
 mod hijack;
 mod lockout;
 mod logs;
 mod presence_focus;
+mod restart;

@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -93,10 +94,6 @@ export function waitForLine(child, pred, timeoutMs, what) {
   });
 }
 
-/**
- * Starts glance-server on a free loopback port, with `configToml` as its config file when
- * given; resolves with {child, ready, stateDir}.
- */
 /** Per-client budgets for a test server all of whose clients share 127.0.0.1. */
 export const LOOPBACK_LIMITS = `
 connections_per_address = 10000
@@ -107,7 +104,24 @@ starts_per_address_per_minute = 100000
 address_min_sessions = 100000
 `;
 
-export async function startServer(configToml) {
+/** A loopback port that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts glance-server on a free loopback port, with `configToml` as its config file when
+ * given; resolves with {child, ready, stateDir, args}. opts.fixedPorts: both listeners on
+ * ports chosen up front, so that restartServer can bring it back on the same ones.
+ */
+export async function startServer(configToml, opts = {}) {
   const exe = BIN('glance-server');
   if (!fs.existsSync(exe)) throw new Error(`${exe} is missing: run cargo build -p glance-server`);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glance-browser-'));
@@ -124,11 +138,29 @@ export async function startServer(configToml) {
     fs.writeFileSync(limits, LOOPBACK_LIMITS);
     extra.push('--limits', limits);
   }
-  const child = lines(spawnChild(exe, ['--listen', '127.0.0.1:0', '--state-dir', stateDir, ...extra],
+  const listen = opts.fixedPorts
+    ? ['--listen', `127.0.0.1:${await freePort()}`, '--direct-listen', `127.0.0.1:${await freePort()}`]
+    : ['--listen', '127.0.0.1:0'];
+  const args = [...listen, '--state-dir', stateDir, ...extra];
+  return { ...(await spawnServer(args)), stateDir, args };
+}
+
+async function spawnServer(args) {
+  const child = lines(spawnChild(BIN('glance-server'), args,
     { env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } }));
   const ready = await waitForLine(child, (j) => j.agent_url && j.session_url, 20000, 'the server ready line');
   ready.caPem = fs.readFileSync(ready.ca_cert, 'utf8');
-  return { child, ready, stateDir };
+  return { child, ready };
+}
+
+/** kill -9 a server started with fixedPorts and start it again (same ports, same state). */
+export async function restartServer(srv) {
+  srv.child.kill('SIGKILL');
+  await srv.child.exited;
+  const { child, ready } = await spawnServer(srv.args);
+  srv.child = child;
+  srv.ready = ready;
+  return srv;
 }
 
 export async function stopServer(srv) {

@@ -208,6 +208,46 @@ test('a lost connection rejoins the session; when rejoining fails, status 34', {
   await page.close();
 });
 
+test('while rejoining, join_failed 19 (a restarted service without the session yet) is one failed attempt', { timeout: 40000 }, async () => {
+  const { page, server } = await join();
+  await waitForViewer(page, (s) => s.state === 'joined', T, 'joined');
+  server.ws.close();
+  await waitForViewer(page, (x) => x.state === 'reconnecting', T, 'reconnecting');
+  // Two attempts find the service but not the session (its visitor has not started it again).
+  for (let n = 2; n <= 3; n++) {
+    await waitUntil(() => server.connections === n, T, `connection ${n}`);
+    await server.next('hello');
+    server.send({ type: 'welcome', version: 1, server: 'scripted' });
+    await server.next('join');
+    server.send({ type: 'join_failed', status: 19, reason: 'no such session' });
+    server.ws.close();
+  }
+  // The third finds it: the viewer is back in, not ended.
+  await waitUntil(() => server.connections === 4, T, 'connection 4');
+  await server.next('hello');
+  server.send({ type: 'welcome', version: 1, server: 'scripted' });
+  await server.next('join');
+  server.send({
+    type: 'joined', call_id: 8, key: 'k1', ssnid: 's2', group_id: 1, width: 8, height: 8, paused: false,
+    guests: 1, visitor_version: 'v', display_name: 'main',
+  });
+  const s = await waitForViewer(page, (x) => x.state === 'joined', T, 'joined again');
+  assert.equal(s.endStatus, null);
+  // Dropped again, and every attempt finds no session: the viewer ends with 19, not 34.
+  server.ws.close();
+  for (let n = 5; n <= 9; n++) {
+    await waitUntil(() => server.connections === n, 15000, `connection ${n}`);
+    await server.next('hello');
+    server.send({ type: 'welcome', version: 1, server: 'scripted' });
+    await server.next('join');
+    server.send({ type: 'join_failed', status: 19, reason: 'no such session' });
+    server.ws.close();
+  }
+  const e = await waitForViewer(page, (x) => x.state === 'error', 15000, 'error');
+  assert.equal(e.endStatus, 19);
+  await page.close();
+});
+
 test('a dropped connection is rejoined: the picture comes back', { timeout: 30000 }, async () => {
   const { page, server } = await join();
   server.sendUpdate(FLAG_KEY | FLAG_FINAL, 1, 8, 8, [solid(0, 0, 8, 8, RED)]);

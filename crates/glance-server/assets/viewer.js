@@ -424,8 +424,12 @@
   /** Seed-001 statuses that end a session normally (`iserror: false`). */
   const NOT_ERRORS = new Set([23, 24, 25, 31]);
   const STATS_MS = 2000;
-  /** Delays before the attempts to get back into a session after the connection dropped. */
-  const RECONNECT_DELAYS = [500, 1500, 3000];
+  /**
+   * Delays before the attempts to get back into a session after the connection dropped:
+   * 10.5 s in all, so that a service restart (kill, deploy) fits, the visitor's SDK having
+   * reconnected and, if need be, started the session again meanwhile.
+   */
+  const RECONNECT_DELAYS = [500, 1000, 2000, 3000, 4000];
   /** A connection that has not joined within this long is given up (and retried if rejoining). */
   const JOIN_TIMEOUT_MS = 10000;
 
@@ -803,6 +807,7 @@
   let everJoined = false;
   let reconnects = 0; // reconnect attempts since the connection dropped
   let reconnectTimer = null;
+  let rejoinRefusal = null; // the last rejoin attempt's join_failed 19, while rejoining
   let queue = Promise.resolve(); // messages are handled strictly in arrival order
   // REFRESH_ONLY key frames are for agents that need one; an agent in step skips them. We are
   // in step once a key frame is complete and nothing has visibly gone missing since (every
@@ -851,6 +856,7 @@
     const first = !everJoined;
     everJoined = true;
     reconnects = 0;
+    rejoinRefusal = null;
     view.key = m.key;
     Object.assign(session, {
       ssnkey: m.key,
@@ -926,6 +932,13 @@
       case 'join':
         if (m.type === 'joined') return onJoined(m);
         if (m.type === 'join_failed') {
+          if (m.status === 19 && everJoined) {
+            // Rejoining: a restarted service may not have the session back yet (its visitor
+            // has not started it again). One more failed attempt of the schedule.
+            rejoinRefusal = m;
+            if (ws) ws.close();
+            return undefined;
+          }
           const text = STATUS_TEXT[m.status] || 'The service refused to let you join.';
           return endWith(m.status, m.reason, `${text} (status ${m.status})`, undefined, 'error');
         }
@@ -1020,7 +1033,8 @@
 
   /**
    * The socket closed without session_ended. In a session: `conndrop`, then up to
-   * RECONNECT_DELAYS.length attempts to join again (status 34 when none works). Never in a
+   * RECONNECT_DELAYS.length attempts to join again, a join_failed 19 counting as a failed
+   * attempt (status 34 when none works, 19 when the last one found no session). Never in a
    * session: `conndrop` and status 32.
    */
   function onClosed() {
@@ -1035,8 +1049,14 @@
     if (wasJoined) {
       emit('conndrop', ids());
       reconnects = 0;
+      rejoinRefusal = null;
     }
     if (reconnects >= RECONNECT_DELAYS.length) {
+      if (rejoinRefusal) {
+        // The service is there but the session is not: it ended while we were away.
+        endWith(19, rejoinRefusal.reason, `${STATUS_TEXT[19]} (status 19)`, true);
+        return;
+      }
       endWith(34, 'cant_reconnect', `${STATUS_TEXT[34]} (status 34)`, true);
       return;
     }

@@ -22,7 +22,8 @@ pub struct Cli {
     /// HTTPS address (agents, visitor discovery). Port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
-    /// Directory for the development CA (ca.pem, ca.key.pem); created if missing.
+    /// Directory for the server's state, created if missing: the development CA (ca.pem,
+    /// ca.key.pem), kept credentials (secrets.json) and the session journal (sessions.json).
     #[arg(long)]
     pub state_dir: PathBuf,
     /// TOML file of groups (`[[group]]` tables). Without it one development group runs.
@@ -140,7 +141,7 @@ impl Default for Timing {
 pub struct ServerOptions {
     /// HTTPS listen address; port 0 binds an ephemeral port.
     pub listen: SocketAddr,
-    /// Where the development CA lives.
+    /// The state directory: the development CA, secrets.json, the session journal.
     pub state_dir: PathBuf,
     /// Groups; `None`: one development group (id 1, random api_key).
     pub config: Option<Config>,

@@ -16,6 +16,7 @@ pub mod presence;
 pub mod ready;
 pub mod relay;
 pub mod server;
+pub mod state;
 pub mod tls;
 
 pub use config::{Cli, Config, GroupConfig, ServerOptions, Timing};

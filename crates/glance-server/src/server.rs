@@ -10,13 +10,14 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::AuthService;
-use crate::config::{host_port, random_token, Config, ServerOptions};
+use crate::config::{host_port, Config, ServerOptions};
 use crate::error::ServerError;
 use crate::guard::conn::{raise_file_limit, ConnBudget};
 use crate::http::{self, AppState};
 use crate::presence::hub::PresenceHub;
 use crate::ready::ReadyInfo;
 use crate::relay::{Registry, SessionStats};
+use crate::state::{Journal, Secrets};
 use crate::{direct, tls};
 
 /// A snapshot of the server's sessions.
@@ -44,6 +45,8 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
     https_addr: SocketAddr,
     direct_addr: SocketAddr,
+    /// The session journal (written in the background; flushed at shutdown).
+    journal: Arc<Journal>,
     budget: Arc<ConnBudget>,
 }
 
@@ -70,6 +73,10 @@ impl Server {
         };
         let host = opts.host();
         let tls = tls::setup(&opts.state_dir, &host, opts.cert.as_ref())?;
+        // Credentials that must outlive a restart (the development token and api_key, the
+        // JWT secret when none is configured).
+        let secrets = Secrets::load_or_create(&opts.state_dir)?;
+        let config = secrets.apply(config, opts.config.is_none());
         let https_l = TcpListener::bind(opts.listen)
             .await
             .map_err(|source| ServerError::Bind {
@@ -102,11 +109,17 @@ impl Server {
             budget.max(),
             budget.per_address()
         );
-        let dev_token = random_token();
+        let dev_token = secrets.dev_token.clone();
         let registry = Arc::new(
             Registry::new(&config, dev_token.clone(), opts.agent_queue_bytes)
                 .with_resume_window(opts.timing.resume_window),
         );
+        // Sessions of the previous run come back with their visitors detached.
+        let journal = Arc::new(Journal::new(&opts.state_dir));
+        let restored = registry.restore(journal.load());
+        if restored > 0 {
+            log::info!("restored {restored} session(s) from the journal");
+        }
         let session_url = format!("https://{}", host_port(&host, https_addr.port()));
         let dev_group = registry.dev_group().clone();
         let ready = ReadyInfo {
@@ -158,6 +171,7 @@ impl Server {
         };
         let tasks = vec![
             sweeper,
+            journal.spawn_writer(registry.clone()),
             tokio::spawn(http::run_listener(
                 https_l,
                 TlsAcceptor::from(tls.https.clone()),
@@ -183,6 +197,7 @@ impl Server {
             tasks,
             https_addr,
             direct_addr,
+            journal,
             budget,
         })
     }
@@ -221,6 +236,8 @@ impl Server {
     /// connection.
     pub fn shutdown(&self) {
         let _ = self.shutdown.send(true);
+        // The sessions as they are now, so a restart restores them; nothing after this.
+        self.journal.flush(&self.registry);
         self.registry.shutdown();
         for t in &self.tasks {
             t.abort();

@@ -2,7 +2,6 @@
 //! certificate it issues at every start, and the rustls server configurations (ring provider
 //! only) for the HTTPS and the direct listener.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
 
 use crate::error::ServerError;
+use crate::state::atomic::write_atomic;
 
 /// File name of the development CA certificate inside the state directory.
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -140,24 +140,9 @@ impl DevCa {
         let cert_path = dir.join(CA_CERT_FILE);
         let key_path = dir.join(CA_KEY_FILE);
         if cert_path.exists() && key_path.exists() {
-            let key_pem =
-                std::fs::read_to_string(&key_path).map_err(|e| ServerError::io(&key_path, e))?;
-            let key = KeyPair::from_pem(&key_pem)
-                .map_err(|e| tls_err(&key_path.display().to_string(), e))?;
-            let cert_pem = std::fs::read(&cert_path).map_err(|e| ServerError::io(&cert_path, e))?;
-            let cert_der = rustls_pemfile::certs(&mut cert_pem.as_slice())
-                .next()
-                .ok_or_else(|| {
-                    ServerError::Tls(format!("{}: no CERTIFICATE block", cert_path.display()))
-                })?
-                .map_err(|e| tls_err(&cert_path.display().to_string(), e))?;
-            log::info!("reusing development CA {}", cert_path.display());
-            return Ok(DevCa {
-                params: ca_params(),
-                key,
-                cert_der,
-                cert_path,
-            });
+            if let Some(ca) = load_existing(&cert_path, &key_path)? {
+                return Ok(ca);
+            }
         }
         let key = KeyPair::generate().map_err(|e| tls_err("CA key", e))?;
         let mut params = ca_params();
@@ -167,8 +152,12 @@ impl DevCa {
         let cert = params
             .self_signed(&key)
             .map_err(|e| tls_err("CA certificate", e))?;
-        write_file(&key_path, key.serialize_pem().as_bytes(), true)?;
-        write_file(&cert_path, cert.pem().as_bytes(), false)?;
+        // The key first: a kill between the two leaves a key without a certificate, which the
+        // next start treats as "no CA yet". Each file is replaced atomically.
+        write_atomic(&key_path, key.serialize_pem().as_bytes(), true)
+            .map_err(|e| ServerError::io(&key_path, e))?;
+        write_atomic(&cert_path, cert.pem().as_bytes(), false)
+            .map_err(|e| ServerError::io(&cert_path, e))?;
         log::info!("created development CA {}", cert_path.display());
         Ok(DevCa {
             params,
@@ -211,18 +200,50 @@ impl DevCa {
     }
 }
 
-fn write_file(path: &Path, data: &[u8], private: bool) -> Result<(), ServerError> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+/// The CA in the state directory, or `None` when the certificate file holds no certificate
+/// at all (empty or without a CERTIFICATE block: what a kill during an older server's first
+/// start could leave; nobody can have trusted it, so a new CA is made). A certificate or key
+/// that is there but corrupt refuses the start.
+fn load_existing(cert_path: &Path, key_path: &Path) -> Result<Option<DevCa>, ServerError> {
+    let cert_pem = std::fs::read(cert_path).map_err(|e| ServerError::io(cert_path, e))?;
+    let has_block = String::from_utf8_lossy(&cert_pem).contains("-----BEGIN CERTIFICATE-----");
+    if !has_block {
+        log::warn!(
+            "{} holds no certificate ({} bytes; an interrupted first start?): creating a new development CA",
+            cert_path.display(),
+            cert_pem.len()
+        );
+        return Ok(None);
     }
-    #[cfg(not(unix))]
-    let _ = private;
-    let mut f = opts.open(path).map_err(|e| ServerError::io(path, e))?;
-    f.write_all(data).map_err(|e| ServerError::io(path, e))
+    let cert_der = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .next()
+        .ok_or_else(|| {
+            ServerError::Tls(format!(
+                "{}: no CERTIFICATE block could be read; remove the file and {} to make a new CA",
+                cert_path.display(),
+                key_path.display()
+            ))
+        })?
+        .map_err(|e| {
+            tls_err(
+                &format!(
+                    "{} is corrupt (remove it and {} to make a new CA)",
+                    cert_path.display(),
+                    key_path.display()
+                ),
+                e,
+            )
+        })?;
+    let key_pem = std::fs::read_to_string(key_path).map_err(|e| ServerError::io(key_path, e))?;
+    let key =
+        KeyPair::from_pem(&key_pem).map_err(|e| tls_err(&key_path.display().to_string(), e))?;
+    log::info!("reusing development CA {}", cert_path.display());
+    Ok(Some(DevCa {
+        params: ca_params(),
+        key,
+        cert_der,
+        cert_path: cert_path.to_path_buf(),
+    }))
 }
 
 #[cfg(test)]
@@ -241,5 +262,49 @@ mod tests {
         assert_eq!(a.ca_cert, b.ca_cert);
         assert!(a.ca_cert.unwrap().is_absolute());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_empty_certificate_beside_a_key_makes_a_new_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        setup(dir.path(), "127.0.0.1", None).unwrap();
+        let key_before = std::fs::read(dir.path().join(CA_KEY_FILE)).unwrap();
+        std::fs::write(dir.path().join(CA_CERT_FILE), b"").unwrap();
+        let s = setup(dir.path(), "127.0.0.1", None).unwrap();
+        let pem = std::fs::read_to_string(s.ca_cert.unwrap()).unwrap();
+        assert!(pem.contains("BEGIN CERTIFICATE"));
+        assert_ne!(
+            std::fs::read(dir.path().join(CA_KEY_FILE)).unwrap(),
+            key_before
+        );
+        // The new pair is reused afterwards.
+        let again = std::fs::read_to_string(dir.path().join(CA_CERT_FILE)).unwrap();
+        setup(dir.path(), "127.0.0.1", None).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(CA_CERT_FILE)).unwrap(),
+            again
+        );
+    }
+
+    #[test]
+    fn a_key_without_a_certificate_makes_a_new_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        setup(dir.path(), "127.0.0.1", None).unwrap();
+        std::fs::remove_file(dir.path().join(CA_CERT_FILE)).unwrap();
+        setup(dir.path(), "127.0.0.1", None).unwrap();
+        assert!(dir.path().join(CA_CERT_FILE).exists());
+    }
+
+    #[test]
+    fn a_corrupt_certificate_refuses_to_start() {
+        let dir = tempfile::tempdir().unwrap();
+        setup(dir.path(), "127.0.0.1", None).unwrap();
+        std::fs::write(
+            dir.path().join(CA_CERT_FILE),
+            "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = setup(dir.path(), "127.0.0.1", None).unwrap_err();
+        assert!(e.to_string().contains(CA_CERT_FILE), "{e}");
     }
 }

@@ -254,3 +254,41 @@ fn report_errors_puts_warnings_in_the_session_record() {
         vis.ended(10).await;
     });
 }
+
+/// A session that ends while its visitor is away (here an agent ends it) stays ended: the
+/// service answers the visitor's `resume` with how it ended, and the SDK reports that rather
+/// than starting the session again (which it does only when the service lost the session).
+#[test]
+fn a_session_ended_while_the_visitor_is_away_is_not_started_again() {
+    runtime().block_on(async {
+        let (server, direct, tunnel) = server_behind_two_proxies(None).await;
+        let ready = server.ready().clone();
+        let vis = Visitor::synthetic(&ready, 320, 240).await;
+        let key = vis.start_random().await;
+        let agent = TestAgent::join_dev(&ready, &key).await.unwrap();
+        share_and_check(&vis, &agent, "picture before the drop").await;
+        direct.set_refusing(true);
+        tunnel.set_refusing(true);
+        direct.drop_all();
+        tunnel.drop_all();
+        vis.expect(EventCode::ConnectionWarning, 10).await;
+        agent.end_session().unwrap();
+        agent
+            .wait_until("session_ended", Duration::from_secs(10), |s| {
+                s.ended_status().is_some()
+            })
+            .await
+            .unwrap();
+        direct.set_refusing(false);
+        tunnel.set_refusing(false);
+        let e = vis.expect(EventCode::SessionEnded, 15).await;
+        assert_eq!(
+            e.property("reason"),
+            Some("SessionEndReasonOtherSide"),
+            "{}",
+            e.message
+        );
+        assert!(!fired(&vis, EventCode::ClearWarning));
+        assert!(server.stats().session(ready.group_id, &key).is_none());
+    });
+}

@@ -16,6 +16,7 @@ use super::session::{AgentIdentity, Ending, JoinError, Session, SessionParams, S
 use crate::config::{Config, GroupConfig};
 use crate::guard::starts::StartBudget;
 use crate::guard::{address_key, LimitsConfig};
+use crate::state::SessionRecord;
 
 /// Random keys tried before giving up (or scanning a small key space).
 const RANDOM_KEY_TRIES: usize = 64;
@@ -55,6 +56,8 @@ pub struct Registry {
     next_agent_id: AtomicU64,
     /// How long a session whose visitor dropped waits for a `resume`.
     resume_window: std::time::Duration,
+    /// Sessions that ended lately, by resume token: how (see [`Registry::ended_by_token`]).
+    ended: Mutex<Endings>,
     limits: LimitsConfig,
     starts: StartBudget,
 }
@@ -114,6 +117,7 @@ impl Registry {
             next_call_id: AtomicU64::new(rand::rng().random_range(1_000_000..1_000_000_000)),
             next_agent_id: AtomicU64::new(1),
             resume_window: std::time::Duration::from_secs(60),
+            ended: Mutex::new(Endings::default()),
             limits: config.limits.clone(),
             starts: StartBudget::new(&config.limits),
         }
@@ -264,6 +268,7 @@ impl Registry {
             display_name: req.display.name.clone(),
             visitor_client: visitor_client.to_string(),
             resume_token: crate::config::random_token(),
+            previous_call_id: req.previous_call_id,
             visitor_addr,
             visitor_id: req.visitor_id.clone(),
             token_verified,
@@ -367,6 +372,7 @@ impl Registry {
     }
 
     fn forget(&self, session: &Arc<Session>) {
+        self.remember_ending(session);
         let mut all = self.lock();
         if let Some(m) = all.get_mut(&session.group_id()) {
             if m.get(session.key())
@@ -411,6 +417,171 @@ impl Registry {
             .collect();
         v.sort_by(|a, b| (a.group_id, &a.key).cmp(&(b.group_id, &b.key)));
         v
+    }
+}
+
+/// The session journal (issue 18, docs/DECISIONS.md "Restart and crash"): snapshots of the
+/// live sessions for it, and sessions restored from it at start.
+impl Registry {
+    /// One record per live session, ordered by group and key.
+    pub fn journal_records(&self) -> Vec<SessionRecord> {
+        let sessions: Vec<Arc<Session>> = self
+            .lock()
+            .values()
+            .flat_map(|m| m.values().cloned())
+            .collect();
+        let mut v: Vec<SessionRecord> = sessions
+            .iter()
+            .filter_map(|s| {
+                let (paused, width, height) = s.journal_state()?;
+                let p = s.params();
+                Some(SessionRecord {
+                    group_id: p.group.id,
+                    key: p.key.clone(),
+                    call_id: p.call_id,
+                    ssnid: p.ssnid.clone(),
+                    resume_token: p.resume_token.clone(),
+                    persist: p.persist,
+                    max_guests: p.max_guests,
+                    paused,
+                    width,
+                    height,
+                    display_name: p.display_name.clone(),
+                    visitor_client: p.visitor_client.clone(),
+                    previous_call_id: p.previous_call_id,
+                    visitor_addr: Some(p.visitor_addr),
+                    visitor_id: p.visitor_id.clone(),
+                    token_verified: p.token_verified,
+                })
+            })
+            .collect();
+        v.sort_by(|a, b| (a.group_id, &a.key).cmp(&(b.group_id, &b.key)));
+        v
+    }
+
+    /// Keeps how `session` ended for a resume window, so that its visitor, coming back with
+    /// its resume token, is told (`session_ended`) rather than `resume_failed`, which the SDK
+    /// reads as "the service lost the session" and answers by starting it again.
+    fn remember_ending(&self, session: &Session) {
+        let Some(e) = session.ending() else { return };
+        let keep = self.resume_window.max(std::time::Duration::from_secs(1));
+        let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+        ended.prune(keep);
+        ended.insert(session.params().resume_token.clone(), e);
+    }
+
+    /// How the session whose resume token is `token` ended, if it ended within the last
+    /// resume window.
+    pub fn ended_by_token(&self, token: &str) -> Option<Ending> {
+        let keep = self.resume_window.max(std::time::Duration::from_secs(1));
+        let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+        ended.prune(keep);
+        ended.by_token.get(token).cloned()
+    }
+
+    /// Restores journal records as sessions whose visitor is detached: the resume window
+    /// runs from now; agents may join and wait. Records of groups that no longer exist, with
+    /// invalid keys, or beyond the group's session limit are dropped (logged). Returns how
+    /// many were restored.
+    pub fn restore(self: &Arc<Self>, records: Vec<SessionRecord>) -> usize {
+        let mut restored = Vec::new();
+        {
+            let mut all = self.lock();
+            for r in records {
+                let Some(group) = self.groups.get(&r.group_id).cloned() else {
+                    log::warn!(
+                        "journal: session {}/{} dropped: group {} no longer exists",
+                        r.group_id,
+                        r.key,
+                        r.group_id
+                    );
+                    continue;
+                };
+                if let Err(m) = validate_key(&r.key) {
+                    log::warn!("journal: session {}/? dropped: the key {m}", r.group_id);
+                    continue;
+                }
+                let live = all.entry(group.id).or_default();
+                if live.contains_key(&r.key) {
+                    continue;
+                }
+                if live.len() >= group.max_sessions {
+                    log::warn!(
+                        "journal: session {}/{} dropped: the group's limit of {} sessions is reached",
+                        group.id,
+                        r.key,
+                        group.max_sessions
+                    );
+                    continue;
+                }
+                let max_guests = r.max_guests.clamp(1, group.max_guests);
+                self.next_call_id
+                    .fetch_max(r.call_id.saturating_add(1), Ordering::Relaxed);
+                let params = SessionParams {
+                    group,
+                    key: r.key.clone(),
+                    call_id: r.call_id,
+                    ssnid: r.ssnid,
+                    persist: r.persist,
+                    max_guests,
+                    paused: r.paused,
+                    width: r.width.max(1),
+                    height: r.height.max(1),
+                    display_name: r.display_name,
+                    visitor_client: r.visitor_client,
+                    resume_token: r.resume_token,
+                    previous_call_id: r.previous_call_id,
+                    visitor_addr: r
+                        .visitor_addr
+                        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                    visitor_id: r.visitor_id,
+                    token_verified: r.token_verified,
+                };
+                let session = Arc::new(Session::restored(params, self.agent_queue_bytes));
+                live.insert(r.key, session.clone());
+                restored.push(session);
+            }
+        }
+        for s in &restored {
+            log::info!(
+                "session {}/{} restored from the journal (call {}); waiting {} ms for its visitor",
+                s.group_id(),
+                s.key(),
+                s.params().call_id,
+                self.resume_window.as_millis()
+            );
+            tokio::spawn(s.clone().run_no_agent_timer(Arc::downgrade(self)));
+            super::visitor::hold_for_resume(self, s, s.link_epoch(), "the service restarted");
+        }
+        restored.len()
+    }
+}
+
+/// Most ended sessions remembered at once (the oldest are forgotten first).
+const MAX_ENDINGS: usize = 100_000;
+
+/// Ended sessions by resume token, oldest first.
+#[derive(Debug, Default)]
+struct Endings {
+    order: std::collections::VecDeque<(std::time::Instant, String)>,
+    by_token: HashMap<String, Ending>,
+}
+
+impl Endings {
+    fn prune(&mut self, keep: std::time::Duration) {
+        while let Some((t, token)) = self.order.front() {
+            if t.elapsed() < keep && self.order.len() <= MAX_ENDINGS {
+                break;
+            }
+            self.by_token.remove(token);
+            self.order.pop_front();
+        }
+    }
+
+    fn insert(&mut self, token: String, e: Ending) {
+        if self.by_token.insert(token.clone(), e).is_none() {
+            self.order.push_back((std::time::Instant::now(), token));
+        }
     }
 }
 
@@ -462,6 +633,7 @@ mod tests {
             display_name: String::new(),
             visitor_client: String::new(),
             resume_token: format!("token-{k}"),
+            previous_call_id: None,
             visitor_addr: IpAddr::from([127, 0, 0, 1]),
             visitor_id: None,
             token_verified: false,

@@ -63,7 +63,7 @@ impl Ending {
         }
     }
 
-    fn control(&self) -> Control {
+    pub(crate) fn control(&self) -> Control {
         Control::SessionEnded {
             reason: self.reason,
             status: self.status.code(),
@@ -100,6 +100,9 @@ pub struct SessionParams {
     pub visitor_client: String,
     /// What a visitor presents in `resume` to continue the session on a new connection.
     pub resume_token: String,
+    /// The call id of the session this one starts again (`start_session.previous_call_id`:
+    /// the visitor's service lost the session, e.g. restarted without its journal).
+    pub previous_call_id: Option<u64>,
     /// The address the visitor started the session from (its share of the group's limit).
     pub visitor_addr: std::net::IpAddr,
     /// `start_session.visitor_id`, if any.
@@ -176,6 +179,8 @@ struct FrameInProgress {
 #[derive(Debug)]
 struct Inner {
     ended: bool,
+    /// How it ended (for a visitor that comes back to resume it).
+    ending: Option<Ending>,
     reported_errors: VecDeque<(String, String)>,
     /// The visitor has enabled remote control.
     rc: bool,
@@ -247,6 +252,7 @@ impl Session {
     ) -> Session {
         let inner = Inner {
             ended: false,
+            ending: None,
             agents: Vec::new(),
             reported_errors: VecDeque::new(),
             rc: false,
@@ -679,6 +685,7 @@ impl Session {
             return false;
         }
         g.ended = true;
+        g.ending = Some(e.clone());
         log::info!(
             "session {}/{} ended: {:?} (status {}): {}",
             self.params.group.id,
@@ -765,5 +772,27 @@ impl Session {
             visitor_queue: self.visitor().stats(),
             reported_errors: g.reported_errors.iter().cloned().collect(),
         }
+    }
+}
+
+/// Sessions restored from the journal after a restart (issue 18).
+impl Session {
+    /// A session restored from the journal: its visitor has no connection yet (the caller
+    /// detaches it, so the resume window runs from now, as after a dropped visitor link).
+    pub fn restored(params: SessionParams, agent_queue_limit: usize) -> Session {
+        let none = Arc::new(SendQueue::new(1, 1));
+        none.close(None);
+        Session::new(params, none, agent_queue_limit)
+    }
+
+    /// The session's current pause state and display size, or `None` once it has ended.
+    pub fn journal_state(&self) -> Option<(bool, u16, u16)> {
+        let g = self.lock();
+        (!g.ended).then_some((g.paused, g.width, g.height))
+    }
+
+    /// How the session ended, once it has.
+    pub fn ending(&self) -> Option<Ending> {
+        self.lock().ending.clone()
     }
 }

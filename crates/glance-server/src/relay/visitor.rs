@@ -184,6 +184,16 @@ pub async fn run(
                     .find_by_resume_token(&token)
                     .and_then(|s| s.attach(queue.clone()).map(|epoch| (s, epoch)));
                 let Some((session, epoch)) = attached else {
+                    if let Some(e) = registry.ended_by_token(&token) {
+                        // It ended while its visitor was away: say how, so that the visitor
+                        // ends too instead of starting it again.
+                        log::info!(
+                            "resume refused: the session ended meanwhile ({:?})",
+                            e.reason
+                        );
+                        queue.close(Some(e.control()));
+                        return;
+                    }
                     log::info!("resume refused: no live session has that token");
                     queue.push_control(Control::ResumeFailed {
                         message: "the session is over or the token is unknown".into(),
@@ -225,6 +235,14 @@ pub async fn run(
             return;
         }
     };
+    if let Some(prev) = req.previous_call_id {
+        log::info!(
+            "session {}/{} (call {}) starts again the visitor's call {prev}, which the service no longer knew",
+            session.group_id(),
+            session.key(),
+            session.params().call_id
+        );
+    }
     queue.enable_ping();
     let epoch = session.link_epoch();
     serve_session(&registry, &session, rx, &queue, epoch).await;
@@ -234,7 +252,12 @@ pub async fn run(
 /// The visitor's connection `epoch` is lost: the session waits for a `resume` for the
 /// registry's resume window, then ends with `conn_drop` (agents see 27). Agents stay joined
 /// meanwhile and are not told; their picture simply stops changing.
-fn hold_for_resume(registry: &Arc<Registry>, session: &Arc<Session>, epoch: u64, why: &str) {
+pub(crate) fn hold_for_resume(
+    registry: &Arc<Registry>,
+    session: &Arc<Session>,
+    epoch: u64,
+    why: &str,
+) {
     if !session.detach(epoch) {
         return;
     }

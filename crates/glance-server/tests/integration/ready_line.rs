@@ -123,7 +123,7 @@ async fn binary_prints_the_ready_line_first_and_its_urls_answer() {
     let a = TestAgent::join_dev(&ready, v.key()).await.unwrap();
     assert!(a.with_state(|s| s.joined().is_some()), "{:?}", a);
 
-    // Restarting on the same state dir reuses the CA.
+    // Restarting on the same state dir reuses the CA and the credentials (secrets.json).
     let ca_before = std::fs::read(&ready.ca_cert).unwrap();
     child.start_kill().unwrap();
     let _ = tokio::time::timeout(T, child.wait()).await;
@@ -136,7 +136,8 @@ async fn binary_prints_the_ready_line_first_and_its_urls_answer() {
         .unwrap();
     let ready2: ReadyInfo = serde_json::from_str(&line).unwrap();
     assert_eq!(std::fs::read(&ready2.ca_cert).unwrap(), ca_before);
-    assert_ne!(ready2.agent_token, ready.agent_token);
+    assert_eq!(ready2.agent_token, ready.agent_token);
+    assert_eq!(ready2.api_key, ready.api_key);
     assert_eq!(http::get(&ready2, "/healthz").await.unwrap().status, 200);
     child.start_kill().unwrap();
 }

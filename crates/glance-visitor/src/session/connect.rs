@@ -50,6 +50,9 @@ pub(crate) struct Started {
     pub key: String,
     pub capturer: Box<dyn Capturer>,
     pub display: DisplayDesc,
+    /// The display as `start_session` announced it (sent again if the session must be
+    /// started again after the service lost it).
+    pub shown: DisplayInfo,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,50 +101,79 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
     confirm_terms(core, spec, &ep.terms_url).await?;
     let (mut stream, _) = open(&ep, spec.params.force_tunnel).await?;
     let p = &spec.params;
-    stream
-        .write_control(&Control::StartSession(StartSession {
-            group_id: cfg.group_id as u32,
-            token: cfg.token.clone(),
-            key: match &spec.key {
-                KeyChoice::Random => None,
-                KeyChoice::Given(k) => Some(k.clone()),
-            },
-            visitor_id: cfg.visitor_id().map(str::to_string),
-            name: cfg.name.clone(),
-            email: cfg.email.clone(),
-            phone: cfg.phone.clone(),
-            max_guests: p.max_guests,
-            persist: p.persist,
-            paused: p.paused,
-            main_call_id: p.main_call_id,
-            presence_start: p.presence_start,
-            display: {
-                let (width, height) =
-                    ScaleSpec::from_params(&p.display_params).target(first.width, first.height);
-                DisplayInfo {
-                    name: display.name.clone(),
-                    width,
-                    height,
-                }
-            },
-            previous_call_id: None,
-        }))
-        .await?;
-    match with_timeout(STEP_TIMEOUT, stream.read_message()).await? {
+    let shown = {
+        let (width, height) =
+            ScaleSpec::from_params(&p.display_params).target(first.width, first.height);
+        DisplayInfo {
+            name: display.name.clone(),
+            width,
+            height,
+        }
+    };
+    let key = match &spec.key {
+        KeyChoice::Random => None,
+        KeyChoice::Given(k) => Some(k.clone()),
+    };
+    let started = start_session(&mut stream, spec, key, shown.clone(), None).await?;
+    Ok(Started {
+        tunneled: stream.is_tunnel(),
+        stream,
+        resume_token: started.resume_token,
+        endpoints: ep,
+        call_id: started.call_id,
+        key: started.key,
+        capturer,
+        display,
+        shown,
+    })
+}
+
+/// What `session_started` said.
+pub(crate) struct SessionStarted {
+    pub call_id: u64,
+    pub key: String,
+    pub resume_token: Option<String>,
+}
+
+/// Sends `start_session` for `spec` on a negotiated `link` (with `key`, the display as
+/// `shown`, and `previous_call_id` when the session starts again after the service lost it)
+/// and reads the answer.
+pub(crate) async fn start_session(
+    link: &mut Link,
+    spec: &SessionSpec,
+    key: Option<String>,
+    shown: DisplayInfo,
+    previous_call_id: Option<u64>,
+) -> Result<SessionStarted, StartError> {
+    let cfg = &spec.config;
+    let p = &spec.params;
+    link.write_control(&Control::StartSession(StartSession {
+        group_id: cfg.group_id as u32,
+        token: cfg.token.clone(),
+        key,
+        visitor_id: cfg.visitor_id().map(str::to_string),
+        name: cfg.name.clone(),
+        email: cfg.email.clone(),
+        phone: cfg.phone.clone(),
+        max_guests: p.max_guests,
+        persist: p.persist,
+        paused: p.paused,
+        main_call_id: p.main_call_id,
+        presence_start: p.presence_start,
+        display: shown,
+        previous_call_id,
+    }))
+    .await?;
+    match with_timeout(STEP_TIMEOUT, link.read_message()).await? {
         Message::Control(Control::SessionStarted {
             call_id,
             key,
             resume_token,
             ..
-        }) => Ok(Started {
-            tunneled: stream.is_tunnel(),
-            stream,
-            resume_token,
-            endpoints: ep,
+        }) => Ok(SessionStarted {
             call_id,
             key,
-            capturer,
-            display,
+            resume_token,
         }),
         Message::Control(Control::StartFailed { reason, message }) => {
             Err(StartError::Rejected(reason, message))

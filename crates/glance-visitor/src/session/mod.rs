@@ -88,6 +88,19 @@ pub(crate) async fn run(core: Arc<Core>, spec: SessionSpec, mut cmds: UnboundedR
     core.finish(generation, events);
 }
 
+/// The wire name of a `start_failed` reason (EventStartSessionFailed's `error`).
+fn refusal_name(reason: StartFailReason) -> &'static str {
+    match reason {
+        StartFailReason::UnknownGroup => "unknown_group",
+        StartFailReason::Unauthorized => "unauthorized",
+        StartFailReason::InvalidKey => "invalid_key",
+        StartFailReason::GroupLimit => "group_limit",
+        StartFailReason::NoKeyAvailable => "no_key_available",
+        StartFailReason::KeyInUse => "key_in_use",
+        StartFailReason::Throttled => "throttled",
+    }
+}
+
 fn start_failure(e: &connect::StartError) -> Outcome {
     use connect::StartError as S;
     match e {
@@ -103,16 +116,7 @@ fn start_failure(e: &connect::StartError) -> Outcome {
             reason: EndReason::CantConnect,
         },
         S::Rejected(reason, message) => Outcome::Failed {
-            error: match reason {
-                StartFailReason::UnknownGroup => "unknown_group",
-                StartFailReason::Unauthorized => "unauthorized",
-                StartFailReason::InvalidKey => "invalid_key",
-                StartFailReason::GroupLimit => "group_limit",
-                StartFailReason::NoKeyAvailable => "no_key_available",
-                StartFailReason::KeyInUse => "key_in_use",
-                StartFailReason::Throttled => "throttled",
-            }
-            .into(),
+            error: refusal_name(*reason).into(),
             message: format!("the service refused the session: {message}"),
             reason: if *reason == StartFailReason::GroupLimit {
                 EndReason::Killed
@@ -160,11 +164,12 @@ async fn run_inner(
         stream,
         tunneled,
         endpoints,
-        resume_token,
-        call_id,
-        key,
+        mut resume_token,
+        mut call_id,
+        mut key,
         capturer,
         display,
+        shown,
     } = match started {
         Ok(s) => s,
         Err(e) => return start_failure(&e),
@@ -332,8 +337,9 @@ async fn run_inner(
                         break Outcome::Ended(EndReason::ConnDrop, why);
                     };
                     conn.stop();
-                    match reconnect(core, &spec, &endpoints, token, cmds, &ctl, &pointer, &why).await {
-                        Ok(link) => {
+                    let was = Current { key: &key, call_id, shown: &shown };
+                    match reconnect(core, &spec, &endpoints, token, &was, cmds, &ctl, &pointer, &why).await {
+                        Ok(Reconnected { link, restarted }) => {
                             if link.is_tunnel() && !tunneled {
                                 core.fire(Event::new(EventCode::Tunneling, "reconnected to the Glance service through the tunnel"));
                             }
@@ -344,8 +350,34 @@ async fn run_inner(
                             // What the service may have missed: the pause state and the pointer.
                             let _ = out_tx.send(Control::Pause { paused: ctl.is_paused() });
                             pointer.resend();
+                            let mut clear = Event::new(EventCode::ClearWarning, "the connection to the Glance service is re-established");
+                            let mut guests_reset = false;
+                            if let Some(st) = restarted {
+                                if st.key != key {
+                                    log::warn!("the service started the session again as {} instead of {key}", st.key);
+                                }
+                                log::info!("session {} started again as call {} (was {call_id})", st.key, st.call_id);
+                                clear = Event::new(EventCode::ClearWarning, format!(
+                                    "the connection to the Glance service is re-established; the service had lost the session and it was started again (call {}, was {call_id})",
+                                    st.call_id
+                                ))
+                                .with("callid", st.call_id.to_string())
+                                .with("previouscallid", call_id.to_string());
+                                key = st.key;
+                                call_id = st.call_id;
+                                resume_token = st.resume_token;
+                                core.update(generation, |s| {
+                                    guests_reset = s.info.n_guests != 0;
+                                    s.info.call_id = call_id;
+                                    s.info.key = key.clone();
+                                    s.info.n_guests = 0;
+                                });
+                            }
                             core.update(generation, |st| st.info.is_connected = true);
-                            core.fire(Event::new(EventCode::ClearWarning, "the connection to the Glance service is re-established"));
+                            core.fire(clear);
+                            if guests_reset {
+                                core.fire(Event::new(EventCode::GuestCountChange, "0 agent(s) in the session").with("count", "0"));
+                            }
                         }
                         Err(o) => break o,
                     }
@@ -431,21 +463,52 @@ fn reconnect_window() -> Duration {
         .unwrap_or(DEFAULT_RECONNECT_WINDOW)
 }
 
+/// What the session is when its connection drops.
+struct Current<'a> {
+    key: &'a str,
+    call_id: u64,
+    /// The display as `start_session` announced it.
+    shown: &'a glance_protocol::DisplayInfo,
+}
+
+/// A re-established connection.
+struct Reconnected {
+    link: Link,
+    /// `Some` when the service no longer knew the session (`resume_failed`: it lost its
+    /// state) and it was started again with the same key: the new call id and resume token.
+    restarted: Option<connect::SessionStarted>,
+}
+
+/// One reconnect attempt's answer from the service.
+enum Step {
+    Done(Reconnected),
+    /// `resume_failed`: start the session again.
+    Lost(String),
+    /// Starting it again was refused.
+    Refused(StartFailReason, String),
+    /// The session ended while the visitor was away (`session_ended` instead of `resumed`).
+    Over(EndReason, String),
+}
+
 /// After a drop: EventConnectionWarning, then attempts with growing pauses (0.25 s doubling
 /// to 4 s) to open a new connection (direct, then the tunnel) and `resume`, until the
-/// reconnect window is over. EndSession meanwhile ends the session; a pause is recorded and
-/// sent after the resume.
+/// reconnect window is over. When the service answers `resume_failed` (it no longer knows the
+/// session: restarted without its journal) the session is started again at once on a fresh
+/// connection, with the same key and `previous_call_id`; a refusal of that start ends the
+/// session with conn_drop. EndSession meanwhile ends the session; a pause is recorded and
+/// sent after the reconnect.
 #[allow(clippy::too_many_arguments)]
 async fn reconnect(
     core: &Arc<Core>,
     spec: &SessionSpec,
     ep: &connect::Endpoints,
     token: &str,
+    was: &Current<'_>,
     cmds: &mut UnboundedReceiver<Command>,
     ctl: &Arc<PipelineCtl>,
     pointer: &Arc<cursor::CursorCtl>,
     why: &str,
-) -> Result<Link, Outcome> {
+) -> Result<Reconnected, Outcome> {
     let generation = spec.generation;
     log::warn!("{why}; reconnecting");
     core.update(generation, |st| st.info.is_connected = false);
@@ -459,16 +522,46 @@ async fn reconnect(
     let deadline = tokio::time::Instant::now() + reconnect_window();
     let mut pause = Duration::from_millis(250);
     let mut last_error = why.to_string();
+    // Set once the service said it does not know the session any more.
+    let mut start_again = false;
     loop {
+        let again = start_again;
         let attempt = async {
             let (mut link, _) = connect::open(ep, spec.params.force_tunnel).await?;
+            if again {
+                return match connect::start_session(
+                    &mut link,
+                    spec,
+                    Some(was.key.to_string()),
+                    was.shown.clone(),
+                    Some(was.call_id),
+                )
+                .await
+                {
+                    Ok(st) => Ok(Step::Done(Reconnected {
+                        link,
+                        restarted: Some(st),
+                    })),
+                    Err(connect::StartError::Rejected(reason, message)) => {
+                        Ok(Step::Refused(reason, message))
+                    }
+                    Err(e) => Err(e),
+                };
+            }
             link.write_control(&Control::Resume {
                 token: token.to_string(),
             })
             .await?;
             match with_timeout(10, link.read_message()).await? {
-                Message::Control(Control::Resumed { .. }) => Ok(Ok(link)),
-                Message::Control(Control::ResumeFailed { message }) => Ok(Err(message)),
+                Message::Control(Control::Resumed { .. }) => Ok(Step::Done(Reconnected {
+                    link,
+                    restarted: None,
+                })),
+                Message::Control(Control::ResumeFailed { message }) => Ok(Step::Lost(message)),
+                // The session ended while we were away (an agent ended it, a timeout): so be it.
+                Message::Control(Control::SessionEnded {
+                    reason, message, ..
+                }) => Ok(Step::Over(reason, message)),
                 other => Err(connect::StartError::Transport(TransportError::Malformed(
                     format!("expected resumed, got {other:?}"),
                 ))),
@@ -494,11 +587,34 @@ async fn reconnect(
         };
         match r {
             Err(_) => break,
-            Ok(Ok(Ok(link))) => return Ok(link),
-            Ok(Ok(Err(message))) => {
+            Ok(Ok(Step::Done(r))) => return Ok(r),
+            Ok(Ok(Step::Lost(message))) => {
+                log::warn!(
+                    "the service no longer knows session {} ({message}); starting it again",
+                    was.key
+                );
+                last_error = format!("the service lost the session: {message}");
+                start_again = true;
+                // At once: the service answered, it is up.
+                continue;
+            }
+            Ok(Ok(Step::Over(reason, message))) => {
+                return Err(Outcome::Ended(
+                    reason,
+                    if message.is_empty() {
+                        "the session ended while the connection was down".into()
+                    } else {
+                        message
+                    },
+                ))
+            }
+            Ok(Ok(Step::Refused(reason, message))) => {
                 return Err(Outcome::Ended(
                     EndReason::ConnDrop,
-                    format!("the connection dropped and the service could not resume the session: {message}"),
+                    format!(
+                        "the connection dropped, the service had lost the session, and it refused to start it again ({}): {message}",
+                        refusal_name(reason)
+                    ),
                 ))
             }
             Ok(Err(e)) => {
