@@ -7,7 +7,8 @@
 //! (diff and encode on the capture thread), [`transport`] (TLS, discovery, framing) and the
 //! session task.
 
-pub mod capture;
+/// The platform seam (crate `glance-platform`): displays, capture backends, the pointer.
+pub use glance_platform as capture;
 mod default_ui;
 pub mod events;
 pub mod params;

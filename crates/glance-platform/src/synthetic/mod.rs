@@ -5,7 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{CaptureError, Capturer, FrameBuf};
+use crate::{CaptureError, Capturer, FrameBuf};
+
+mod backend;
 
 /// A shared handle: clones see the same picture.
 #[derive(Debug, Clone)]

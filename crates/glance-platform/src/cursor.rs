@@ -4,13 +4,13 @@
 //! looks like; the session turns that into `cursor` messages and kind-3 shapes.
 //!
 //! Backends: the synthetic display's scripted pointer (here) and X11 with XFixes
-//! ([`super::x11_cursor`]).
+//! (`crate::x11::cursor`).
 
 use std::sync::MutexGuard;
 
 use glance_protocol::CursorShape;
 
-use super::{CaptureError, DisplayDesc, DisplaySource, SyntheticDisplay};
+use crate::{CaptureError, DisplayDesc, DisplaySource, SyntheticDisplay};
 
 /// Where the pointer is, relative to the top-left corner of the shared display, in its
 /// captured pixels.
@@ -40,21 +40,7 @@ pub trait CursorSource: Send {
 impl DisplaySource {
     /// Opens a pointer source for `desc` (the display being shared).
     pub fn open_cursor(&self, desc: &DisplayDesc) -> Result<Box<dyn CursorSource>, CaptureError> {
-        match self {
-            DisplaySource::Synthetic(d) => Ok(Box::new(d.cursor_source())),
-            #[cfg(target_os = "linux")]
-            DisplaySource::Platform(d) => Ok(Box::new(super::x11_cursor::X11CursorSource::open(
-                d.as_deref(),
-                desc,
-            )?)),
-            #[cfg(not(target_os = "linux"))]
-            DisplaySource::Platform(_) => {
-                let _ = desc;
-                Err(CaptureError::Open(
-                    "the pointer on this platform is not implemented yet".into(),
-                ))
-            }
-        }
+        self.backend().open_cursor(desc)
     }
 }
 

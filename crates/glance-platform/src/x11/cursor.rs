@@ -11,8 +11,8 @@ use x11rb::protocol::xproto::{ConnectionExt as _, Window};
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
-use super::cursor::{CursorSource, CursorState};
-use super::{CaptureError, DisplayDesc};
+use crate::cursor::{CursorSource, CursorState};
+use crate::{CaptureError, DisplayDesc};
 
 fn err(e: impl std::fmt::Display) -> CaptureError {
     CaptureError::Capture(format!("X11 pointer: {e}"))

@@ -1,21 +1,7 @@
-//! Screen capture behind one trait. Every backend fills a [`FrameBuf`] with BGRX pixels (the
-//! 4th byte is padding, normalised to 0xFF) and a stride; nothing platform-specific leaks
-//! above this module. Backends: [`synthetic`] (deterministic, for tests and headless
-//! machines) and [`x11`] (Linux). [`displays`] enumerates what can be shared. The pointer is
-//! not in the pixels: [`cursor`] reports it separately ([`CursorSource`]).
-
-pub mod cursor;
-pub mod displays;
-pub mod identify;
-pub mod synthetic;
-#[cfg(target_os = "linux")]
-pub mod x11;
-#[cfg(target_os = "linux")]
-pub mod x11_cursor;
-
-pub use cursor::{CursorSource, CursorState};
-pub use displays::{DisplayDesc, DisplayKind, DisplaySource};
-pub use synthetic::SyntheticDisplay;
+//! What a capturer gives: a [`FrameBuf`] of BGRX pixels (the 4th byte is padding, normalised
+//! to 0xFF) with a stride, and what the platform knows about what changed: "unchanged" (change
+//! notifications, pushed frames), dirty rectangles and moved rectangles (DXGI and X11 give
+//! them). The pointer is never in the pixels: [`crate::cursor`] reports it.
 
 /// Why a capture failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +14,10 @@ pub enum CaptureError {
     Format(String),
     #[error("no display named {0:?}")]
     NoSuchDisplay(String),
+    /// The platform lacks the capability, or the user has not granted it (macOS Screen
+    /// Recording, for one): never shared as a black or fake screen.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// One captured picture: BGRX, `stride` bytes a row.
@@ -77,6 +67,22 @@ pub trait Capturer: Send {
     fn move_hints(&mut self) -> Vec<MoveHint> {
         Vec::new()
     }
+
+    /// The rectangles the last [`Capturer::capture`] may have changed, in the display's
+    /// coordinates, when the platform says (DXGI's dirty rects); `None`: unknown, the whole
+    /// frame may have changed. Only hints, like moves: the pipeline still compares pixels.
+    fn dirty_rects(&mut self) -> Option<Vec<DirtyRect>> {
+        None
+    }
+}
+
+/// A rectangle the platform reports as changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirtyRect {
+    pub x: u16,
+    pub y: u16,
+    pub w: u16,
+    pub h: u16,
 }
 
 /// A window that moved: the rect `x, y, w, h` (old position, display coordinates) now stands

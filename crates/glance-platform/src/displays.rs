@@ -6,7 +6,7 @@
 //! `GLANCE_SYNTHETIC_DISPLAY=WIDTHxHEIGHT`), otherwise the platform's monitors. A machine with
 //! no reachable display has no displays; the SDK never shares a fake screen on its own.
 
-use super::{CaptureError, Capturer, SyntheticDisplay};
+use crate::{Backend, CaptureError, Capturer, SyntheticDisplay};
 
 /// The seed's display types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,23 +60,17 @@ impl DisplaySource {
         }
     }
 
+    /// The backend behind this source: the one seam every platform call goes through.
+    pub fn backend(&self) -> Box<dyn Backend> {
+        match self {
+            DisplaySource::Synthetic(d) => Box::new(d.clone()),
+            DisplaySource::Platform(d) => crate::native(d.as_deref()),
+        }
+    }
+
     /// Every display that can be shared now; the first primary one is the main monitor.
     pub fn list(&self) -> Result<Vec<DisplayDesc>, CaptureError> {
-        match self {
-            DisplaySource::Synthetic(d) => {
-                let (width, height) = d.size();
-                Ok(vec![DisplayDesc {
-                    name: SYNTHETIC_NAME.into(),
-                    kind: DisplayKind::Monitor,
-                    primary: true,
-                    x: 0,
-                    y: 0,
-                    width,
-                    height,
-                }])
-            }
-            DisplaySource::Platform(d) => platform_list(d.as_deref()),
-        }
+        self.backend().displays()
     }
 
     /// Resolves DisplayParams.displayName ("" or "main": the primary monitor).
@@ -94,41 +88,8 @@ impl DisplaySource {
 
     /// Opens a capturer for `desc`.
     pub fn open(&self, desc: &DisplayDesc) -> Result<Box<dyn Capturer>, CaptureError> {
-        match self {
-            DisplaySource::Synthetic(d) => Ok(Box::new(d.capturer())),
-            DisplaySource::Platform(d) => platform_open(d.as_deref(), desc),
-        }
+        self.backend().open_capturer(desc)
     }
-}
-
-#[cfg(target_os = "linux")]
-fn platform_list(display: Option<&str>) -> Result<Vec<DisplayDesc>, CaptureError> {
-    super::x11::list_monitors(display)
-}
-
-#[cfg(target_os = "linux")]
-fn platform_open(
-    display: Option<&str>,
-    desc: &DisplayDesc,
-) -> Result<Box<dyn Capturer>, CaptureError> {
-    Ok(Box::new(super::x11::X11Capturer::open(display, desc)?))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn platform_list(_display: Option<&str>) -> Result<Vec<DisplayDesc>, CaptureError> {
-    Err(CaptureError::Open(
-        "screen capture on this platform is not implemented yet".into(),
-    ))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn platform_open(
-    _display: Option<&str>,
-    _desc: &DisplayDesc,
-) -> Result<Box<dyn Capturer>, CaptureError> {
-    Err(CaptureError::Open(
-        "screen capture on this platform is not implemented yet".into(),
-    ))
 }
 
 #[cfg(test)]

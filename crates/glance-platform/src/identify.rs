@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{CaptureError, DisplaySource, FrameBuf, SyntheticDisplay};
+use crate::{CaptureError, DisplaySource, FrameBuf, SyntheticDisplay};
 
 /// How long the numbers stay.
 pub const IDENTIFY_DURATION: Duration = Duration::from_secs(3);
@@ -54,26 +54,19 @@ pub fn number_bars(n: usize) -> Vec<(u16, u16, u16, u16)> {
 
 /// Shows the numbers on every display of `source`, on a thread of its own; returns at once.
 pub fn identify(source: &DisplaySource) -> Result<(), CaptureError> {
-    let list = source.list()?;
-    match source {
-        DisplaySource::Synthetic(d) => {
-            let d = d.clone();
-            std::thread::Builder::new()
-                .name("glance-identify".into())
-                .spawn(move || identify_synthetic(&d))
-                .map_err(|e| CaptureError::Open(e.to_string()))?;
-            Ok(())
-        }
-        #[cfg(target_os = "linux")]
-        DisplaySource::Platform(name) => super::x11::identify(name.clone(), list),
-        #[cfg(not(target_os = "linux"))]
-        DisplaySource::Platform(_) => {
-            let _ = list;
-            Err(CaptureError::Open(
-                "identifying monitors on this platform is not implemented yet".into(),
-            ))
-        }
-    }
+    let backend = source.backend();
+    backend.identify(backend.displays()?)
+}
+
+/// The synthetic display's IdentifyMonitors: the drawing painted into its picture for
+/// [`IDENTIFY_DURATION`], then restored, on a thread of its own.
+pub(crate) fn identify_synthetic_async(d: &SyntheticDisplay) -> Result<(), CaptureError> {
+    let d = d.clone();
+    std::thread::Builder::new()
+        .name("glance-identify".into())
+        .spawn(move || identify_synthetic(&d))
+        .map_err(|e| CaptureError::Open(e.to_string()))?;
+    Ok(())
 }
 
 fn identify_synthetic(d: &SyntheticDisplay) {

@@ -1,0 +1,38 @@
+//! The synthetic display as a [`Backend`]: one primary monitor named
+//! [`crate::displays::SYNTHETIC_NAME`], its scripted pointer, and IdentifyMonitors painted into
+//! its picture.
+
+use super::SyntheticDisplay;
+use crate::displays::SYNTHETIC_NAME;
+use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc, DisplayKind};
+
+impl Backend for SyntheticDisplay {
+    fn name(&self) -> &'static str {
+        "synthetic"
+    }
+
+    fn displays(&self) -> Result<Vec<DisplayDesc>, CaptureError> {
+        let (width, height) = self.size();
+        Ok(vec![DisplayDesc {
+            name: SYNTHETIC_NAME.into(),
+            kind: DisplayKind::Monitor,
+            primary: true,
+            x: 0,
+            y: 0,
+            width,
+            height,
+        }])
+    }
+
+    fn open_capturer(&self, _desc: &DisplayDesc) -> Result<Box<dyn Capturer>, CaptureError> {
+        Ok(Box::new(self.capturer()))
+    }
+
+    fn open_cursor(&self, _desc: &DisplayDesc) -> Result<Box<dyn CursorSource>, CaptureError> {
+        Ok(Box::new(self.cursor_source()))
+    }
+
+    fn identify(&self, _displays: Vec<DisplayDesc>) -> Result<(), CaptureError> {
+        crate::identify::identify_synthetic_async(self)
+    }
+}

@@ -1,0 +1,43 @@
+//! The X11 backend (Linux): RandR monitors, MIT-SHM/GetImage capture with DAMAGE and window
+//! move hints ([`capture`]), the pointer through XFixes ([`cursor`]), and IdentifyMonitors
+//! windows ([`identify`]).
+
+pub mod capture;
+pub mod cursor;
+pub mod identify;
+
+pub use capture::{list_monitors, X11Capturer};
+pub use cursor::X11CursorSource;
+
+use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc};
+
+/// The X display named `display` (`None`: `$DISPLAY`).
+#[derive(Debug, Clone, Default)]
+pub struct X11Backend {
+    pub display: Option<String>,
+}
+
+impl Backend for X11Backend {
+    fn name(&self) -> &'static str {
+        "x11"
+    }
+
+    fn displays(&self) -> Result<Vec<DisplayDesc>, CaptureError> {
+        capture::list_monitors(self.display.as_deref())
+    }
+
+    fn open_capturer(&self, desc: &DisplayDesc) -> Result<Box<dyn Capturer>, CaptureError> {
+        Ok(Box::new(X11Capturer::open(self.display.as_deref(), desc)?))
+    }
+
+    fn open_cursor(&self, desc: &DisplayDesc) -> Result<Box<dyn CursorSource>, CaptureError> {
+        Ok(Box::new(X11CursorSource::open(
+            self.display.as_deref(),
+            desc,
+        )?))
+    }
+
+    fn identify(&self, displays: Vec<DisplayDesc>) -> Result<(), CaptureError> {
+        identify::identify(self.display.clone(), displays)
+    }
+}
