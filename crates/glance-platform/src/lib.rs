@@ -19,6 +19,10 @@ pub use cursor::{CursorSource, CursorState};
 pub use displays::{DisplayDesc, DisplayKind, DisplaySource};
 pub use synthetic::SyntheticDisplay;
 
+/// How a [`CaptureError::Unsupported`] caused by a permission the user has not granted
+/// begins (`"permission: ..."`); the SDK reports it as StartSession's `error=permission`.
+pub const PERMISSION_PREFIX: &str = "permission:";
+
 /// Remote-control input into the shared display (the remote-control issue fills the
 /// platforms in).
 pub trait InputInjector: Send {

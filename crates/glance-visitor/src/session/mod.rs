@@ -130,7 +130,14 @@ fn start_failure(e: &connect::StartError) -> Outcome {
             reason: EndReason::Error,
         },
         S::NoDisplay(m) => Outcome::Failed {
-            error: "display".into(),
+            // A platform that needs the user's permission to capture (macOS Screen
+            // Recording) says so: the app can send the user to the setting.
+            error: if m.contains(glance_platform::PERMISSION_PREFIX) {
+                "permission"
+            } else {
+                "display"
+            }
+            .into(),
             message: format!("no display can be captured: {m}"),
             reason: EndReason::Error,
         },
