@@ -73,6 +73,26 @@ fn invoke(n: &str) -> Value {
 }
 
 /// The next `invoke` or `signal` on `v` within `wait`, if any.
+/// An agent's invoke `n` for visitor `id` is delivered, reaches `real` and not `evil`.
+async fn invoke_reaches_only(
+    r: &ReadyInfo,
+    t: &str,
+    id: &str,
+    n: &str,
+    real: &mut JsonWs,
+    evil: &mut JsonWs,
+) {
+    let res = signal(r, 7, t, id, invoke(n)).await;
+    assert_eq!(res.json().unwrap(), json!({"result": "delivered"}));
+    assert_eq!(
+        next_signal(real, T)
+            .await
+            .map(|m| m["args"]["sessionkey"].clone()),
+        Some(json!(n))
+    );
+    assert!(next_signal(evil, QUIET).await.is_none());
+}
+
 async fn next_signal(v: &mut JsonWs, wait: Duration) -> Option<Value> {
     v.recv_until(wait, |m| m["type"] == "invoke" || m["type"] == "signal")
         .await
@@ -284,15 +304,7 @@ async fn the_confirmation_step_gates_invokes() {
         .await
         .unwrap();
     assert_eq!(e["data"]["status"], "confirmed");
-    let res = signal(r, 7, &t, "carol", invoke("ok")).await;
-    assert_eq!(res.json().unwrap(), json!({"result": "delivered"}));
-    assert_eq!(
-        next_signal(&mut real, T)
-            .await
-            .map(|m| m["args"]["sessionkey"].clone()),
-        Some(json!("ok"))
-    );
-    assert!(next_signal(&mut evil, QUIET).await.is_none());
+    invoke_reaches_only(r, &t, "carol", "ok", &mut real, &mut evil).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,15 +348,7 @@ async fn a_backgrounded_visitor_gets_the_id_back_and_keeps_its_confirmation() {
         .await
         .unwrap();
     real.recv_until(T, |m| m["type"] == "focus").await.unwrap();
-    let res = signal(r, 7, &t, "frank", invoke("back")).await;
-    assert_eq!(res.json().unwrap(), json!({"result": "delivered"}));
-    assert_eq!(
-        next_signal(&mut real, T)
-            .await
-            .map(|m| m["args"]["sessionkey"].clone()),
-        Some(json!("back"))
-    );
-    assert!(next_signal(&mut evil, QUIET).await.is_none());
+    invoke_reaches_only(r, &t, "frank", "back", &mut real, &mut evil).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

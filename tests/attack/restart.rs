@@ -109,13 +109,10 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// kill -9 mid-session, restart on the same ports and state dir (without its journal when
-/// `lose_journal`), and check what the app and a new agent see.
-fn kill_and_restart(lose_journal: bool) {
-    let state = tempfile::tempdir().unwrap();
-    let dir = state.path().join("state");
-    let log = state.path().join("server.log");
-    let args: Vec<String> = vec![
+/// Arguments for a server on fixed free ports (a restart takes the same ones) with its state
+/// in `dir`, then `extra`.
+fn fixed_port_args(dir: &std::path::Path, extra: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
         "--listen".into(),
         format!("127.0.0.1:{}", free_port()),
         "--direct-listen".into(),
@@ -123,6 +120,17 @@ fn kill_and_restart(lose_journal: bool) {
         "--state-dir".into(),
         dir.display().to_string(),
     ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// kill -9 mid-session, restart on the same ports and state dir (without its journal when
+/// `lose_journal`), and check what the app and a new agent see.
+fn kill_and_restart(lose_journal: bool) {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().join("state");
+    let log = state.path().join("server.log");
+    let args = fixed_port_args(&dir, &[]);
     let (mut first, ready) = ServerProc::start(&args, &log, Duration::from_secs(10));
     runtime().block_on(async {
         let app = App::new(&ready);
@@ -273,16 +281,7 @@ fn a_refused_start_again_ends_with_conn_drop_naming_the_refusal() {
         "[[group]]\nid = 1\napi_key = \"restart-test-key\"\nmax_sessions = 1\n",
     )
     .unwrap();
-    let args: Vec<String> = vec![
-        "--listen".into(),
-        format!("127.0.0.1:{}", free_port()),
-        "--direct-listen".into(),
-        format!("127.0.0.1:{}", free_port()),
-        "--state-dir".into(),
-        dir.display().to_string(),
-        "--config".into(),
-        config.display().to_string(),
-    ];
+    let args = fixed_port_args(&dir, &["--config".into(), config.display().to_string()]);
     let (mut first, ready) = ServerProc::start(&args, &log, Duration::from_secs(10));
     runtime().block_on(async {
         let app = App::new(&ready);

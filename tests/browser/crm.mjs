@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BIN, ROOT, startServer } from './helpers.mjs';
+import { BIN, ROOT, LOOPBACK_LIMITS, startServer } from './helpers.mjs';
 import { signLoginKey } from '../../sdk/js/glance-loginkey.mjs';
 
 export { signLoginKey };
@@ -35,12 +35,7 @@ token_per_minute = 100000
 # Every test visitor, agent and browser of the suite comes from 127.0.0.1: the per-address
 # budgets are raised (tests/attack checks the defaults).
 [limits]
-connections_per_address = 10000
-accepts_per_address_burst = 100000
-accepts_per_address_per_second = 100000
-starts_per_address_burst = 100000
-starts_per_address_per_minute = 100000
-address_min_sessions = 100000
+${LOOPBACK_LIMITS.trim()}
 
 [[group]]
 id = ${GROUP}
