@@ -42,7 +42,7 @@ impl CursorSource for MacCursorSource {
         let Some(event) = CGEvent::new(None) else {
             return Ok(None);
         };
-        let p = CGEvent::location(Some(&event));
+        let p = CGEvent::location(Some(&*event));
         // The display may have moved in the arrangement: read its bounds again.
         let b = CGDisplayBounds(self.display.id);
         let (px, py) = (p.x - b.origin.x, p.y - b.origin.y);

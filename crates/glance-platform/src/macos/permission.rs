@@ -2,15 +2,15 @@
 //!
 //! Compiled and type-checked, not run: no Mac in CI.
 //!
-//! Apple's contract (CoreGraphics, CGWindow.h): `CGPreflightScreenCaptureAccess()` "checks
-//! whether the current process already has screen capture access" without prompting;
-//! `CGRequestScreenCaptureAccess()` "requests event listening access if absent, potentially
-//! prompting" and returns at once with the current answer. A grant made in System Settings
-//! usually takes effect only after the application is relaunched. Without the permission,
-//! ScreenCaptureKit either fails (SCStreamErrorUserDeclined) or delivers frames holding only the
-//! desktop wallpaper and the menu bar; this backend never lets it get that far: every capture
-//! open checks here first and fails with [`CaptureError::Unsupported`] whose text starts with
-//! `"permission: "`.
+//! Apple's contract (CoreGraphics, CGWindow.h; macOS 10.15+, in practice 11.0+):
+//! `CGPreflightScreenCaptureAccess()` tells whether the calling process may already capture
+//! the screen, and never prompts. `CGRequestScreenCaptureAccess()` asks for the permission when
+//! the process lacks it: the system shows its prompt, or points the user to System Settings.
+//! It returns at once with the same answer the preflight call would give. A grant made in
+//! System Settings usually takes effect only after the application is relaunched. This backend
+//! never starts a stream without the permission: every capture open checks here first. When
+//! the permission is missing, the open fails with [`CaptureError::Unsupported`], and its text
+//! starts with `"permission: "`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -35,8 +35,8 @@ pub fn denied() -> CaptureError {
 /// Ok when the process may capture the screen. The first call that finds the permission
 /// missing asks for it (the system shows its prompt); later calls only check again.
 pub fn ensure_screen_capture() -> Result<(), CaptureError> {
-    // Safe wrappers: both functions take no arguments and only read (or request) the TCC
-    // state of the calling process; available since macOS 10.15.
+    // Safe wrappers (no unsafe needed): neither function takes arguments; both read (the
+    // request also asks for) the calling process's Screen Recording (TCC) state.
     if CGPreflightScreenCaptureAccess() {
         return Ok(());
     }

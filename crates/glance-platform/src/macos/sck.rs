@@ -147,6 +147,11 @@ impl StreamOutput {
 /// One `stream:didOutputSampleBuffer:ofType:` call of type Screen. Runs on our serial
 /// sample-handler queue. Never panics (unwinding into the framework would abort).
 fn on_sample(shared: &Shared, sample: &CMSampleBuffer) {
+    // SAFETY: CMSampleBufferIsValid on the sample buffer of this callback (Apple's capture
+    // sample checks it first: an invalidated buffer has no usable data).
+    if !unsafe { sample.is_valid() } {
+        return;
+    }
     if frame_status(sample) != Some(SCFrameStatus::Complete) {
         return; // idle, blank, suspended, ...: no new picture
     }
@@ -306,8 +311,9 @@ fn wait_completion(
 /// A ScreenCaptureKit stream of one display.
 pub struct SckCapturer {
     stream: Retained<SCStream>,
-    /// The stream's output and delegate (SCStream keeps only weak references to them).
-    output: Retained<StreamOutput>,
+    /// The stream's output and delegate, kept alive as long as the stream (SCStream does not
+    /// keep its delegate alive).
+    _output: Retained<StreamOutput>,
     /// The serial queue the sample handler runs on.
     _queue: DispatchRetained<DispatchQueue>,
     shared: Arc<Shared>,
@@ -341,9 +347,12 @@ impl SckCapturer {
             ));
         }
         let content = shareable_content()?;
-        // SAFETY: `displays` and `displayID` are plain getters of the content snapshot.
-        let sc_display: Retained<SCDisplay> = unsafe { content.displays() }
+        // SAFETY: `displays` is a plain getter of the content snapshot (an NSArray of
+        // SCDisplay).
+        let sc_displays = unsafe { content.displays() };
+        let sc_display: Retained<SCDisplay> = sc_displays
             .iter()
+            // SAFETY: `displayID` is a plain getter of an SCDisplay of that array.
             .find(|d| unsafe { d.displayID() } == display.id)
             .ok_or_else(|| {
                 CaptureError::NoSuchDisplay(super::displays::display_name(display.id))
@@ -409,7 +418,7 @@ impl SckCapturer {
         );
         Ok(SckCapturer {
             stream,
-            output,
+            _output: output,
             _queue: queue,
             shared,
             display,
@@ -486,6 +495,5 @@ impl Drop for SckCapturer {
         }) {
             log::debug!("{e}");
         }
-        let _ = &self.output;
     }
 }
