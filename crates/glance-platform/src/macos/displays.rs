@@ -156,7 +156,8 @@ pub fn list() -> Result<Vec<MacDisplay>, CaptureError> {
 
 /// The active display `desc` names.
 pub fn resolve(desc: &DisplayDesc) -> Result<MacDisplay, CaptureError> {
-    let id = parse_name(&desc.name).ok_or_else(|| CaptureError::NoSuchDisplay(desc.name.clone()))?;
+    let id =
+        parse_name(&desc.name).ok_or_else(|| CaptureError::NoSuchDisplay(desc.name.clone()))?;
     list()?
         .into_iter()
         .find(|d| d.id == id)

@@ -17,8 +17,8 @@ use dispatch2::{DispatchQueue, DispatchTime, MainThreadBound};
 use objc2::rc::Retained;
 use objc2::{MainThreadMarker, MainThreadOnly};
 use objc2_app_kit::{
-    NSBackingStoreType, NSBox, NSBoxType, NSColor, NSFloatingWindowLevel, NSTitlePosition,
-    NSWindow, NSWindowCollectionBehavior, NSWindowStyleMask,
+    NSApplication, NSBackingStoreType, NSBox, NSBoxType, NSColor, NSFloatingWindowLevel,
+    NSTitlePosition, NSWindow, NSWindowCollectionBehavior, NSWindowStyleMask,
 };
 use objc2_core_graphics::{CGDisplayBounds, CGMainDisplayID};
 use objc2_foundation::{NSPoint, NSRect, NSSize};
@@ -47,6 +47,8 @@ pub fn identify(list: Vec<DisplayDesc>) -> Result<(), CaptureError> {
         let Some(mtm) = MainThreadMarker::new() else {
             return;
         };
+        // The application object exists in every AppKit app; made here if the host has none.
+        let _app = NSApplication::sharedApplication(mtm);
         let windows: Vec<Retained<NSWindow>> = targets
             .iter()
             .map(|(n, d)| number_window(mtm, *n, d, main_height))
@@ -65,7 +67,12 @@ pub fn identify(list: Vec<DisplayDesc>) -> Result<(), CaptureError> {
 }
 
 /// A window in the middle of display `d` showing `n`.
-fn number_window(mtm: MainThreadMarker, n: usize, d: &MacDisplay, main_height: f64) -> Retained<NSWindow> {
+fn number_window(
+    mtm: MainThreadMarker,
+    n: usize,
+    d: &MacDisplay,
+    main_height: f64,
+) -> Retained<NSWindow> {
     let x = d.x + (d.points_w - BOX_W) / 2.0;
     let top = d.y + (d.points_h - BOX_H) / 2.0;
     let frame = NSRect::new(

@@ -49,11 +49,13 @@ use objc2_core_video::{
     CVPixelBufferGetWidth, CVPixelBufferLockBaseAddress, CVPixelBufferLockFlags,
     CVPixelBufferUnlockBaseAddress,
 };
-use objc2_foundation::{NSArray, NSDictionary, NSError, NSNumber, NSObject, NSObjectProtocol, NSString};
+use objc2_foundation::{
+    NSArray, NSDictionary, NSError, NSNumber, NSObject, NSObjectProtocol, NSString,
+};
 use objc2_screen_capture_kit::{
-    SCContentFilter, SCDisplay, SCFrameStatus, SCShareableContent, SCStream,
-    SCStreamConfiguration, SCStreamDelegate, SCStreamErrorCode, SCStreamFrameInfoStatus,
-    SCStreamOutput, SCStreamOutputType, SCWindow,
+    SCContentFilter, SCDisplay, SCFrameStatus, SCShareableContent, SCStream, SCStreamConfiguration,
+    SCStreamDelegate, SCStreamErrorCode, SCStreamFrameInfoStatus, SCStreamOutput,
+    SCStreamOutputType, SCWindow,
 };
 
 use super::displays::MacDisplay;
@@ -145,7 +147,7 @@ impl StreamOutput {
 }
 
 /// One `stream:didOutputSampleBuffer:ofType:` call of type Screen. Runs on our serial
-/// sample-handler queue. Never panics (unwinding into the framework would abort).
+/// sample-handler queue. Written not to panic: a panic would unwind into ScreenCaptureKit.
 fn on_sample(shared: &Shared, sample: &CMSampleBuffer) {
     // SAFETY: CMSampleBufferIsValid on the sample buffer of this callback (Apple's capture
     // sample checks it first: an invalidated buffer has no usable data).
@@ -208,7 +210,9 @@ fn copy_pixel_buffer(pixels: &CVPixelBuffer, latest: &mut Latest) -> Result<(), 
     let width = CVPixelBufferGetWidth(pixels);
     let height = CVPixelBufferGetHeight(pixels);
     let stride = CVPixelBufferGetBytesPerRow(pixels);
-    let base = CVPixelBufferGetBaseAddress(pixels).cast::<u8>().cast_const();
+    let base = CVPixelBufferGetBaseAddress(pixels)
+        .cast::<u8>()
+        .cast_const();
     let row = width * 4;
     let result = if base.is_null() || width == 0 || height == 0 {
         Err("the pixel buffer has no pixels".to_string())
@@ -258,7 +262,8 @@ unsafe impl<T> Send for Handoff<T> {}
 
 /// `+[SCShareableContent getShareableContentWithCompletionHandler:]`, waited for.
 fn shareable_content() -> Result<Retained<SCShareableContent>, CaptureError> {
-    let (tx, rx) = mpsc::sync_channel::<Result<Handoff<Retained<SCShareableContent>>, (isize, String)>>(1);
+    let (tx, rx) =
+        mpsc::sync_channel::<Result<Handoff<Retained<SCShareableContent>>, (isize, String)>>(1);
     let handler = RcBlock::new(
         move |content: *mut SCShareableContent, error: *mut NSError| {
             // SAFETY: the handler's arguments are valid (or nil) for the duration of the call;
@@ -322,10 +327,11 @@ pub struct SckCapturer {
     taken: u64,
 }
 
-// SAFETY: the capturer is moved to the session's capture thread once and used from one thread
-// at a time (`&mut self`). SCStream, SCStreamConfiguration and SCContentFilter are used from
-// arbitrary threads in Apple's own samples and the stream is only told to stop here (Drop);
-// StreamOutput's state is an Arc of Mutex/atomics. DispatchQueue is thread-safe.
+// SAFETY: the capturer is moved to the session's capture thread once and then used from one
+// thread at a time (`&mut self`). Apple documents no thread affinity for SCStream (its methods
+// report through completion handlers on framework queues), and after the start this capturer
+// only calls stopCaptureWithCompletionHandler: (in Drop). StreamOutput's state is an Arc of
+// Mutex/Condvar/atomics, and dispatch queues are thread-safe.
 unsafe impl Send for SckCapturer {}
 
 impl std::fmt::Debug for SckCapturer {
