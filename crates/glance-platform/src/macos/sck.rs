@@ -316,8 +316,8 @@ fn wait_completion(
 /// A ScreenCaptureKit stream of one display.
 pub struct SckCapturer {
     stream: Retained<SCStream>,
-    /// The stream's output and delegate, kept alive as long as the stream (SCStream does not
-    /// keep its delegate alive).
+    /// The stream's output and delegate. Apple does not document whether SCStream retains
+    /// them (delegates are conventionally weak), so the capturer keeps them alive.
     _output: Retained<StreamOutput>,
     /// The serial queue the sample handler runs on.
     _queue: DispatchRetained<DispatchQueue>,
@@ -415,9 +415,16 @@ impl SckCapturer {
         })?;
         // SAFETY: startCaptureWithCompletionHandler: on a configured stream; the handler has
         // the declared signature `void (^)(NSError *error)`, and the framework copies it.
-        wait_completion("starting the stream", |h| unsafe {
+        let started = wait_completion("starting the stream", |h| unsafe {
             stream.startCaptureWithCompletionHandler(Some(h))
-        })?;
+        });
+        if let Err(e) = started {
+            // A start that timed out may still complete later: stop it, without waiting.
+            // SAFETY: stopCaptureWithCompletionHandler: accepts a nil handler (nullable in
+            // SCStream.h) and is harmless on a stream that is not running.
+            unsafe { stream.stopCaptureWithCompletionHandler(None) };
+            return Err(e);
+        }
         log::info!(
             "ScreenCaptureKit: capturing display {} at {pw}x{ph}",
             display.id
