@@ -10,6 +10,8 @@ pub mod capture;
 pub mod cursor;
 pub mod displays;
 pub mod identify;
+#[cfg(target_os = "macos")]
+pub mod macos;
 pub mod synthetic;
 #[cfg(target_os = "linux")]
 pub mod x11;
@@ -67,7 +69,12 @@ pub fn native(display: Option<&str>) -> Box<dyn Backend> {
             display: display.map(str::to_string),
         })
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        let _ = display;
+        Box::new(macos::MacBackend)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         let _ = display;
         Box::new(Unsupported)
@@ -75,11 +82,11 @@ pub fn native(display: Option<&str>) -> Box<dyn Backend> {
 }
 
 /// The backend of a platform that has none (yet): every call is a clear error.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 #[derive(Debug, Clone, Copy)]
 struct Unsupported;
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 impl Unsupported {
     fn error(what: &str) -> CaptureError {
         CaptureError::Unsupported(format!(
@@ -89,7 +96,7 @@ impl Unsupported {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 impl Backend for Unsupported {
     fn name(&self) -> &'static str {
         "none"
