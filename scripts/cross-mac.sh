@@ -7,7 +7,10 @@
 # Debian's 1.96 std sources) and why only glance-platform (ring's C build cannot run for
 # Apple targets; glance-platform has no TLS dependency).
 #
-# usage: scripts/cross-mac.sh            env: CARGO_TARGET_DIR (default target/xci)
+# usage: scripts/cross-mac.sh
+# env: GLANCE_XCI_DIR, the cross builds' target dir, kept between runs and clones (default
+# ~/.cache/glance-xci: std and the objc2 crates take about 17 min to build cold on a loaded
+# 2-core machine, seconds once built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +33,7 @@ fi
 # Debian's rustc/cargo 1.96 in /usr/bin, ahead of rustup's ~/.cargo/bin.
 export PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export RUSTC_BOOTSTRAP=1 # lets the stable 1.96 toolchain take -Z flags
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/xci}"
+export CARGO_TARGET_DIR="${GLANCE_XCI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-xci}"
 mkdir -p "$CARGO_TARGET_DIR"
 CARGO=/usr/bin/cargo
 BUILD_STD=(-Zbuild-std=std,panic_abort)
