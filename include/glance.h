@@ -417,6 +417,13 @@ GlanceResult glance_visitor_set_default_ui(struct GlanceVisitor *visitor, bool e
 // Pause(pause): agents see a white screen with a message while paused.
 GlanceResult glance_visitor_pause(struct GlanceVisitor *visitor, bool pause);
 
+// EnableRC(enable): lets agents whose role has the remote-control privilege drive this
+// desktop's pointer and keyboard (true) or stops it (false; held keys and buttons are
+// released). EventRCDisabled when the group does not allow it or the platform cannot inject
+// input; GlanceSessionInfo.rc_enabled is true exactly while it is on. Needs a running
+// session (GLANCE_ERR_INVALID_STATE and EventInvalidState otherwise).
+GlanceResult glance_visitor_enable_rc(struct GlanceVisitor *visitor, bool enable);
+
 // GetSessionInfo: fills `out` (call_id 0 when no session runs).
 //
 // # Safety

@@ -197,6 +197,9 @@ class Visitor {
   }
   void endSession() { check(glance_visitor_end_session(handle_), "endSession"); }
   void pause(bool pause) { check(glance_visitor_pause(handle_, pause), "pause"); }
+  /// EnableRC(enable): remote control by agents with the privilege (EventRCDisabled when the
+  /// group forbids it).
+  void enableRC(bool enable) { check(glance_visitor_enable_rc(handle_, enable), "enableRC"); }
 
   // defaultUI(enabled) (seed 002) and PresenceVisitor setDefaultUI: the same switch.
   void setDefaultUI(bool enabled) {

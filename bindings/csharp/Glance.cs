@@ -174,6 +174,7 @@ namespace Glance
         [DllImport(Lib)] internal static extern int glance_visitor_end_session(GlanceVisitorHandle v);
         [DllImport(Lib)] internal static extern int glance_visitor_show_display(GlanceVisitorHandle v, ref NDisplayParams p);
         [DllImport(Lib)] internal static extern int glance_visitor_pause(GlanceVisitorHandle v, [MarshalAs(UnmanagedType.I1)] bool pause);
+        [DllImport(Lib)] internal static extern int glance_visitor_enable_rc(GlanceVisitorHandle v, [MarshalAs(UnmanagedType.I1)] bool enable);
         [DllImport(Lib)] internal static extern int glance_visitor_get_session_info(GlanceVisitorHandle v, out NSessionInfo info);
         [DllImport(Lib)] internal static extern int glance_visitor_get_display_count(GlanceVisitorHandle v);
         [DllImport(Lib)] internal static extern int glance_visitor_identify_monitors(GlanceVisitorHandle v);
@@ -364,6 +365,8 @@ namespace Glance
             }
         }
         public void Pause(bool pause) { Check(Native.glance_visitor_pause(handle, pause), "Pause"); }
+        /// <summary>EnableRC(enable): remote control by agents with the privilege (EventRCDisabled when the group forbids it).</summary>
+        public void EnableRC(bool enable) { Check(Native.glance_visitor_enable_rc(handle, enable), "EnableRC"); }
 
         /// <summary>defaultUI(enabled) (seed 002) and PresenceVisitor.SetDefaultUI: the same switch.</summary>
         public void SetDefaultUI(bool enabled) { Check(Native.glance_visitor_set_default_ui(handle, enabled), "SetDefaultUI"); }

@@ -39,6 +39,17 @@ static void run_session(GlanceVisitor *v, Events *q, GlanceResult start, char *k
   glance_visitor_get_session_info(v, &info);
   CHECK(info.is_paused && !info.is_showing, "paused flags");
   CHECK(glance_visitor_pause(v, false) == GLANCE_OK, "resume");
+  /* EnableRC: on once the platform (here the synthetic display) takes input and the service
+     is told; off at once. */
+  CHECK(!info.rc_enabled, "rc off at start");
+  CHECK(glance_visitor_enable_rc(v, true) == GLANCE_OK, "enable rc");
+  for (int i = 0; i < 100 && (glance_visitor_get_session_info(v, &info), !info.rc_enabled); i++)
+    usleep(50000);
+  CHECK(info.rc_enabled, "rc_enabled after EnableRC(true)");
+  CHECK(glance_visitor_enable_rc(v, false) == GLANCE_OK, "disable rc");
+  glance_visitor_get_session_info(v, &info);
+  CHECK(!info.rc_enabled, "rc_enabled false at once after EnableRC(false)");
+  CHECK(glance_visitor_enable_rc(NULL, true) == GLANCE_ERROR_NULL_ARGUMENT, "enable rc NULL");
   GlanceDisplayParams dp;
   memset(&dp, 0, sizeof dp);
   dp.scale = 1.0f;
@@ -137,6 +148,8 @@ int main(int argc, char **argv) {
   CHECK(h_wait(&q, EventInvalidState, 5, &ev), "EventInvalidState before init");
   CHECK(glance_visitor_end_session(v) == GLANCE_ERROR_INVALID_STATE, "end without session");
   CHECK(h_wait(&q, EventInvalidState, 5, &ev), "EventInvalidState on end");
+  CHECK(glance_visitor_enable_rc(v, true) == GLANCE_ERROR_INVALID_STATE, "EnableRC without session");
+  CHECK(h_wait(&q, EventInvalidState, 5, &ev), "EventInvalidState on EnableRC");
   {
     GlanceDisplayParams dp0;
     memset(&dp0, 0, sizeof dp0);

@@ -339,6 +339,19 @@ pub extern "C" fn glance_visitor_pause(visitor: *mut GlanceVisitor, pause: bool)
     with_visitor(visitor, |v| v.pause(pause).into())
 }
 
+/// EnableRC(enable): lets agents whose role has the remote-control privilege drive this
+/// desktop's pointer and keyboard (true) or stops it (false; held keys and buttons are
+/// released). EventRCDisabled when the group does not allow it or the platform cannot inject
+/// input; GlanceSessionInfo.rc_enabled is true exactly while it is on. Needs a running
+/// session (GLANCE_ERR_INVALID_STATE and EventInvalidState otherwise).
+#[no_mangle]
+pub extern "C" fn glance_visitor_enable_rc(
+    visitor: *mut GlanceVisitor,
+    enable: bool,
+) -> GlanceResult {
+    with_visitor(visitor, |v| v.enable_rc(enable).into())
+}
+
 fn copy_text<const N: usize>(dst: &mut [c_char; N], s: &str) {
     // Truncate on a character boundary so the C side always gets valid UTF-8.
     let mut end = s.len().min(N - 1);

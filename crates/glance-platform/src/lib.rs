@@ -10,6 +10,7 @@ pub mod capture;
 pub mod cursor;
 pub mod displays;
 pub mod identify;
+pub mod keymap;
 #[cfg(target_os = "macos")]
 pub mod macos;
 pub mod synthetic;
@@ -28,8 +29,13 @@ pub const PERMISSION_PREFIX: &str = "permission:";
 /// Remote-control input into the shared display (the remote-control issue fills the
 /// platforms in).
 pub trait InputInjector: Send {
-    /// Injects one agent input event; coordinates are the display's captured pixels.
+    /// Injects one agent input event; coordinates are the display's captured pixels (the
+    /// backend adds the monitor's origin and clamps to the monitor).
     fn inject(&mut self, event: &glance_protocol::InputEvent) -> Result<(), CaptureError>;
+
+    /// Releases every key and button this injector holds down (control stops, the agent
+    /// leaves, the session pauses or ends).
+    fn release_all(&mut self);
 }
 
 /// One platform's access to its displays. See the crate documentation.

@@ -252,6 +252,11 @@ pub enum Control {
     Rc {
         enabled: bool,
     },
+    /// The answer to `rc{enabled:true}` in a group that does not allow remote control
+    /// (server -> visitor): remote control stays off (seed 000 EventRCDisabled).
+    RcDisabled {
+        message: String,
+    },
     /// Remote-control input from an agent (agent -> server -> visitor). The server forwards it
     /// only while the visitor has remote control enabled and the agent's role allows it.
     Input {
@@ -330,6 +335,7 @@ impl Control {
             Control::JoinFailed { .. } => "join_failed",
             Control::Paused { .. } => "paused",
             Control::Rc { .. } => "rc",
+            Control::RcDisabled { .. } => "rc_disabled",
             Control::Input { .. } => "input",
             Control::SessionEnded { .. } => "session_ended",
             Control::Ping { .. } => "ping",

@@ -535,6 +535,11 @@ impl GlanceVisitor {
                     st.info.is_paused = p;
                     st.info.is_showing = st.info.is_connected && !p;
                 }
+                // Consent withdrawn counts at once; enabling is recorded by the session once
+                // the platform takes input and the service was told.
+                if let Command::EnableRc(false) = cmd {
+                    st.info.rc_enabled = false;
+                }
                 Ok(())
             }
             _ => {
@@ -555,6 +560,15 @@ impl GlanceVisitor {
     /// resumes.
     pub fn pause(&self, pause: bool) -> Result<(), CallError> {
         self.send("Pause", Command::Pause(pause))
+    }
+
+    /// EnableRC(enable): let agents whose role has the remote-control privilege drive this
+    /// desktop's pointer and keyboard (true), or stop it (false: every held key and button is
+    /// released). A group that does not allow remote control answers EventRCDisabled, and so
+    /// does a platform that cannot inject input. SessionInfo.rcEnabled is true exactly while
+    /// it is on.
+    pub fn enable_rc(&self, enable: bool) -> Result<(), CallError> {
+        self.send("EnableRC", Command::EnableRc(enable))
     }
 
     /// ShowDisplay(displayParams): share another display in the running session. Agents get

@@ -274,3 +274,112 @@ fn a_dragged_window_travels_as_a_copy() {
     let _ = xterm.kill();
     let _ = xterm.wait();
 }
+
+/// A directory removed on drop.
+struct TempPath(std::path::PathBuf);
+
+impl TempPath {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Types `text` (letters, digits, '/', '-', ' ', '.') through agent key events, then Enter.
+fn type_line(agent: &TestAgent, text: &str) {
+    use glance_protocol::{Control, InputEvent};
+    for c in text.chars().chain(std::iter::once('\n')) {
+        let code = match c {
+            'a'..='z' => format!("Key{}", c.to_ascii_uppercase()),
+            '0'..='9' => format!("Digit{c}"),
+            '/' => "Slash".into(),
+            '-' => "Minus".into(),
+            '.' => "Period".into(),
+            ' ' => "Space".into(),
+            '\n' => "Enter".into(),
+            other => panic!("type_line cannot type {other:?}"),
+        };
+        for down in [true, false] {
+            agent
+                .send(&Control::Input {
+                    input: InputEvent::Key {
+                        code: code.clone(),
+                        key: c.to_string(),
+                        down,
+                    },
+                })
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_agent_types_a_command_into_an_xterm_only_after_enable_rc() {
+    use glance_protocol::{Control, InputEvent};
+    let x = Xvfb::start("1024x768x24");
+    let mut xterm = xterm(&x.display, "80x24+20+20", "exec sh");
+    // A directory whose path holds only what type_line can type.
+    let base = std::path::PathBuf::from(format!("/tmp/glancerc{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let dir = TempPath(base);
+    let before = dir.path().join("typedbefore");
+    let after = dir.path().join("typedafter");
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::with_source(DisplaySource::Platform(Some(x.display.clone())));
+        vis.v.init(config(&ready, None)).unwrap();
+        vis.expect(EventCode::VisitorInitialized, 5).await;
+        let key = vis.start_random().await;
+        let agent = TestAgent::join_dev(&ready, &key).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Into the xterm (no window manager: the keyboard follows the pointer), a click.
+        let click = |buttons| Control::Input {
+            input: InputEvent::Pointer {
+                x: 200,
+                y: 120,
+                buttons,
+            },
+        };
+        agent.send(&click(1)).unwrap();
+        agent.send(&click(0)).unwrap();
+        type_line(&agent, &format!("touch {}", before.display()));
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(!before.exists(), "typed before EnableRC");
+
+        vis.v.enable_rc(true).unwrap();
+        agent
+            .wait_until("rc on", Duration::from_secs(5), |s| {
+                s.events
+                    .iter()
+                    .any(|c| matches!(c, Control::Rc { enabled: true }))
+            })
+            .await
+            .unwrap();
+        agent.send(&click(1)).unwrap();
+        agent.send(&click(0)).unwrap();
+        type_line(&agent, &format!("touch {}", after.display()));
+        let t0 = std::time::Instant::now();
+        while !after.exists() && t0.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(after.exists(), "the typed command did not run");
+
+        vis.v.enable_rc(false).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let later = dir.path().join("typedlater");
+        type_line(&agent, &format!("touch {}", later.display()));
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(!later.exists(), "typed after EnableRC(false)");
+        vis.v.end_session().unwrap();
+        vis.ended(10).await;
+    });
+    let _ = xterm.kill();
+    let _ = xterm.wait();
+}

@@ -77,6 +77,8 @@ public final class GlanceVisitor {
     }
     public func endSession() throws { try check(glance_visitor_end_session(handle)) }
     public func pause(_ paused: Bool) throws { try check(glance_visitor_pause(handle, paused)) }
+    /// EnableRC(enable): remote control by agents with the privilege (EventRCDisabled when the group forbids it).
+    public func enableRC(_ enable: Bool) throws { try check(glance_visitor_enable_rc(handle, enable)) }
 
     /// defaultUI(enabled) (seed 002) and PresenceVisitor setDefaultUI: the same switch.
     public func setDefaultUI(_ enabled: Bool) throws {

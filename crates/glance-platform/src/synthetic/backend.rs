@@ -4,7 +4,9 @@
 
 use super::SyntheticDisplay;
 use crate::displays::SYNTHETIC_NAME;
-use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc, DisplayKind};
+use crate::{
+    Backend, CaptureError, Capturer, CursorSource, DisplayDesc, DisplayKind, InputInjector,
+};
 
 impl Backend for SyntheticDisplay {
     fn name(&self) -> &'static str {
@@ -34,5 +36,9 @@ impl Backend for SyntheticDisplay {
 
     fn identify(&self, _displays: Vec<DisplayDesc>) -> Result<(), CaptureError> {
         crate::identify::identify_synthetic_async(self)
+    }
+
+    fn open_injector(&self, _desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {
+        Ok(Box::new(self.injector()))
     }
 }

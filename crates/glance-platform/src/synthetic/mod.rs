@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::{CaptureError, Capturer, FrameBuf};
 
 mod backend;
+mod input;
+
+pub use input::{Injected, InputLog};
 
 /// A shared handle: clones see the same picture.
 #[derive(Debug, Clone)]
@@ -18,6 +21,8 @@ pub struct SyntheticDisplay {
     /// Bumped by every change, so a capturer can skip an unchanged picture (the synthetic
     /// counterpart of X11's damage events).
     generation: Arc<AtomicU64>,
+    /// What remote control injected, in order ([`SyntheticDisplay::injected`]).
+    pub(super) input: Arc<Mutex<input::InputLog>>,
 }
 
 /// 5x7 glyph rows for a few characters; other characters get a pattern from their code.
@@ -45,6 +50,7 @@ impl SyntheticDisplay {
             inner: Arc::new(Mutex::new(f)),
             cursor: Arc::default(),
             generation: Arc::new(AtomicU64::new(0)),
+            input: Arc::default(),
         };
         d.paint_desktop();
         d

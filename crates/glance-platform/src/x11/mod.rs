@@ -5,11 +5,12 @@
 pub mod capture;
 pub mod cursor;
 pub mod identify;
+pub mod input;
 
 pub use capture::{list_monitors, X11Capturer};
 pub use cursor::X11CursorSource;
 
-use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc};
+use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc, InputInjector};
 
 /// The X display named `display` (`None`: `$DISPLAY`).
 #[derive(Debug, Clone, Default)]
@@ -39,5 +40,12 @@ impl Backend for X11Backend {
 
     fn identify(&self, displays: Vec<DisplayDesc>) -> Result<(), CaptureError> {
         identify::identify(self.display.clone(), displays)
+    }
+
+    fn open_injector(&self, desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {
+        Ok(Box::new(input::X11Injector::open(
+            self.display.as_deref(),
+            desc,
+        )?))
     }
 }

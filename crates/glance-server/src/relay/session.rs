@@ -527,6 +527,20 @@ impl Session {
             && g.agents.iter().any(|a| a.id == agent_id && a.remote_assist);
         if allowed {
             self.visitor().push_control(Control::Input { input });
+        } else if g
+            .agents
+            .iter()
+            .any(|a| a.id == agent_id && !a.remote_assist)
+        {
+            // A role without the privilege: dropped whatever it sends, and said so (once a
+            // burst, through the protocol-log limiter).
+            if crate::guard::logsafe::protocol_log_allowed().is_some() {
+                log::info!(
+                    "session {}/{}: input from agent {agent_id} dropped: its role may not take remote control",
+                    self.params.group.id,
+                    self.params.key
+                );
+            }
         }
         allowed
     }

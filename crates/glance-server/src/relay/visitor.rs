@@ -374,7 +374,24 @@ async fn serve_session(
                 }
             }
             Incoming::Control(Control::Pause { paused }) => session.set_paused(paused),
-            Incoming::Control(Control::Rc { enabled }) => session.set_rc(enabled),
+            Incoming::Control(Control::Rc { enabled }) => {
+                if enabled && !session.params().group.rc_allowed {
+                    log::info!(
+                        "session {}/{}: remote control refused: group {} does not allow it",
+                        session.group_id(),
+                        session.key(),
+                        session.group_id()
+                    );
+                    queue.push_control(Control::RcDisabled {
+                        message: format!(
+                            "remote control is not enabled for group {}",
+                            session.group_id()
+                        ),
+                    });
+                } else {
+                    session.set_rc(enabled);
+                }
+            }
             Incoming::Control(Control::ReportError { event, message }) => {
                 session.record_error(&event, &message)
             }

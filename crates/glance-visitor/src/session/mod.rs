@@ -4,6 +4,7 @@
 
 mod connect;
 mod cursor;
+mod remote;
 
 use std::sync::Arc;
 
@@ -32,6 +33,8 @@ pub(crate) enum Command {
     Pause(bool),
     /// ShowDisplay: share this display from now on, sized so.
     Show(DisplayDesc, ScaleSpec),
+    /// EnableRC(enable).
+    EnableRc(bool),
 }
 
 /// Everything a session needs, fixed at StartSession.
@@ -218,6 +221,10 @@ async fn run_inner(
         ));
     }
 
+    let mut remote = remote::RemoteControl::new(
+        display.clone(),
+        ScaleSpec::from_params(&spec.params.display_params),
+    );
     let ctl = Arc::new(PipelineCtl::default());
     let _stop = StopOnDrop(ctl.clone());
     ctl.set_scale(ScaleSpec::from_params(&spec.params.display_params));
@@ -277,9 +284,30 @@ async fn run_inner(
                 Some(Command::Pause(p)) => {
                     ctl.set_paused(p);
                     pointer.set_paused(p);
+                    if p {
+                        remote.release();
+                    }
                     let _ = out_tx.send(Control::Pause { paused: p });
                 }
+                Some(Command::EnableRc(on)) => {
+                    if on {
+                        match remote.enable(&core.source) {
+                            Ok(()) => {
+                                log::info!("remote control is on: agents with the privilege may use this desktop");
+                                let _ = out_tx.send(Control::Rc { enabled: true });
+                                core.update(generation, |st| st.info.rc_enabled = true);
+                            }
+                            Err(e) => core.fire(Event::new(EventCode::RCDisabled, format!("remote control cannot be enabled here: {e}"))),
+                        }
+                    } else {
+                        remote.disable();
+                        log::info!("remote control is off");
+                        let _ = out_tx.send(Control::Rc { enabled: false });
+                        core.update(generation, |st| st.info.rc_enabled = false);
+                    }
+                }
                 Some(Command::Show(desc, spec)) => {
+                    remote.show(desc.clone(), spec, &core.source);
                     ctl.set_scale(spec);
                     pointer.set_scale(spec);
                     let source = core.source.clone();
@@ -315,6 +343,10 @@ async fn run_inner(
             m = conn.net_rx.recv() => match m {
                 Some(Ok(Message::Control(c))) => match c {
                     Control::GuestCount { count } => {
+                        if count == 0 {
+                            // The last agent left: nothing it held stays held.
+                            remote.release();
+                        }
                         core.update(generation, |st| st.info.n_guests = count);
                         core.fire(Event::new(EventCode::GuestCountChange, format!("{count} agent(s) in the session"))
                             .with("count", count.to_string()));
@@ -329,11 +361,15 @@ async fn run_inner(
                     Control::Error { code, message } => {
                         break Outcome::Ended(EndReason::Error, format!("the service reported a protocol error ({code}): {message}"));
                     }
-                    other => {
-                        log::warn!("unexpected {} from the service", other.name());
-                        let _ = out_tx.send(Control::Error { code: "unexpected".into(), message: format!("{} is not expected by a visitor", other.name()) });
-                        break Outcome::Ended(EndReason::Error, format!("the service sent an unexpected {} message", other.name()));
+                    Control::Input { input } => remote.inject(input, ctl.is_paused()),
+                    Control::RcDisabled { message } => {
+                        remote.disable();
+                        core.update(generation, |st| st.info.rc_enabled = false);
+                        core.fire(Event::new(EventCode::RCDisabled, message));
                     }
+                    // A message this SDK does not expect (a newer service, or one meant for
+                    // others) is logged and ignored, never the end of the session.
+                    other => log::warn!("ignoring an unexpected {} from the service", other.name()),
                 },
                 Some(Ok(Message::Update(_) | Message::CursorShape(_))) => {
                     break Outcome::Ended(EndReason::Error, "the service sent a binary message to the visitor".into());
@@ -354,8 +390,18 @@ async fn run_inner(
                             ctl.link_reset();
                             conn = Conn::spawn(link, &ctl, &pointer);
                             out_tx = conn.out_tx.clone();
-                            // What the service may have missed: the pause state and the pointer.
+                            // What the service may have missed: the pause state, remote control
+                            // (EnableRC(false) while away took effect in the session info) and
+                            // the pointer.
                             let _ = out_tx.send(Control::Pause { paused: ctl.is_paused() });
+                            let mut rc_wanted = false;
+                            core.update(generation, |st| rc_wanted = st.info.rc_enabled);
+                            if !rc_wanted {
+                                remote.disable();
+                            }
+                            if remote.is_on() {
+                                let _ = out_tx.send(Control::Rc { enabled: true });
+                            }
                             pointer.resend();
                             let mut clear = Event::new(EventCode::ClearWarning, "the connection to the Glance service is re-established");
                             let mut guests_reset = false;
@@ -411,7 +457,7 @@ async fn wait_end(cmds: &mut UnboundedReceiver<Command>) {
             Some(Command::End) | None => return,
             // A pause before connecting is already recorded in the session info; ShowDisplay
             // is refused before the session is connected.
-            Some(Command::Pause(_)) | Some(Command::Show(..)) => {}
+            Some(Command::Pause(_)) | Some(Command::Show(..)) | Some(Command::EnableRc(_)) => {}
         }
     }
 }
@@ -587,6 +633,10 @@ async fn reconnect(
                     log::warn!("ShowDisplay({}) ignored while reconnecting", desc.name);
                     continue;
                 }
+                Some(Command::EnableRc(on)) => {
+                    log::warn!("EnableRC({on}) while reconnecting: applied to the session info; input waits for the link");
+                    continue;
+                }
                 Some(Command::End) | None => {
                     return Err(Outcome::Ended(EndReason::ThisSide, "the session was ended by EndSession".into()));
                 }
@@ -642,6 +692,7 @@ async fn reconnect(
                     core.update(generation, |st| { st.info.is_paused = p; st.info.is_showing = !p; });
                 }
                 Some(Command::Show(desc, _)) => log::warn!("ShowDisplay({}) ignored while reconnecting", desc.name),
+                Some(Command::EnableRc(on)) => log::warn!("EnableRC({on}) while reconnecting: applied to the session info; input waits for the link"),
                 Some(Command::End) | None => {
                     return Err(Outcome::Ended(EndReason::ThisSide, "the session was ended by EndSession".into()));
                 }
