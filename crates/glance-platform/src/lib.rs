@@ -9,6 +9,7 @@
 pub mod capture;
 pub mod cursor;
 pub mod displays;
+pub mod duplication;
 pub mod identify;
 pub mod synthetic;
 #[cfg(target_os = "linux")]
