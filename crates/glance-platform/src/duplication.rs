@@ -84,8 +84,11 @@ pub trait DuplicationSource: Send {
     fn dirty_rects(&mut self) -> Result<Vec<SrcRect>, SourceError>;
     /// Copies the held frame's pixels inside `regions` (all of them when `None`) into `image`,
     /// which is shaped to [`DuplicationSource::size`]: BGRX, padding byte 0xFF.
-    fn read(&mut self, image: &mut FrameBuf, regions: Option<&[DirtyRect]>)
-        -> Result<(), SourceError>;
+    fn read(
+        &mut self,
+        image: &mut FrameBuf,
+        regions: Option<&[DirtyRect]>,
+    ) -> Result<(), SourceError>;
     /// Gives the held frame back.
     fn release(&mut self) -> Result<(), SourceError>;
     /// Re-creates the duplication after [`SourceError::AccessLost`]; the size may change.
@@ -242,7 +245,9 @@ impl<S: DuplicationSource> DuplicationCapturer<S> {
             Ok(false)
         };
         let released = self.src.release();
-        let changed = taken.inspect_err(|e| self.note_lost(e)).map_err(Self::err)?;
+        let changed = taken
+            .inspect_err(|e| self.note_lost(e))
+            .map_err(Self::err)?;
         if let Err(e) = released {
             // The frame was read; a lost duplication is re-created on the next call.
             self.note_lost(&e);
@@ -256,8 +261,7 @@ impl<S: DuplicationSource> DuplicationCapturer<S> {
     /// Reads the held frame into `image`; true when pixels changed.
     fn take_frame(&mut self) -> Result<bool, SourceError> {
         let (w, h) = self.src.size();
-        if self.need_full || !self.have_image || (self.image.width, self.image.height) != (w, h)
-        {
+        if self.need_full || !self.have_image || (self.image.width, self.image.height) != (w, h) {
             self.image.reshape(w, h);
             self.src.read(&mut self.image, None)?;
             self.pending_dirty = None;
@@ -704,8 +708,12 @@ mod tests {
         // another frame arrives before the capture (capture polls once more when unchanged
         // only; here the next poll comes from may_have_changed after a capture)
         c.capture(&mut buf).unwrap();
-        c.src.steps.push_back(frame(vec![r(10, 10, 15, 15)], vec![]));
-        c.src.steps.push_back(frame(vec![r(20, 20, 25, 25)], vec![]));
+        c.src
+            .steps
+            .push_back(frame(vec![r(10, 10, 15, 15)], vec![]));
+        c.src
+            .steps
+            .push_back(frame(vec![r(20, 20, 25, 25)], vec![]));
         assert!(c.may_have_changed());
         assert!(c.may_have_changed(), "still changed: not captured yet");
         // the capture takes what is pending; the second frame waits for the next poll
@@ -740,7 +748,11 @@ mod tests {
         assert_eq!(buf.data, c.source().screen.data);
         assert_eq!(c.dirty_rects(), None, "after a re-creation: everything");
         assert_eq!(c.source().reads.last().unwrap(), &None);
-        assert_eq!(c.source().acquires, c.source().releases + 1, "Lost holds none");
+        assert_eq!(
+            c.source().acquires,
+            c.source().releases + 1,
+            "Lost holds none"
+        );
     }
 
     #[test]
@@ -780,9 +792,6 @@ mod tests {
         let mut c = DuplicationCapturer::new(fake);
         c.first_frame_wait = Duration::from_millis(1);
         let mut buf = FrameBuf::default();
-        assert!(matches!(
-            c.capture(&mut buf),
-            Err(CaptureError::Capture(_))
-        ));
+        assert!(matches!(c.capture(&mut buf), Err(CaptureError::Capture(_))));
     }
 }

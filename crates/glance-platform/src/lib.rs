@@ -12,6 +12,8 @@ pub mod displays;
 pub mod duplication;
 pub mod identify;
 pub mod synthetic;
+#[cfg(windows)]
+pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
@@ -64,7 +66,12 @@ pub fn native(display: Option<&str>) -> Box<dyn Backend> {
             display: display.map(str::to_string),
         })
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        let _ = display;
+        Box::new(windows::WindowsBackend)
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         let _ = display;
         Box::new(Unsupported)
@@ -72,11 +79,11 @@ pub fn native(display: Option<&str>) -> Box<dyn Backend> {
 }
 
 /// The backend of a platform that has none (yet): every call is a clear error.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 #[derive(Debug, Clone, Copy)]
 struct Unsupported;
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 impl Unsupported {
     fn error(what: &str) -> CaptureError {
         CaptureError::Unsupported(format!(
@@ -86,7 +93,7 @@ impl Unsupported {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 impl Backend for Unsupported {
     fn name(&self) -> &'static str {
         "none"
