@@ -10,6 +10,8 @@
 #     Windows code)
 #   - glance-platform's and glance-ffi's tests under Wine 8 (--test-threads=1), with an xterm
 #     on the Xvfb screen so GDI capture has something to see
+#   - tests/c/windows_share.c, built with MinGW against glance.dll, shares the Xvfb screen
+#     under Wine through a real glance-server (the native Linux build; skipped without one)
 #
 # Everything lands in target/xci (kept between runs: std, deps and the Wine prefix are reused).
 # See docs in README.md ("Windows") and ../shared/notes/cross-targets.md for the measurements
@@ -144,6 +146,38 @@ sleep 1
 export GLANCE_XCI_SCREEN="${XCI_SCREEN_W}x${XCI_SCREEN_H}"
 step "cargo test --release --target $TARGET under Wine: glance-platform glance-ffi"
 "$CARGO" test "${X[@]}" -p glance-platform -p glance-ffi -- --test-threads=1
+
+# ---------------------------------------------------------------- a C visitor under Wine
+# tests/c/windows_share.c built with MinGW against glance.dll (import library libglance.dll.a)
+# shares the Xvfb screen through a real (Linux) glance-server. The server is the native build:
+# $GLANCE_SERVER, else target/debug/glance-server (scripts/test.sh builds it); skipped when
+# neither exists.
+server="${GLANCE_SERVER:-$ROOT/target/debug/glance-server}"
+if [ -x "$server" ]; then
+    step "C program (MinGW, glance.dll) shares the screen under Wine through glance-server"
+    x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude \
+        tests/c/windows_share.c -o "$CARGO_TARGET_DIR/windows_share.exe" -L"$OUT" -lglance
+    cp "$OUT/glance.dll" "$CARGO_TARGET_DIR/"
+    sdir=$(mktemp -d)
+    "$server" --listen 127.0.0.1:0 --state-dir "$sdir" >"$sdir/out" 2>"$sdir/err" &
+    server_pid=$!
+    for _ in $(seq 100); do [ -s "$sdir/out" ] && break; sleep 0.1; done
+    ready=$(head -n1 "$sdir/out")
+    json() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$ready"; }
+    rc=0
+    timeout 120 /usr/lib/wine/wine64 "$CARGO_TARGET_DIR/windows_share.exe" "$(json group_id)" \
+        "$(json session_url)" "Z:$(json ca_cert)" 3 >"$sdir/share.log" 2>&1 || rc=$?
+    kill "$server_pid" 2>/dev/null || true
+    cat "$sdir/share.log"
+    if [ "$rc" != 0 ] || ! grep -q '^SHARE OK' "$sdir/share.log"; then
+        echo "cross-windows: the C visitor under Wine failed (rc $rc); server log:" >&2
+        tail -20 "$sdir/err" >&2
+        exit 1
+    fi
+    rm -rf "$sdir"
+else
+    echo "=== (skipped the C visitor under Wine: no glance-server at $server)"
+fi
 
 cleanup
 trap - EXIT
