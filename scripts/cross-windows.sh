@@ -57,7 +57,7 @@ unset RUSTC_WRAPPER RUSTUP_TOOLCHAIN CARGO_BUILD_TARGET 2>/dev/null || true
 export RUSTC_BOOTSTRAP=1 # lets the stable 1.96 toolchain take -Zbuild-std
 CARGO=/usr/bin/cargo
 TARGET=x86_64-pc-windows-gnu
-export CARGO_TARGET_DIR="$ROOT/target/xci"
+export CARGO_TARGET_DIR="${XCI_TARGET_DIR:-$ROOT/target/xci}" # override only to measure a cold run
 mkdir -p "$CARGO_TARGET_DIR"
 X=(-Zbuild-std=std,panic_abort --target "$TARGET" --release)
 [ "${XCI_VERBOSE:-0}" = 1 ] || X+=(--quiet)
