@@ -13,6 +13,12 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo build (binaries used by the cross-process tests)"
 cargo build --workspace --bins --quiet
 
+echo "== Windows: cross-build, clippy, tests and a C visitor under Wine (scripts/cross-windows.sh)"
+bash scripts/cross-windows.sh
+
+echo "== macOS: type-check and clippy of the platform crate, both targets (compiled, not run)"
+bash scripts/cross-mac.sh
+
 echo "== Rust tests (the X11 tests start their own Xvfb)"
 cargo test --workspace --quiet
 

@@ -9,11 +9,14 @@
 pub mod capture;
 pub mod cursor;
 pub mod displays;
+pub mod duplication;
 pub mod identify;
 pub mod keymap;
 #[cfg(target_os = "macos")]
 pub mod macos;
 pub mod synthetic;
+#[cfg(windows)]
+pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
@@ -80,7 +83,12 @@ pub fn native(display: Option<&str>) -> Box<dyn Backend> {
         let _ = display;
         Box::new(macos::MacBackend)
     }
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    #[cfg(windows)]
+    {
+        let _ = display;
+        Box::new(windows::WindowsBackend)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     {
         let _ = display;
         Box::new(Unsupported)
@@ -88,11 +96,11 @@ pub fn native(display: Option<&str>) -> Box<dyn Backend> {
 }
 
 /// The backend of a platform that has none (yet): every call is a clear error.
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 #[derive(Debug, Clone, Copy)]
 struct Unsupported;
 
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 impl Unsupported {
     fn error(what: &str) -> CaptureError {
         CaptureError::Unsupported(format!(
@@ -102,7 +110,7 @@ impl Unsupported {
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 impl Backend for Unsupported {
     fn name(&self) -> &'static str {
         "none"

@@ -1,0 +1,90 @@
+/* windows_share.c: a minimal visitor that shares this machine's real screen through the C ABI
+ * (built with MinGW against glance.dll and run under Wine by scripts/cross-windows.sh, but
+ * plain C11 that builds anywhere). It lists the displays (GetDisplayCount, GetMainMonitor,
+ * GetDisplayName, GetDisplayType), starts a session on the main monitor, shares for SECONDS
+ * and ends it. Prints "SHARE OK key=<key>" and exits 0 on success.
+ * Usage: windows_share GROUP_ID SESSION_URL CA_CERT_PATH SECONDS */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+static void sleep_ms(unsigned ms) { Sleep(ms); }
+#else
+#include <time.h>
+static void sleep_ms(unsigned ms) {
+  struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&t, NULL);
+}
+#endif
+
+#include "glance.h"
+
+static volatile int g_initialized, g_connected, g_failed, g_ended;
+static char g_key[128];
+
+static void on_event(const GlanceEvent *e, void *user) {
+  (void)user;
+  int code = (int)glance_event_code(e);
+  const char *name = glance_event_code_name(code);
+  const char *msg = glance_event_message(e);
+  printf("event %s: %s\n", name, msg ? msg : "");
+  fflush(stdout);
+  if (code == EventVisitorInitialized) g_initialized = 1;
+  if (code == EventConnectedToSession) {
+    const char *k = glance_event_property(e, "sessionkey");
+    snprintf(g_key, sizeof g_key, "%s", k ? k : "");
+    g_connected = 1;
+  }
+  if (code == EventStartSessionFailed) g_failed = 1;
+  if (code == EventSessionEnded) g_ended = 1;
+}
+
+static int wait_for(volatile int *flag, int seconds) {
+  for (int i = 0; i < seconds * 20 && !*flag && !g_failed; i++) sleep_ms(50);
+  return *flag;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 5) {
+    fprintf(stderr, "usage: %s GROUP_ID SESSION_URL CA_CERT_PATH SECONDS\n", argv[0]);
+    return 2;
+  }
+  GlanceVisitor *v = glance_visitor_new(on_event, NULL);
+  if (!v) return 1;
+  GlanceVisitorConfig c;
+  memset(&c, 0, sizeof c);
+  c.group_id = atoi(argv[1]);
+  c.name = "Windows visitor";
+  c.service_url = argv[2];
+  c.ca_cert_path = argv[3];
+  if (glance_visitor_init(v, &c) != GLANCE_OK || !wait_for(&g_initialized, 10)) {
+    fprintf(stderr, "init failed\n");
+    return 1;
+  }
+  int n = glance_visitor_get_display_count(v);
+  int main_monitor = glance_visitor_get_main_monitor(v);
+  printf("displays: %d, main monitor: %d\n", n, main_monitor);
+  for (int i = 0; i < n; i++) {
+    char *name = glance_visitor_get_display_name(v, i);
+    printf("display %d: %s type %d\n", i, name ? name : "(null)",
+           (int)glance_visitor_get_display_type(v, i));
+    glance_string_free(name);
+  }
+  if (n < 1) {
+    fprintf(stderr, "no displays\n");
+    return 1;
+  }
+  if (glance_visitor_start_session(v) != GLANCE_OK || !wait_for(&g_connected, 30)) {
+    fprintf(stderr, "start session failed\n");
+    return 1;
+  }
+  printf("sharing with key %s for %s s\n", g_key, argv[4]);
+  fflush(stdout);
+  sleep_ms((unsigned)atoi(argv[4]) * 1000u);
+  glance_visitor_end_session(v);
+  wait_for(&g_ended, 10);
+  glance_visitor_free(v);
+  printf("SHARE OK key=%s\n", g_key);
+  return 0;
+}
