@@ -38,9 +38,10 @@ pub fn server_bin() -> std::path::PathBuf {
     bin
 }
 
-/// A `glance-server` process: its ready line, stderr collected into a file, killed on drop.
+/// A `glance-server` process with a state dir of its own: its ready line, stderr collected
+/// into a file, killed on drop (a [`ServerProc`] started for one test).
 pub struct Spawned {
-    pub child: std::process::Child,
+    pub proc: ServerProc,
     pub ready: glance_server::ReadyInfo,
     pub stderr_path: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -50,40 +51,20 @@ impl Spawned {
     /// Starts the binary with `args` (a `--state-dir` and, unless given, `--listen
     /// 127.0.0.1:0` are added) and waits (at most 20 s) for its ready line.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Spawned {
-        use std::io::BufRead;
         let dir = tempfile::tempdir().expect("a temporary directory");
         let stderr_path = dir.path().join("stderr.log");
-        let stderr = std::fs::File::create(&stderr_path).expect("the stderr file");
-        let mut cmd = std::process::Command::new(server_bin());
-        cmd.arg("--state-dir").arg(dir.path().join("state"));
+        let mut all: Vec<String> = vec![
+            "--state-dir".into(),
+            dir.path().join("state").display().to_string(),
+        ];
         if !args.contains(&"--listen") {
-            cmd.args(["--listen", "127.0.0.1:0"]);
+            all.extend(["--listen".into(), "127.0.0.1:0".into()]);
         }
-        cmd.args(args)
-            .envs(env.iter().copied())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(stderr);
-        let mut child = cmd.spawn().expect("glance-server starts");
-        let out = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = std::io::BufReader::new(out).lines();
-            let _ = tx.send(lines.next());
-            // Keep reading so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let line = match rx.recv_timeout(std::time::Duration::from_secs(20)) {
-            Ok(Some(Ok(l))) => l,
-            other => {
-                let _ = child.kill();
-                let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                panic!("no ready line ({other:?}); stderr: {err}");
-            }
-        };
-        let ready = serde_json::from_str(&line).expect("the ready line is JSON");
+        all.extend(args.iter().map(|a| a.to_string()));
+        let (proc, ready) =
+            ServerProc::start_with_env(&all, &stderr_path, env, std::time::Duration::from_secs(20));
         Spawned {
-            child,
+            proc,
             ready,
             stderr_path,
             _dir: dir,
@@ -97,7 +78,7 @@ impl Spawned {
 
     /// Open file descriptors of the server process and its soft file limit (Linux).
     pub fn open_files(&self) -> Option<(usize, usize)> {
-        let pid = self.child.id();
+        let pid = self.proc.child.id();
         let n = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
         let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
         let soft = limits
@@ -108,13 +89,6 @@ impl Spawned {
             .parse()
             .ok()?;
         Some((n, soft))
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -145,8 +119,17 @@ pub struct ServerProc {
 }
 
 impl ServerProc {
-    /// Starts the binary with `args`, its stderr going to `log`.
+    /// Starts the binary with `args`, its stderr going to `log` (at log level info).
     pub fn spawn(args: &[String], log: &std::path::Path) -> ServerProc {
+        ServerProc::spawn_with_env(args, log, &[])
+    }
+
+    /// [`ServerProc::spawn`] with more environment (e.g. another `RUST_LOG`).
+    pub fn spawn_with_env(
+        args: &[String],
+        log: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> ServerProc {
         let err = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -155,6 +138,7 @@ impl ServerProc {
         let child = std::process::Command::new(server_bin())
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(err)
@@ -172,7 +156,17 @@ impl ServerProc {
         log: &std::path::Path,
         within: std::time::Duration,
     ) -> (ServerProc, glance_server::ReadyInfo) {
-        let mut p = ServerProc::spawn(args, log);
+        ServerProc::start_with_env(args, log, &[], within)
+    }
+
+    /// [`ServerProc::start`] with more environment.
+    pub fn start_with_env(
+        args: &[String],
+        log: &std::path::Path,
+        env: &[(&str, &str)],
+        within: std::time::Duration,
+    ) -> (ServerProc, glance_server::ReadyInfo) {
+        let mut p = ServerProc::spawn_with_env(args, log, env);
         match p.ready_line(within) {
             Ok(r) => (p, r),
             Err(e) => panic!(
@@ -191,9 +185,12 @@ impl ServerProc {
         let out = self.child.stdout.take().ok_or("stdout already taken")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut reader = std::io::BufReader::new(out);
             let mut line = String::new();
-            let r = std::io::BufReader::new(out).read_line(&mut line);
+            let r = reader.read_line(&mut line);
             let _ = tx.send(r.map(|_| line));
+            // Keep reading so the server never blocks on a full pipe.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
         });
         let line = rx
             .recv_timeout(within)

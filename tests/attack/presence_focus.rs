@@ -93,6 +93,17 @@ async fn invoke_reaches_only(
     assert!(next_signal(evil, QUIET).await.is_none());
 }
 
+/// The status of the next `onconfirm` past `displayed` that `watcher` hears.
+async fn confirm_outcome(watcher: &mut JsonWs) -> Value {
+    let e = watcher
+        .recv_until(T, |m| {
+            m["event"] == "onconfirm" && m["data"]["status"] != "displayed"
+        })
+        .await
+        .unwrap();
+    e["data"]["status"].clone()
+}
+
 async fn next_signal(v: &mut JsonWs, wait: Duration) -> Option<Value> {
     v.recv_until(wait, |m| m["type"] == "invoke" || m["type"] == "signal")
         .await
@@ -268,13 +279,7 @@ async fn the_confirmation_step_gates_invokes() {
     real.send(&json!({"type": "confirm_reply", "choice": wrong}))
         .await
         .unwrap();
-    let e = watcher
-        .recv_until(T, |m| {
-            m["event"] == "onconfirm" && m["data"]["status"] != "displayed"
-        })
-        .await
-        .unwrap();
-    assert_eq!(e["data"]["status"], "failed");
+    assert_eq!(confirm_outcome(&mut watcher).await, "failed");
     let res = signal(r, 7, &t, "carol", invoke("x")).await;
     assert_eq!(res.status, 403, "{}", res.body);
 
@@ -297,13 +302,7 @@ async fn the_confirmation_step_gates_invokes() {
     real.send(&json!({"type": "confirm_reply", "choice": code}))
         .await
         .unwrap();
-    let e = watcher
-        .recv_until(T, |m| {
-            m["event"] == "onconfirm" && m["data"]["status"] != "displayed"
-        })
-        .await
-        .unwrap();
-    assert_eq!(e["data"]["status"], "confirmed");
+    assert_eq!(confirm_outcome(&mut watcher).await, "confirmed");
     invoke_reaches_only(r, &t, "carol", "ok", &mut real, &mut evil).await;
 }
 

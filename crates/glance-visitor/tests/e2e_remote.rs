@@ -105,14 +105,7 @@ fn enable_rc_gates_input_and_only_privileged_roles_inject() {
 
         vis.v.enable_rc(true).unwrap();
         rc_on(&vis, true).await;
-        alice
-            .wait_until("rc on", Duration::from_secs(5), |s| {
-                s.events
-                    .iter()
-                    .any(|c| matches!(c, Control::Rc { enabled: true }))
-            })
-            .await
-            .unwrap();
+        common::agent_saw_rc_on(&alice).await;
         alice.send(&click(50, 25, 1)).unwrap();
         alice.send(&key("ShiftLeft", true)).unwrap();
         // The observer's input never arrives, whatever it sends.

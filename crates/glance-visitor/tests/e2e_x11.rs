@@ -354,14 +354,7 @@ fn an_agent_types_a_command_into_an_xterm_only_after_enable_rc() {
         assert!(!before.exists(), "typed before EnableRC");
 
         vis.v.enable_rc(true).unwrap();
-        agent
-            .wait_until("rc on", Duration::from_secs(5), |s| {
-                s.events
-                    .iter()
-                    .any(|c| matches!(c, Control::Rc { enabled: true }))
-            })
-            .await
-            .unwrap();
+        common::agent_saw_rc_on(&agent).await;
         agent.send(&click(1)).unwrap();
         agent.send(&click(0)).unwrap();
         type_line(&agent, &format!("touch {}", after.display()));

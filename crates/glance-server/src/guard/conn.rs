@@ -75,10 +75,8 @@ pub fn raise_file_limit() -> Option<u64> {
         match rlimit::increase_nofile_limit(u64::MAX) {
             Ok(n) => Some(n),
             Err(e) => {
-                log::warn!("cannot read or raise the file limit: {e}");
-                rlimit::getrlimit(rlimit::Resource::NOFILE)
-                    .ok()
-                    .map(|(soft, _)| soft)
+                log::warn!("cannot raise the file limit: {e}");
+                file_limit()
             }
         }
     }

@@ -295,3 +295,15 @@ pub async fn agent_matches_screen(
         );
     }
 }
+
+/// Waits (at most 5 s) until `agent` heard that the visitor turned remote control on.
+pub async fn agent_saw_rc_on(agent: &glance_tests::TestAgent) {
+    agent
+        .wait_until("rc on", Duration::from_secs(5), |s| {
+            s.events
+                .iter()
+                .any(|c| matches!(c, glance_protocol::Control::Rc { enabled: true }))
+        })
+        .await
+        .unwrap();
+}
