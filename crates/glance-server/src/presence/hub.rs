@@ -340,6 +340,19 @@ fn tell(agents: &HashMap<VisitorKey, Vec<(u64, Tx)>>, key: &VisitorKey, name: &s
     }
 }
 
+/// Lets the visitor id pass on if its holder is gone or hidden ([`Visitor::promote`]) and
+/// tells the watching agents what changed.
+fn promote_and_tell(
+    v: &mut Visitor,
+    agents: &HashMap<VisitorKey, Vec<(u64, Tx)>>,
+    key: &VisitorKey,
+    now: Instant,
+) {
+    let mut notices = Notices::new();
+    v.promote(now, &mut notices);
+    tell_all(agents, key, notices);
+}
+
 fn tell_all(agents: &HashMap<VisitorKey, Vec<(u64, Tx)>>, key: &VisitorKey, notices: Notices) {
     for (name, data) in notices {
         tell(agents, key, name, data);
@@ -485,9 +498,7 @@ impl PresenceHub {
                         h.gone_since = Some(now);
                     }
                     // The primary, if it lent the id, has it back at once.
-                    let mut notices = Notices::new();
-                    v.promote(now, &mut notices);
-                    tell_all(agents, key, notices);
+                    promote_and_tell(v, agents, key, now);
                 }
             }
         }
@@ -517,9 +528,7 @@ impl PresenceHub {
             tell(agents, &k, "onvisitorconn", json!({ "connected": false }));
         }
         for (k, v) in visitors.iter_mut() {
-            let mut notices = Notices::new();
-            v.promote(now, &mut notices);
-            tell_all(agents, k, notices);
+            promote_and_tell(v, agents, k, now);
         }
     }
 
@@ -617,9 +626,7 @@ impl PresenceHub {
         let Some(v) = visitors.get_mut(key) else {
             return Err(SignalError::NotConnected);
         };
-        let mut notices = Notices::new();
-        v.promote(now, &mut notices);
-        tell_all(agents, key, notices);
+        promote_and_tell(v, agents, key, now);
         if !v.confirmed_now() {
             return Err(SignalError::Unconfirmed);
         }
@@ -657,9 +664,7 @@ impl PresenceHub {
         let Some(v) = visitors.get_mut(key) else {
             return Err(SignalError::NotConnected);
         };
-        let mut notices = Notices::new();
-        v.promote(now, &mut notices);
-        tell_all(agents, key, notices);
+        promote_and_tell(v, agents, key, now);
         let Some(s) = v.focus.and_then(|f| v.socket(f)) else {
             return Err(SignalError::NotConnected);
         };
