@@ -168,6 +168,7 @@ impl Agent {
         }
     }
 
+    /// Refuses the join; `log` may hold the client's text: it is redacted here, once.
     fn refuse(&self, status: AgentStatus, reason: &str, log: &str) -> Step {
         if crate::guard::logsafe::protocol_log_allowed().is_some() {
             log::info!(
@@ -194,7 +195,7 @@ impl Agent {
                 return self.refuse(
                     AgentStatus::FailUnauthorized,
                     "unauthorized",
-                    &crate::guard::logsafe::redact(&e.to_string()),
+                    &e.to_string(),
                 )
             }
         };
@@ -208,11 +209,7 @@ impl Agent {
                 return self.refuse(
                     AgentStatus::FailUnauthorized,
                     "unauthorized",
-                    &format!(
-                        "origin {} is not allowed for group {}",
-                        crate::guard::logsafe::redact(o),
-                        grant.group
-                    ),
+                    &format!("origin {o} is not allowed for group {}", grant.group),
                 );
             }
         }
