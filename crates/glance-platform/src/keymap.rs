@@ -96,6 +96,96 @@ pub fn key_char(key: &str) -> Option<char> {
     (it.next().is_none() && !c.is_control()).then_some(c)
 }
 
+/// The macOS virtual key code (`kVK_*` of Carbon's HIToolbox/Events.h, the ANSI-layout
+/// position) of the key at DOM `code`, or `None` for codes we do not know. Both name the
+/// physical key, so the user's own layout gives it its meaning, as on X11.
+pub fn mac_keycode(code: &str) -> Option<u16> {
+    // kVK_ANSI_A .. kVK_ANSI_Z, in letter order.
+    const LETTERS: [u16; 26] = [
+        0x00, 0x0B, 0x08, 0x02, 0x0E, 0x03, 0x05, 0x04, 0x22, 0x26, 0x28, 0x25, 0x2E, 0x2D, 0x1F,
+        0x23, 0x0C, 0x0F, 0x01, 0x11, 0x20, 0x09, 0x0D, 0x07, 0x10, 0x06,
+    ];
+    // kVK_ANSI_0 .. kVK_ANSI_9 and kVK_ANSI_Keypad0 .. 9.
+    const DIGITS: [u16; 10] = [0x1D, 0x12, 0x13, 0x14, 0x15, 0x17, 0x16, 0x1A, 0x1C, 0x19];
+    const KEYPAD: [u16; 10] = [0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5B, 0x5C];
+    // kVK_F1 .. kVK_F20.
+    const FKEYS: [u16; 20] = [
+        0x7A, 0x78, 0x63, 0x76, 0x60, 0x61, 0x62, 0x64, 0x65, 0x6D, 0x67, 0x6F, 0x69, 0x6B, 0x71,
+        0x6A, 0x40, 0x4F, 0x50, 0x5A,
+    ];
+    let one = |s: &str| -> Option<u8> {
+        let b = s.as_bytes();
+        (b.len() == 1).then(|| b[0])
+    };
+    if let Some(c) = code.strip_prefix("Key").and_then(one) {
+        return c
+            .is_ascii_uppercase()
+            .then(|| LETTERS[usize::from(c - b'A')]);
+    }
+    if let Some(c) = code.strip_prefix("Digit").and_then(one) {
+        return c.is_ascii_digit().then(|| DIGITS[usize::from(c - b'0')]);
+    }
+    if let Some(c) = code.strip_prefix("Numpad").and_then(one) {
+        if c.is_ascii_digit() {
+            return Some(KEYPAD[usize::from(c - b'0')]);
+        }
+    }
+    if let Some(n) = code.strip_prefix('F').and_then(|n| n.parse::<usize>().ok()) {
+        return (1..=20).contains(&n).then(|| FKEYS[n - 1]);
+    }
+    Some(match code {
+        "Enter" => 0x24,
+        "Tab" => 0x30,
+        "Space" => 0x31,
+        "Backspace" => 0x33,
+        "Escape" => 0x35,
+        "MetaRight" => 0x36,
+        "MetaLeft" => 0x37,
+        "ShiftLeft" => 0x38,
+        "CapsLock" => 0x39,
+        "AltLeft" => 0x3A,
+        "ControlLeft" => 0x3B,
+        "ShiftRight" => 0x3C,
+        "AltRight" => 0x3D,
+        "ControlRight" => 0x3E,
+        "Fn" => 0x3F,
+        "Minus" => 0x1B,
+        "Equal" => 0x18,
+        "BracketLeft" => 0x21,
+        "BracketRight" => 0x1E,
+        "Backslash" => 0x2A,
+        "Semicolon" => 0x29,
+        "Quote" => 0x27,
+        "Backquote" => 0x32,
+        "Comma" => 0x2B,
+        "Period" => 0x2F,
+        "Slash" => 0x2C,
+        "IntlBackslash" => 0x0A,
+        "NumpadDecimal" => 0x41,
+        "NumpadMultiply" => 0x43,
+        "NumpadAdd" => 0x45,
+        "NumLock" => 0x47, // kVK_ANSI_KeypadClear sits where NumLock is
+        "NumpadDivide" => 0x4B,
+        "NumpadEnter" => 0x4C,
+        "NumpadSubtract" => 0x4E,
+        "NumpadEqual" => 0x51,
+        "Insert" => 0x72, // kVK_Help, where Apple keyboards put Insert
+        "Home" => 0x73,
+        "PageUp" => 0x74,
+        "Delete" => 0x75, // kVK_ForwardDelete
+        "End" => 0x77,
+        "PageDown" => 0x79,
+        "ArrowLeft" => 0x7B,
+        "ArrowRight" => 0x7C,
+        "ArrowDown" => 0x7D,
+        "ArrowUp" => 0x7E,
+        "AudioVolumeUp" => 0x48,
+        "AudioVolumeDown" => 0x49,
+        "AudioVolumeMute" => 0x4A,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +212,76 @@ mod tests {
         assert_eq!(key_char("ж"), Some('ж'));
         assert_eq!(key_char("Enter"), None);
         assert_eq!(key_char(""), None);
+    }
+
+    #[test]
+    fn codes_map_to_mac_virtual_keys() {
+        assert_eq!(mac_keycode("KeyA"), Some(0x00));
+        assert_eq!(mac_keycode("KeyS"), Some(0x01));
+        assert_eq!(mac_keycode("KeyZ"), Some(0x06));
+        assert_eq!(mac_keycode("KeyQ"), Some(0x0C));
+        assert_eq!(mac_keycode("Digit0"), Some(0x1D));
+        assert_eq!(mac_keycode("Digit5"), Some(0x17));
+        assert_eq!(mac_keycode("Numpad9"), Some(0x5C));
+        assert_eq!(mac_keycode("F1"), Some(0x7A));
+        assert_eq!(mac_keycode("F12"), Some(0x6F));
+        assert_eq!(mac_keycode("F21"), None);
+        assert_eq!(mac_keycode("Enter"), Some(0x24));
+        assert_eq!(mac_keycode("MetaLeft"), Some(0x37));
+        assert_eq!(mac_keycode("Keya"), None);
+        assert_eq!(mac_keycode("Unknown"), None);
+        // No two codes share a virtual key.
+        let mut codes: Vec<String> = ["Key", "Digit", "Numpad"]
+            .iter()
+            .flat_map(|p| {
+                let set: Vec<char> = if *p == "Key" {
+                    ('A'..='Z').collect()
+                } else {
+                    ('0'..='9').collect()
+                };
+                set.into_iter().map(move |c| format!("{p}{c}"))
+            })
+            .collect();
+        codes.extend((1..=20).map(|n| format!("F{n}")));
+        for c in [
+            "Enter",
+            "Tab",
+            "Space",
+            "Backspace",
+            "Escape",
+            "MetaRight",
+            "MetaLeft",
+            "ShiftLeft",
+            "CapsLock",
+            "AltLeft",
+            "ControlLeft",
+            "ShiftRight",
+            "AltRight",
+            "ControlRight",
+            "Minus",
+            "Equal",
+            "BracketLeft",
+            "BracketRight",
+            "Backslash",
+            "Semicolon",
+            "Quote",
+            "Backquote",
+            "Comma",
+            "Period",
+            "Slash",
+            "Home",
+            "End",
+            "Delete",
+            "ArrowLeft",
+        ] {
+            codes.push(c.to_string());
+        }
+        let mut seen = std::collections::HashMap::new();
+        for c in &codes {
+            let k = mac_keycode(c).unwrap_or_else(|| panic!("{c} has no key"));
+            if let Some(other) = seen.insert(k, c.clone()) {
+                panic!("{c} and {other} share virtual key {k:#x}");
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The macOS backend: displays through CoreGraphics ([`displays`]), capture through
 //! ScreenCaptureKit ([`sck`], behind the Screen Recording permission of [`permission`]), the
-//! pointer through Quartz Event Services ([`cursor`]) and IdentifyMonitors windows through
-//! AppKit ([`identify`]).
+//! pointer through Quartz Event Services ([`cursor`]), IdentifyMonitors windows through
+//! AppKit ([`identify`]) and remote-control input through CGEvent ([`input`], behind the
+//! Accessibility permission).
 //!
 //! Compiled and type-checked, not run: no Mac in CI. `scripts/cross-mac.sh` runs `cargo check`
 //! and `cargo clippy -D warnings` for aarch64-apple-darwin and x86_64-apple-darwin on Linux;
@@ -11,6 +12,7 @@
 pub mod cursor;
 pub mod displays;
 pub mod identify;
+pub mod input;
 pub mod permission;
 pub mod sck;
 
@@ -18,7 +20,7 @@ pub use cursor::MacCursorSource;
 pub use displays::MacDisplay;
 pub use sck::SckCapturer;
 
-use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc};
+use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc, InputInjector};
 
 /// The macOS backend.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,5 +45,11 @@ impl Backend for MacBackend {
 
     fn identify(&self, displays: Vec<DisplayDesc>) -> Result<(), CaptureError> {
         identify::identify(displays)
+    }
+
+    fn open_injector(&self, desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {
+        Ok(Box::new(input::MacInjector::open(displays::resolve(
+            desc,
+        )?)?))
     }
 }
