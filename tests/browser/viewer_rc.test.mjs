@@ -4,7 +4,8 @@
 // the visitor's EnableRC (off, on, off again); the button is shown only while control is off
 // and the agent's role may take it, and its click reaches the visitor's application as
 // EventMessageReceived (message=requestRC, with the sender's user name and privilege), which
-// the application answers with EnableRC. An observer sees "not allowed for your role" and no
+// the application answers with EnableRC. Bad agent messages are dropped by the service with a
+// log line, without closing the agent's socket. An observer sees "not allowed for your role" and no
 // button.
 
 import { test, before, after } from 'node:test';
@@ -74,6 +75,44 @@ test('the badge follows EnableRC and "Ask for control" reaches the visitor as Ev
   const m2 = await visitor.next('EventMessageReceived');
   assert.equal(m2.props.message, 'requestRC');
   assert.equal(visitor.seen('EventMessageReceived').length, 2);
+
+  // Malformed, oversized and spoofing messages on an agent socket of its own are dropped by
+  // the service with a log line; the socket stays open and its next good message arrives.
+  const bad = [
+    { type: 'agent_message', name: 'x', properties: { n: 1 } },
+    { type: 'agent_message', name: 'has space' },
+    { type: 'agent_message', name: 'x', properties: { agent: 'mallory' } },
+    { type: 'agent_message', name: 'x', properties: { big: 'v'.repeat(2000) } },
+  ].map((m) => JSON.stringify(m));
+  const raw = await page.evaluate(([tok, msgs]) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`wss://${location.host}/ws/agent`);
+    const got = [];
+    const timer = setTimeout(() => reject(new Error(`raw agent: ${JSON.stringify(got)}`)), 10000);
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', role: 'agent', min_version: 1, max_version: 1 }));
+    ws.onmessage = (ev) => {
+      if (typeof ev.data !== 'string') return;
+      const m = JSON.parse(ev.data);
+      got.push(m.type);
+      if (m.type === 'welcome') ws.send(JSON.stringify({ type: 'join', key: 'rc-badge', token: tok, group_id: 7 }));
+      if (m.type === 'joined') {
+        for (const b of msgs) ws.send(b);
+        ws.send(JSON.stringify({ type: 'agent_message', name: 'marker', properties: { after: 'bad' } }));
+        setTimeout(() => {
+          clearTimeout(timer);
+          const open = ws.readyState === WebSocket.OPEN;
+          ws.send(JSON.stringify({ type: 'leave' }));
+          resolve({ open, got });
+        }, 500);
+      }
+    };
+  }), [alice.token, bad]);
+  assert.equal(raw.open, true, `the socket stays open: ${JSON.stringify(raw.got)}`);
+  assert.ok(!raw.got.includes('error'), JSON.stringify(raw.got));
+  const marker = await visitor.next('EventMessageReceived');
+  assert.deepEqual(marker.props, { message: 'marker', after: 'bad', agent: alice.username, remoteAssist: 'true' });
+  assert.equal(visitor.seen('EventMessageReceived').length, 3, 'only the marker of the raw socket arrived');
+  const dropped = srv.child.stderrText.split('\n').filter((l) => l.includes('agent_message dropped'));
+  assert.equal(dropped.length, bad.length, srv.child.stderrText.slice(-3000));
   await page.close();
   // The last agent left this (non-persistent) session: it ends.
   await visitor.next('EventSessionEnded');
