@@ -10,7 +10,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, stopServer, launchBrowser, stopChild, waitUntil } from './helpers.mjs';
+import path from 'node:path';
+import {
+  TARGET, startServer, stopServer, launchBrowser, stopChild, waitUntil,
+} from './helpers.mjs';
 import {
   CONFIG, missing, agentToken, cVisitor, startVisitor, openViewer, rcView,
 } from './rc_common.mjs';
@@ -48,6 +51,7 @@ test('the badge follows EnableRC and "Ask for control" reaches the visitor as Ev
   // Off: the badge says so and the agent may ask.
   let v = await until(page, (s) => s.badge === 'off', 'badge off');
   assert.deepEqual([v.text, v.badgeShown, v.askShown, v.askDisabled], ['Remote control: off', true, true, false]);
+  await page.screenshot({ path: path.join(TARGET, 'agent-viewer-rc-off.png') });
 
   // The click is a message to the visitor's application, with who sent it.
   await page.click('#askrc');
@@ -62,6 +66,7 @@ test('the badge follows EnableRC and "Ask for control" reaches the visitor as Ev
   assert.equal((await visitor.result('enablerc')).result, 0);
   v = await until(page, (s) => s.badge === 'on', 'badge on');
   assert.deepEqual([v.text, v.badgeShown, v.askShown, v.enabled, v.active], ['Remote control: on', true, false, true, true]);
+  await page.screenshot({ path: path.join(TARGET, 'agent-viewer-rc-on.png') });
   assert.equal((await visitor.info()).rc_enabled, true);
 
   // Off again.
