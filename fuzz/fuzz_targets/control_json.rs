@@ -1,9 +1,11 @@
 //! Owns `Control::from_json`: every JSON control message a peer sends (direct stream kind 1,
 //! WebSocket text, WebSocket kind-1 binary). Checks that whatever parses re-encodes to JSON
 //! that parses back to the same message, that `name()` is the `type` tag that was read, and
-//! that the field checks the server and visitor run on parsed messages never panic.
+//! that the field checks the server and visitor run on parsed messages (the agent_message
+//! limits among them) never panic.
 #![no_main]
 
+use glance_protocol::agent_message::{validate_from_agent, MAX_PROPERTIES, MAX_VALUE_LEN};
 use glance_protocol::control::validate_key;
 use glance_protocol::cursor::validate_position;
 use glance_protocol::limits::MAX_CONTROL_LEN;
@@ -57,6 +59,13 @@ fuzz_target!(|data: &[u8]| {
         }
         Control::Cursor { x, y, .. } => {
             let _ = validate_position(*x, *y);
+        }
+        Control::AgentMessage { name, properties } => {
+            if validate_from_agent(name, properties).is_ok() {
+                assert!(!name.is_empty() && name.len() <= 63 && name.is_ascii());
+                assert!(properties.len() <= MAX_PROPERTIES);
+                assert!(properties.values().all(|v| v.len() <= MAX_VALUE_LEN));
+            }
         }
         _ => {}
     }

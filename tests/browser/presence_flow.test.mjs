@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import {
-  BIN, ROOT, startServer, stopServer, launchBrowser, newPage, spawnChild, stopChild, lines,
+  BIN, TARGET, startServer, stopServer, launchBrowser, newPage, spawnChild, stopChild, lines,
   waitForLine, waitUntil,
 } from './helpers.mjs';
 import { signLoginKey } from '../../sdk/js/glance-loginkey.mjs';
@@ -20,7 +20,7 @@ import { signLoginKey } from '../../sdk/js/glance-loginkey.mjs';
 const T = 20000;
 const API_KEY = 'presence-flow-api-key';
 const DRIVERS = {
-  C: path.join(ROOT, 'target', 'ffi-tests', 'visitor_driver'),
+  C: path.join(TARGET, 'ffi-tests', 'visitor_driver'),
   Rust: BIN('glance-visitor-driver'),
 };
 const missing = Object.values(DRIVERS).filter((d) => !fs.existsSync(d)).map((d) => `${d} is missing (tests/browser/run.sh builds it)`)[0];

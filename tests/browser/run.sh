@@ -27,17 +27,20 @@ if [ ! -d "$here/node_modules/playwright-core" ]; then
 fi
 
 cd "$root"
+# Binaries come from CARGO_TARGET_DIR when it is set (helpers.mjs looks there too).
+target="${CARGO_TARGET_DIR:-$root/target}"
 echo "browser tests: cargo build -p glance-server" >&2
 cargo build --quiet -p glance-server
 echo "browser tests: cargo build -p glance-cli -p glance-auth -p glance-ffi" >&2
 cargo build --quiet -p glance-cli -p glance-auth -p glance-ffi
 # The C visitor the presence flow drives (the C ABI over libglance).
-mkdir -p target/ffi-tests
+mkdir -p "$target/ffi-tests"
 cc -std=c11 -Wall -Wextra -Werror -pedantic -D_DEFAULT_SOURCE -Iinclude tests/c/visitor_driver.c \
-  -o target/ffi-tests/visitor_driver -Ltarget/debug -lglance -lpthread -ldl -lm \
-  -Wl,-rpath,"$root/target/debug"
+  -o "$target/ffi-tests/visitor_driver" -L"$target/debug" -lglance -lpthread -ldl -lm \
+  -Wl,-rpath,"$target/debug"
 
 cd "$here"
 exec node --test --test-concurrency=1 "$@" \
   decoder.test.mjs viewer_protocol.test.mjs viewer_fake.test.mjs viewer_cursor.test.mjs \
-  viewer_share.test.mjs agent_api.test.mjs presence_flow.test.mjs
+  viewer_share.test.mjs agent_api.test.mjs presence_flow.test.mjs viewer_rc.test.mjs \
+  rc_typing.test.mjs

@@ -11,10 +11,15 @@
  *   presence NAME=VALUE ...                       presence(map)
  *   signal EVENT [NAME=VALUE ...]                 signalAgent(event, map)
  *   visible 0|1                                   signalVisibility
+ *   enablerc 0|1                                  EnableRC(enable)
+ *   pause 0|1                                     Pause(pause)
+ *   info                                          GetSessionInfo, printed as
+ *                                                 {"info":{"rc_enabled":..,"is_paused":..,"key":..}}
  *   quit
  * Every event is printed on stdout as one JSON line {"event":NAME,"message":..,"props":{..}};
  * every command's result as {"result":CODE,"cmd":NAME}. Values must not contain spaces.
- * The synthetic display (GLANCE_SYNTHETIC_DISPLAY) is what a session shares. */
+ * A session shares the synthetic display when GLANCE_SYNTHETIC_DISPLAY is set, otherwise the
+ * platform's main monitor (under X11: the screen of DISPLAY, e.g. an Xvfb). */
 #include "glance.h"
 
 #include <pthread.h>
@@ -131,6 +136,23 @@ int main(void) {
       r = glance_presence_signal_agent(v, w[1], props, k);
     } else if (strcmp(cmd, "visible") == 0 && n == 2) {
       r = glance_presence_signal_visibility(v, atoi(w[1]) != 0);
+    } else if (strcmp(cmd, "enablerc") == 0 && n == 2) {
+      r = glance_visitor_enable_rc(v, atoi(w[1]) != 0);
+    } else if (strcmp(cmd, "pause") == 0 && n == 2) {
+      r = glance_visitor_pause(v, atoi(w[1]) != 0);
+    } else if (strcmp(cmd, "info") == 0) {
+      GlanceSessionInfo info;
+      memset(&info, 0, sizeof info);
+      r = glance_visitor_get_session_info(v, &info);
+      if (r == GLANCE_OK) {
+        pthread_mutex_lock(&out_lock);
+        printf("{\"info\":{\"rc_enabled\":%s,\"is_paused\":%s,\"key\":",
+               info.rc_enabled ? "true" : "false", info.is_paused ? "true" : "false");
+        json_str(info.key);
+        printf("}}\n");
+        fflush(stdout);
+        pthread_mutex_unlock(&out_lock);
+      }
     }
     result(cmd, r);
   }

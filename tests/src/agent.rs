@@ -388,6 +388,11 @@ impl TestAgent {
         self.send_message(Message::text(c.to_json()))
     }
 
+    /// Sends a text message as it is (e.g. a malformed control message).
+    pub fn send_text(&self, json: &str) -> Result<()> {
+        self.send_message(Message::text(json.to_string()))
+    }
+
     /// Sends a raw WebSocket message.
     pub fn send_message(&self, m: Message) -> Result<()> {
         self.out

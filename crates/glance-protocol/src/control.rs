@@ -2,6 +2,8 @@
 //! stream and as text messages on WebSockets. Unknown fields are ignored (forward
 //! compatibility); unknown `type`s are a protocol error.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{MAX_CONTROL_LEN, MAX_KEY_LEN};
@@ -262,6 +264,16 @@ pub enum Control {
     Input {
         input: InputEvent,
     },
+    /// A custom message of an agent for the visitor's application (agent -> server ->
+    /// visitor; seed 000 EventMessageReceived), e.g. `requestRC`. The service checks it
+    /// ([`crate::agent_message::validate_from_agent`]: a bad one is dropped with a log line,
+    /// never the end of the connection), rate-limits it per agent and adds the sender's
+    /// identity (`agent`, `remoteAssist`) to the properties it relays.
+    AgentMessage {
+        name: String,
+        #[serde(default)]
+        properties: BTreeMap<String, String>,
+    },
 
     // ----- server -> both -----
     /// The session is over. `reason` is the visitor-side reason; `status` the agent-side
@@ -337,6 +349,7 @@ impl Control {
             Control::Rc { .. } => "rc",
             Control::RcDisabled { .. } => "rc_disabled",
             Control::Input { .. } => "input",
+            Control::AgentMessage { .. } => "agent_message",
             Control::SessionEnded { .. } => "session_ended",
             Control::Ping { .. } => "ping",
             Control::Pong { .. } => "pong",
@@ -428,6 +441,28 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn agent_message() {
+        let m = Control::from_json(
+            br#"{"type":"agent_message","name":"requestRC","properties":{"why":"help"}}"#,
+        )
+        .unwrap();
+        let Control::AgentMessage { name, properties } = &m else {
+            panic!("{m:?}")
+        };
+        assert_eq!(
+            (name.as_str(), properties["why"].as_str()),
+            ("requestRC", "help")
+        );
+        assert_eq!(m.name(), "agent_message");
+        // properties may be left out; non-string values are not a message of this type
+        assert!(Control::from_json(br#"{"type":"agent_message","name":"x"}"#).is_ok());
+        assert!(
+            Control::from_json(br#"{"type":"agent_message","name":"x","properties":{"n":1}}"#)
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! glance-protocol: the wire contract between the visitor SDK, glance-server and agents.
 //!
-//! It owns the message types ([`Control`]), the framing of the direct TLS stream
+//! It owns the message types ([`Control`]), custom agent messages ([`agent_message`]), the framing of the direct TLS stream
 //! ([`framing`]), the binary frame-update format and its reference codec ([`update`]), cursor
 //! shapes ([`cursor`]), the JPEG rect check and decoder ([`jpeg`]), the session-end reasons and agent status codes ([`status`]) and every
 //! size limit ([`limits`]).
 //! It does no I/O: transports live in glance-visitor and glance-server. docs/PROTOCOL.md
 //! describes the same bytes for JavaScript.
 
+pub mod agent_message;
 pub mod control;
 pub mod cursor;
 pub mod framing;

@@ -619,24 +619,59 @@
 
   // `remoteAssist`: the agent's role may take control; `enabled`: the visitor has enabled it.
   // Input goes out only while both hold and the session shows (not paused).
-  const rc = { remoteAssist: false, enabled: false, buttons: 0, pendingMove: null, moveTimer: 0, sent: 0 };
+  const rc = {
+    remoteAssist: false, enabled: false, buttons: 0, pendingMove: null, moveTimer: 0, sent: 0,
+    asked: 0, askedAt: 0, askTimer: 0,
+  };
+  /** How long "Ask for control" stays disabled after a click (the service allows 2 a second). */
+  const ASK_PAUSE_MS = 3000;
 
   function rcActive() {
     return rc.remoteAssist && rc.enabled && phase === 'joined' && view.state === 'joined'
       && picture.hasPicture();
   }
 
+  /** 'on' | 'off' | 'forbidden' (the agent's role may not take control). */
+  function rcBadgeState() {
+    if (!rc.remoteAssist) return 'forbidden';
+    return rc.enabled ? 'on' : 'off';
+  }
+
   function updateRc() {
     const on = rcActive();
     document.body.classList.toggle('rc', on);
     canvas.tabIndex = on ? 0 : -1;
-    const label = $('rc');
-    label.hidden = !rc.enabled || (phase !== 'joined');
-    label.textContent = rc.remoteAssist ? 'Remote control' : 'Remote control (not allowed for your role)';
+    const inSession = phase === 'joined' && (view.state === 'joined' || view.state === 'paused');
+    const badge = $('rc');
+    const state = rcBadgeState();
+    badge.hidden = !inSession;
+    badge.dataset.rc = state;
+    badge.textContent = {
+      on: 'Remote control: on',
+      off: 'Remote control: off',
+      forbidden: 'Remote control: not allowed for your role',
+    }[state];
+    const ask = $('askrc');
+    ask.hidden = !inSession || state !== 'off';
+    const waiting = rc.askedAt > 0 && Date.now() - rc.askedAt < ASK_PAUSE_MS;
+    ask.disabled = waiting;
+    ask.textContent = waiting ? 'Asked for control…' : 'Ask for control';
     if (!on) {
       rc.buttons = 0;
       rc.pendingMove = null;
     }
+  }
+
+  /** "Ask for control": a `requestRC` agent_message the visitor's application receives as
+   *  EventMessageReceived (it may answer by enabling remote control). */
+  function askForControl() {
+    if (phase !== 'joined' || rcBadgeState() !== 'off') return;
+    rc.asked++;
+    rc.askedAt = Date.now();
+    send({ type: 'agent_message', name: 'requestRC', properties: {} });
+    clearTimeout(rc.askTimer);
+    rc.askTimer = setTimeout(updateRc, ASK_PAUSE_MS);
+    updateRc();
   }
 
   /** The picture pixel under a mouse event (the picture is drawn with object-fit: contain). */
@@ -1162,6 +1197,7 @@
     if (confirm('End the session for everyone?')) send({ type: 'end_session' });
   });
   $('signin').addEventListener('submit', signIn);
+  $('askrc').addEventListener('click', askForControl);
   // The overlay and the `screen` event follow the picture when the page's size changes.
   window.addEventListener('resize', onResize);
   if (typeof ResizeObserver === 'function') new ResizeObserver(onResize).observe($('stage'));
@@ -1233,8 +1269,16 @@
     get reportTarget() { return reportTarget(); },
     /** Where the token came from: 'fragment', 'development', 'signin' or ''. */
     get tokenFrom() { return config.tokenFrom; },
-    /** Remote control: {remoteAssist, enabled, active, sent (input messages sent)}. */
-    get rc() { return { remoteAssist: rc.remoteAssist, enabled: rc.enabled, active: rcActive(), sent: rc.sent }; },
+    /**
+     * Remote control: {remoteAssist, enabled, active, sent (input messages sent), asked
+     * ("Ask for control" messages sent), badge ('on' | 'off' | 'forbidden')}.
+     */
+    get rc() {
+      return {
+        remoteAssist: rc.remoteAssist, enabled: rc.enabled, active: rcActive(), sent: rc.sent,
+        asked: rc.asked, badge: rcBadgeState(),
+      };
+    },
     /** The last stats {bytespersec, framespersec}, or null before the first period. */
     get stats() { return stats.last && { ...stats.last }; },
     /** The current picture as base64 of RGBA bytes (width*height*4), or '' before any. */

@@ -88,6 +88,7 @@ fn controls() -> Vec<(&'static str, Control)> {
                 call_id: 42,
                 key: "123456".into(),
                 ssnid: "00000000deadbeef".into(),
+                resume_token: Some("resume-token".into()),
             },
         ),
         (
@@ -122,6 +123,9 @@ fn controls() -> Vec<(&'static str, Control)> {
                 guests: 1,
                 visitor_version: "glance-visitor 0.1.0".into(),
                 display_name: "synthetic".into(),
+                agent: None,
+                remote_assist: true,
+                rc: false,
             },
         ),
         (
@@ -139,6 +143,15 @@ fn controls() -> Vec<(&'static str, Control)> {
                 status: AgentStatus::SessionEndedQuit.code(),
                 iserror: false,
                 message: "the visitor ended the session \u{e9}\u{1F600}".into(),
+            },
+        ),
+        (
+            "agent_message",
+            Control::AgentMessage {
+                name: "requestRC".into(),
+                properties: [("why".to_string(), "printer \u{e9}".to_string())]
+                    .into_iter()
+                    .collect(),
             },
         ),
         ("ping", Control::Ping { t: u64::MAX }),

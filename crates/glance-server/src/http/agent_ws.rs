@@ -1,5 +1,7 @@
 //! `GET /ws/agent`: the agent side of the protocol over a WebSocket. `hello`/`welcome`,
-//! `join` (token, key), then `leave`, `end_session` and `pong`; the server sends what the
+//! `join` (token, key), then `leave`, `end_session`, `input`, `agent_message` (custom
+//! messages for the visitor: checked, rate-limited, and dropped with a log line when bad) and
+//! `pong`; the server sends what the
 //! agent's send queue holds (`joined`, `guest_count`, `paused`, updates, `session_ended`,
 //! `ping`). Malformed or out-of-order messages get `error` and a close.
 
@@ -27,6 +29,50 @@ use crate::relay::visitor::server_name;
 
 /// Largest message an agent may send: a control message, as text or as a kind-1 binary.
 const MAX_AGENT_MESSAGE: usize = MAX_CONTROL_LEN + 1;
+
+/// Custom `agent_message`s an agent may send in a burst, and how many a second refill it.
+const AGENT_MESSAGE_BURST: f64 = 8.0;
+const AGENT_MESSAGES_PER_SEC: f64 = 2.0;
+
+/// One agent's budget of custom messages (a token bucket).
+struct MessageBudget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl MessageBudget {
+    fn new() -> MessageBudget {
+        MessageBudget {
+            tokens: AGENT_MESSAGE_BURST,
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens
+            + now.duration_since(self.at).as_secs_f64() * AGENT_MESSAGES_PER_SEC)
+            .min(AGENT_MESSAGE_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Whether `json` is an object whose `type` is `agent_message` (so that a malformed one is
+/// dropped instead of closing the connection).
+fn is_agent_message(json: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Tag {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_slice::<Tag>(json).is_ok_and(|t| t.kind == "agent_message")
+}
 
 pub async fn handler(
     State(st): State<Arc<AppState>>,
@@ -62,6 +108,8 @@ struct Agent {
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
     /// A protocol error was logged for this connection already (one a connection).
     logged: bool,
+    /// What is left of its budget of custom messages.
+    messages: MessageBudget,
 }
 
 impl Agent {
@@ -153,6 +201,18 @@ impl Agent {
                 s.forward_input(self.id, input);
                 Step::Continue
             }
+            (Control::AgentMessage { name, properties }, Some(s)) => {
+                if let Err(m) =
+                    glance_protocol::agent_message::validate_from_agent(&name, &properties)
+                {
+                    self.drop_message(&m);
+                } else if !self.messages.take() {
+                    self.drop_message("too many messages; at most 8 in a burst, 2 a second");
+                } else if s.relay_agent_message(self.id, name, properties) {
+                    log::debug!("agent {}: custom message relayed to the visitor", self.id);
+                }
+                Step::Continue
+            }
             (c, s) => self.fail(
                 "unexpected",
                 format!(
@@ -165,6 +225,23 @@ impl Agent {
                     }
                 ),
             ),
+        }
+    }
+
+    /// Drops a custom message the agent sent (malformed, too large or too frequent) with a
+    /// log line (through the protocol-log limiter): never the end of the connection.
+    fn drop_message(&self, why: &str) {
+        if let Some(suppressed) = crate::guard::logsafe::protocol_log_allowed() {
+            let more = if suppressed > 0 {
+                format!(" ({suppressed} more protocol lines not logged)")
+            } else {
+                String::new()
+            };
+            log::info!(
+                "agent {}: agent_message dropped: {}{more}",
+                self.id,
+                crate::guard::logsafe::redact(why)
+            );
         }
     }
 
@@ -281,6 +358,7 @@ async fn serve(st: Arc<AppState>, socket: WebSocket, peer: PeerAddr, origin: Opt
         origin,
         slot: None,
         logged: false,
+        messages: MessageBudget::new(),
     };
     let mut writer_done = false;
     loop {
@@ -310,6 +388,10 @@ async fn serve(st: Arc<AppState>, socket: WebSocket, peer: PeerAddr, origin: Opt
                 Ok(Some(Ok(msg))) => match msg {
                     Message::Text(t) => match glance_protocol::Control::from_json(t.as_bytes()) {
                         Ok(c) => agent.handle(c),
+                        Err(e) if agent.session.is_some() && is_agent_message(t.as_bytes()) => {
+                            agent.drop_message(&format!("malformed: {e}"));
+                            Step::Continue
+                        }
                         Err(e) => {
                             let e = framing::FramingError::from(e);
                             agent.fail(e.code(), format!("bad control message: {e}"))
@@ -319,6 +401,12 @@ async fn serve(st: Arc<AppState>, socket: WebSocket, peer: PeerAddr, origin: Opt
                         Ok(WireMessage::Control(c)) => agent.handle(c),
                         Ok(WireMessage::Update(_)) => agent.fail("unexpected", "agents do not send frame updates"),
                         Ok(WireMessage::CursorShape(_)) => agent.fail("unexpected", "agents do not send cursor shapes"),
+                        Err(e) if agent.session.is_some()
+                            && b.first() == Some(&(framing::Kind::Control as u8))
+                            && is_agent_message(&b[1..]) => {
+                            agent.drop_message(&format!("malformed: {e}"));
+                            Step::Continue
+                        }
                         Err(e) => agent.fail(e.code(), e.to_string()),
                     },
                     Message::Ping(_) | Message::Pong(_) => Step::Continue,

@@ -13,14 +13,14 @@
 //! it. Positions are latest-wins in each agent's queue. A late joiner gets the shape and the
 //! last position after `joined`. While paused nothing of the cursor is relayed or kept.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
 use glance_protocol::limits::CURSOR_SHAPE_CACHE;
 use glance_protocol::update::{FLAG_FINAL, FLAG_KEY, FLAG_REFRESH_ONLY};
-use glance_protocol::{AgentInfo, AgentStatus, Control, EndReason, InputEvent};
+use glance_protocol::{agent_message, AgentInfo, AgentStatus, Control, EndReason, InputEvent};
 use tokio::sync::Notify;
 
 use super::agent_queue::{PushOutcome, QueueStats, SendQueue};
@@ -123,6 +123,9 @@ struct AgentSlot {
     shapes: VecDeque<u32>,
     /// The agent's role may take remote control.
     remote_assist: bool,
+    /// Who the agent is, as its custom messages tell the visitor: its user name, or
+    /// `agent-<id>` when its token names nobody.
+    label: String,
 }
 
 /// Who joins: what the agent's authorization says.
@@ -385,6 +388,12 @@ impl Session {
             in_frame: false,
             shapes: VecDeque::new(),
             remote_assist: who.remote_assist,
+            label: who
+                .info
+                .as_ref()
+                .map(|i| i.username.clone())
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| format!("agent-{id}")),
         };
         let count = g.agents.len() as u32 + 1;
         queue.push_control(Control::Joined {
@@ -543,6 +552,33 @@ impl Session {
             }
         }
         allowed
+    }
+
+    /// Relays an agent's custom message (checked by the caller) to the visitor, with who sent
+    /// it: [`agent_message::AGENT_PROPERTY`] and [`agent_message::REMOTE_ASSIST_PROPERTY`].
+    /// Returns false when the session is over or the agent is not in it. A visitor away
+    /// (waiting for its `resume`) does not get it.
+    pub fn relay_agent_message(
+        &self,
+        agent_id: u64,
+        name: String,
+        mut properties: BTreeMap<String, String>,
+    ) -> bool {
+        let g = self.lock();
+        if g.ended || g.detached {
+            return false;
+        }
+        let Some(a) = g.agents.iter().find(|a| a.id == agent_id) else {
+            return false;
+        };
+        properties.insert(agent_message::AGENT_PROPERTY.into(), a.label.clone());
+        properties.insert(
+            agent_message::REMOTE_ASSIST_PROPERTY.into(),
+            a.remote_assist.to_string(),
+        );
+        self.visitor()
+            .push_control(Control::AgentMessage { name, properties });
+        true
     }
 
     /// Remembers the visitor's cursor shape (`shape` is the kind byte followed by the payload,

@@ -4,6 +4,7 @@
 
 mod connect;
 mod cursor;
+mod messages;
 mod remote;
 
 use std::sync::Arc;
@@ -367,6 +368,7 @@ async fn run_inner(
                         core.update(generation, |st| st.info.rc_enabled = false);
                         core.fire(Event::new(EventCode::RCDisabled, message));
                     }
+                    Control::AgentMessage { name, properties } => if let Some(e) = messages::received(name, properties) { core.fire(e) },
                     // A message this SDK does not expect (a newer service, or one meant for
                     // others) is logged and ignored, never the end of the session.
                     other => log::warn!("ignoring an unexpected {} from the service", other.name()),
