@@ -14,6 +14,10 @@ impl Backend for SyntheticDisplay {
     }
 
     fn displays(&self) -> Result<Vec<DisplayDesc>, CaptureError> {
+        if !self.is_plugged() {
+            // Unplugged: no monitor at all (GetDisplayCount 0).
+            return Ok(Vec::new());
+        }
         let (width, height) = self.size();
         Ok(vec![DisplayDesc {
             name: SYNTHETIC_NAME.into(),
@@ -27,10 +31,12 @@ impl Backend for SyntheticDisplay {
     }
 
     fn open_capturer(&self, _desc: &DisplayDesc) -> Result<Box<dyn Capturer>, CaptureError> {
+        self.check_plugged()?;
         Ok(Box::new(self.capturer()))
     }
 
     fn open_cursor(&self, _desc: &DisplayDesc) -> Result<Box<dyn CursorSource>, CaptureError> {
+        self.check_plugged()?;
         Ok(Box::new(self.cursor_source()))
     }
 
@@ -39,6 +45,7 @@ impl Backend for SyntheticDisplay {
     }
 
     fn open_injector(&self, _desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {
+        self.check_plugged()?;
         Ok(Box::new(self.injector()))
     }
 }
