@@ -4,6 +4,7 @@
 //! in and keep the last picture (a late joiner gets it too); it comes back:
 //! EventDeviceReconnected and the agents' pictures equal the display again, pixel for pixel.
 //! A display that does not come back within the window ends the session with a clear reason.
+//! ShowDisplay of a display that cannot be opened keeps the current one (EventException).
 
 mod common;
 
@@ -132,5 +133,56 @@ fn a_display_that_stays_away_ends_the_session_with_a_clear_reason() {
         })
         .await
         .unwrap();
+    });
+}
+
+#[test]
+fn a_show_display_that_cannot_open_keeps_the_current_display() {
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::synthetic(&ready, 640, 480).await;
+        let d = vis.display().clone();
+        let key = vis.start_random().await;
+        let a = TestAgent::join_dev(&ready, &key).await.unwrap();
+        agent_matches(&a, &d, "first picture").await;
+        let half = glance_visitor::DisplayParams {
+            display_name: "Synthetic".into(),
+            scale: 0.5,
+            ..Default::default()
+        };
+        // Listed, so the call is accepted; opening it fails in the session.
+        d.refuse_opens(true);
+        vis.v.show_display(half.clone()).unwrap();
+        let e = vis.expect(EventCode::Exception, 10).await;
+        assert_eq!(e.property("display"), Some("Synthetic"), "{e:?}");
+        assert!(
+            e.message.contains("cannot show Synthetic")
+                && e.message.contains("still showing Synthetic"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.property("error").unwrap_or_default().contains("refuses"),
+            "{e:?}"
+        );
+        // The current display is still shared, at its old scale, pixel for pixel.
+        d.step(1);
+        agent_matches(&a, &d, "the current display, unscaled").await;
+        assert_eq!(a.with_state(|s| s.fb.width), 640);
+        assert!(vis
+            .rx
+            .try_iter()
+            .all(|e| e.code != EventCode::DeviceDisconnected && e.code != EventCode::SessionEnded));
+        // Once it can be opened, ShowDisplay works.
+        d.refuse_opens(false);
+        vis.v.show_display(half).unwrap();
+        a.wait_until("half size", Duration::from_secs(10), |s| {
+            (s.fb.width, s.fb.height) == (320, 240)
+        })
+        .await
+        .unwrap();
+        vis.v.end_session().unwrap();
+        assert_eq!(vis.ended(10).await, "SessionEndReasonThisSide");
     });
 }

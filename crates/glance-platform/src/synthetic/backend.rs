@@ -32,6 +32,12 @@ impl Backend for SyntheticDisplay {
 
     fn open_capturer(&self, _desc: &DisplayDesc) -> Result<Box<dyn Capturer>, CaptureError> {
         self.check_plugged()?;
+        if self.opens_refused() {
+            return Err(CaptureError::Open(
+                "the synthetic display refuses to be captured (SyntheticDisplay::refuse_opens)"
+                    .into(),
+            ));
+        }
         Ok(Box::new(self.capturer()))
     }
 

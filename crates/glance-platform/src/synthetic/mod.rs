@@ -25,6 +25,8 @@ pub struct SyntheticDisplay {
     pub(super) input: Arc<Mutex<input::InputLog>>,
     /// False while the display is "unplugged" ([`SyntheticDisplay::unplug`]).
     plugged: Arc<AtomicBool>,
+    /// Opening a capturer fails ([`SyntheticDisplay::refuse_opens`]).
+    refuse_open: Arc<AtomicBool>,
 }
 
 /// 5x7 glyph rows for a few characters; other characters get a pattern from their code.
@@ -54,6 +56,7 @@ impl SyntheticDisplay {
             generation: Arc::new(AtomicU64::new(0)),
             input: Arc::default(),
             plugged: Arc::new(AtomicBool::new(true)),
+            refuse_open: Arc::default(),
         };
         d.paint_desktop();
         d
@@ -291,6 +294,16 @@ impl SyntheticDisplay {
     /// Whether the display is plugged in (see [`SyntheticDisplay::unplug`]).
     pub fn is_plugged(&self) -> bool {
         self.plugged.load(Ordering::SeqCst)
+    }
+
+    /// While `refuse` is true, opening a capturer fails with [`CaptureError::Open`] although
+    /// the display stays listed (a display that is there but cannot be captured).
+    pub fn refuse_opens(&self, refuse: bool) {
+        self.refuse_open.store(refuse, Ordering::SeqCst);
+    }
+
+    pub(crate) fn opens_refused(&self) -> bool {
+        self.refuse_open.load(Ordering::SeqCst)
     }
 
     /// `Err(Gone)` while unplugged.
