@@ -596,8 +596,12 @@ impl<'a> Session<'a> {
             // No agent is in the new session: nothing stays held.
             self.remote.release();
         }
-        self.core
-            .update(generation, |st| st.info.is_connected = true);
+        let paused = self.shown.view().paused;
+        self.core.update(generation, |st| {
+            st.info.is_connected = true;
+            // A pause or resume while away counted as "not showing": the link is back.
+            st.info.is_showing = !paused;
+        });
         self.core.fire(clear);
         if guests_reset {
             self.core.fire(
