@@ -1,7 +1,8 @@
 //! A shared display that goes away mid-session (issue 11, "Bad input"), end to end: a real
 //! glance-server over TLS on 127.0.0.1, a visitor on the synthetic display, real agents. The
 //! display is unplugged: EventDeviceDisconnected, the session stays connected, the agents stay
-//! in and keep the last picture (a late joiner gets it too); it comes back:
+//! in and keep the last picture (a late joiner gets it too), the pointer is hidden; it comes
+//! back:
 //! EventDeviceReconnected and the agents' pictures equal the display again, pixel for pixel.
 //! A display that does not come back within the window ends the session with a clear reason.
 //! ShowDisplay of a display that cannot be opened keeps the current one (EventException).
@@ -20,6 +21,17 @@ const WINDOW_MS: &str = "4000";
 
 fn short_window() {
     std::env::set_var("GLANCE_DISPLAY_RETURN_WINDOW_MS", WINDOW_MS);
+}
+
+/// Waits until the agent shows the pointer at `at` (None: hidden).
+async fn pointer(a: &TestAgent, what: &str, at: Option<(u16, u16)>) {
+    a.wait_until(what, Duration::from_secs(5), |s| match (s.cursor(), at) {
+        (Some(c), Some((x, y))) => c.visible && (c.x, c.y) == (x, y),
+        (Some(c), None) => !c.visible,
+        (None, _) => false,
+    })
+    .await
+    .unwrap();
 }
 
 fn updates(a: &TestAgent) -> u64 {
@@ -41,6 +53,8 @@ fn an_unplugged_display_is_waited_for_and_comes_back_pixel_exact() {
         }
         agent_matches(&a1, &d, "before the display goes").await;
         let last = d.snapshot();
+        d.set_cursor(100, 120, true);
+        pointer(&a1, "the pointer", Some((100, 120))).await;
 
         // Unplugged: the event names the display; nothing ends.
         let t = Instant::now();
@@ -54,6 +68,7 @@ fn an_unplugged_display_is_waited_for_and_comes_back_pixel_exact() {
             0,
             "an unplugged display is not listed"
         );
+        pointer(&a1, "the pointer hidden", None).await;
 
         // While it is away: still connected, the agent still in, and nothing is sent (it
         // keeps the last picture) even though the picture is drawn on.
@@ -86,6 +101,7 @@ fn an_unplugged_display_is_waited_for_and_comes_back_pixel_exact() {
         let away = t.elapsed();
         assert_eq!(e.property("display"), Some("Synthetic"), "{e:?}");
         agent_matches(&a1, &d, "after the display came back").await;
+        pointer(&a1, "the pointer back", Some((100, 120))).await;
         agent_matches(&a2, &d, "the late joiner after the display came back").await;
         // And it keeps sharing.
         d.step(42);
