@@ -2,8 +2,8 @@
 //! glance-server over TLS on 127.0.0.1, a visitor on the synthetic display, real agents. The
 //! display is unplugged: EventDeviceDisconnected, the session stays connected, the agents stay
 //! in and keep the last picture (a late joiner gets it too), the pointer is hidden; it comes
-//! back:
-//! EventDeviceReconnected and the agents' pictures equal the display again, pixel for pixel.
+//! back: EventDeviceReconnected and the agents' pictures equal the display again, pixel for
+//! pixel.
 //! A display that does not come back within the window ends the session with a clear reason.
 //! ShowDisplay of a display that cannot be opened keeps the current one (EventException).
 
