@@ -422,7 +422,7 @@ impl<'a> Session<'a> {
     /// The shown display went away: EventDeviceDisconnected; the connection stays, agents
     /// keep the last picture (nothing is sent, the pointer is hidden), held keys are released
     /// and input is dropped; the display is looked for by name every 0.5 to 2 s.
-    pub fn on_display_lost(&mut self, e: &CaptureError) {
+    fn on_display_lost(&mut self, e: &CaptureError) {
         let name = self.shown.view().display.name;
         let window = display_return_window();
         log::warn!(
