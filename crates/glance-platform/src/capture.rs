@@ -18,6 +18,19 @@ pub enum CaptureError {
     /// Recording, for one): never shared as a black or fake screen.
     #[error("{0}")]
     Unsupported(String),
+    /// The display being captured is gone (unplugged, removed from the desktop, its output
+    /// lost for good): it may come back under the same name. Other errors are not expected
+    /// to heal by waiting.
+    #[error("the display {0:?} is gone")]
+    Gone(String),
+}
+
+impl CaptureError {
+    /// Whether the captured display went away (see [`CaptureError::Gone`]), as opposed to a
+    /// failure of capture itself.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, CaptureError::Gone(_))
+    }
 }
 
 /// One captured picture: BGRX, `stride` bytes a row.

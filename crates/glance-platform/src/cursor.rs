@@ -173,6 +173,7 @@ pub struct SyntheticCursorSource {
 
 impl CursorSource for SyntheticCursorSource {
     fn poll(&mut self) -> Result<Option<CursorState>, CaptureError> {
+        self.display.check_plugged()?;
         let p = self.display.cursor();
         let (w, h) = self.display.size();
         let inside = (0..w as i32).contains(&p.x) && (0..h as i32).contains(&p.y);

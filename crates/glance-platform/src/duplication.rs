@@ -59,6 +59,10 @@ pub enum SourceError {
     /// The duplication is gone (DXGI_ERROR_ACCESS_LOST: mode change, desktop switch…); it
     /// must be re-created with [`DuplicationSource::recreate`].
     AccessLost(String),
+    /// The output itself no longer exists (the monitor was unplugged or disabled): re-creating
+    /// the duplication cannot work until it comes back, so it is reported at once as
+    /// [`CaptureError::Gone`] with this display name.
+    Gone(String),
     /// Anything else.
     Failed(String),
 }
@@ -67,6 +71,7 @@ impl std::fmt::Display for SourceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SourceError::AccessLost(s) => write!(f, "duplication lost: {s}"),
+            SourceError::Gone(name) => write!(f, "no output named {name} any more"),
             SourceError::Failed(s) => f.write_str(s),
         }
     }
@@ -188,7 +193,10 @@ impl<S: DuplicationSource> DuplicationCapturer<S> {
     }
 
     fn err(e: SourceError) -> CaptureError {
-        CaptureError::Capture(format!("desktop duplication: {e}"))
+        match e {
+            SourceError::Gone(name) => CaptureError::Gone(name),
+            e => CaptureError::Capture(format!("desktop duplication: {e}")),
+        }
     }
 
     /// Re-creates a lost duplication; the next frame is read whole.
@@ -323,7 +331,8 @@ impl<S: DuplicationSource> Capturer for DuplicationCapturer<S> {
             match self.poll(0) {
                 Ok(_) => {}
                 Err(e) => match self.lost_since {
-                    Some(since) if since.elapsed() < self.grace => {
+                    // A monitor that is gone is not bridged: it will not come back by waiting.
+                    Some(since) if since.elapsed() < self.grace && !e.is_gone() => {
                         log::debug!("serving the last picture while the duplication is lost: {e}");
                     }
                     _ => return Err(e),
@@ -385,6 +394,8 @@ mod tests {
         acquires: usize,
         releases: usize,
         recreate_failures: usize,
+        /// `recreate` answers that the output is gone.
+        output_gone: bool,
         recreated: usize,
         resize_on_recreate: Option<(u16, u16)>,
     }
@@ -402,6 +413,7 @@ mod tests {
                 acquires: 0,
                 releases: 0,
                 recreate_failures: 0,
+                output_gone: false,
                 recreated: 0,
                 resize_on_recreate: None,
             }
@@ -484,6 +496,9 @@ mod tests {
             Ok(())
         }
         fn recreate(&mut self) -> Result<(), SourceError> {
+            if self.output_gone {
+                return Err(SourceError::Gone("\\\\.\\DISPLAY2".into()));
+            }
             if self.recreate_failures > 0 {
                 self.recreate_failures -= 1;
                 return Err(SourceError::AccessLost("secure desktop".into()));
@@ -784,6 +799,30 @@ mod tests {
         c.src.recreate_failures = 5;
         let e = c.capture(&mut buf).unwrap_err();
         assert!(e.to_string().contains("secure desktop"), "{e}");
+    }
+
+    #[test]
+    fn a_lost_duplication_whose_output_is_gone_reports_gone_at_once() {
+        let fake = Fake::new(16, 16, vec![frame(vec![], vec![])]);
+        let mut c = DuplicationCapturer::new(fake);
+        let mut buf = FrameBuf::default();
+        c.capture(&mut buf).unwrap();
+        // unplugged: ACCESS_LOST, and the output is no longer enumerated
+        c.src.steps.push_back(Step::Lost);
+        c.src.output_gone = true;
+        assert!(c.may_have_changed());
+        let e = c.capture(&mut buf).unwrap_err();
+        assert!(e.is_gone(), "not bridged by the grace period: {e}");
+        assert!(
+            matches!(&e, CaptureError::Gone(n) if n.ends_with("DISPLAY2")),
+            "{e}"
+        );
+        // plugged back: the same capturer recovers, reading the whole picture
+        c.src.output_gone = false;
+        c.src.steps.push_back(frame(vec![], vec![]));
+        c.capture(&mut buf).unwrap();
+        assert_eq!(c.source().recreated, 1);
+        assert_eq!(c.dirty_rects(), None);
     }
 
     #[test]

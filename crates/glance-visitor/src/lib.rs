@@ -15,6 +15,7 @@ pub mod params;
 pub mod pipeline;
 pub mod presence;
 mod session;
+pub mod shown;
 pub mod transport;
 mod visitor;
 

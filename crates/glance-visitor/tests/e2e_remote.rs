@@ -188,3 +188,66 @@ fn a_group_without_remote_control_answers_rc_disabled() {
         vis.ended(10).await;
     });
 }
+
+#[test]
+fn input_while_the_display_is_away_is_dropped_and_control_follows_it_back() {
+    runtime().block_on(async {
+        let server = TestServer::with_config(&config(true)).await.unwrap();
+        let r = server.ready().clone();
+        let vis = Visitor::synthetic(&r, 200, 100).await;
+        let key_ = vis.start_random().await;
+        let alice = TestAgent::join(&r, &key_, &token_for(&r, "alice").await, Some(1))
+            .await
+            .unwrap();
+        vis.v.enable_rc(true).unwrap();
+        rc_on(&vis, true).await;
+        common::agent_saw_rc_on(&alice).await;
+        let click = |x, y, buttons| Control::Input {
+            input: InputEvent::Pointer { x, y, buttons },
+        };
+        alice.send(&key("ShiftLeft", true)).unwrap();
+        alice.send(&click(20, 20, 1)).unwrap();
+        for _ in 0..50 {
+            if vis.display().held() == (vec!["ShiftLeft".to_string()], 1) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(vis.display().held(), (vec!["ShiftLeft".to_string()], 1));
+
+        // The display goes: what the agent held is let go, its input is dropped.
+        vis.display().unplug();
+        vis.expect(EventCode::DeviceDisconnected, 5).await;
+        assert_eq!(vis.display().held(), (vec![], 0), "no stuck Shift");
+        let n = events(&vis).len();
+        alice.send(&click(30, 30, 0)).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            events(&vis).len(),
+            n,
+            "nothing injected while the display is away"
+        );
+        assert!(vis.v.session_info().rc_enabled, "consent stays");
+
+        // Back: control is re-opened on it.
+        vis.display().plug();
+        vis.expect(EventCode::DeviceReconnected, 5).await;
+        alice.send(&click(40, 50, 0)).unwrap();
+        for _ in 0..50 {
+            if events(&vis).len() > n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            events(&vis)[n..],
+            [InputEvent::Pointer {
+                x: 40,
+                y: 50,
+                buttons: 0
+            }]
+        );
+        vis.v.end_session().unwrap();
+        vis.ended(10).await;
+    });
+}

@@ -154,6 +154,110 @@ fn show_display_switches_monitors_mid_session() {
     });
 }
 
+/// Runs `xrandr -d display args...` and checks that it succeeded.
+fn xrandr(display: &str, args: &[&str]) {
+    let st = Command::new("xrandr")
+        .arg("-d")
+        .arg(display)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("xrandr must be installed (scripts/setup.sh installs x11-xserver-utils)");
+    assert!(st.success(), "xrandr {args:?}: {st}");
+}
+
+/// Fills the root window's rect with `color` (0xRRGGBB).
+fn paint(display: &str, x: i16, w: u16, color: u32) {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{ConnectionExt as _, CreateGCAux, Rectangle};
+    let (conn, screen) = x11rb::rust_connection::RustConnection::connect(Some(display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, root, &CreateGCAux::new().foreground(color))
+        .unwrap();
+    let r = Rectangle {
+        x,
+        y: 0,
+        width: w,
+        height: 768,
+    };
+    conn.poly_fill_rectangle(root, gc, &[r]).unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
+}
+
+#[test]
+fn a_monitor_removed_with_delmonitor_is_waited_for_and_comes_back() {
+    let x = Xvfb::start("1024x768x24");
+    two_painted_monitors(&x.display);
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::with_source(DisplaySource::Platform(Some(x.display.clone())));
+        vis.v.init(config(&ready, None)).unwrap();
+        vis.expect(EventCode::VisitorInitialized, 5).await;
+        let key = vis
+            .start_params(glance_visitor::StartParams {
+                display_params: glance_visitor::DisplayParams {
+                    display_name: "right".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(vis.v.session_info().display_name, "right");
+        let agent = TestAgent::join_dev(&ready, &key).await.unwrap();
+        let all = |rgb: [u8; 3]| {
+            move |s: &glance_tests::AgentState| {
+                s.fb.width == 512 && s.fb.rgba.chunks_exact(4).all(|p| p[..3] == rgb)
+            }
+        };
+        agent
+            .wait_until("right monitor", Duration::from_secs(15), all([0, 0, 0xC0]))
+            .await
+            .unwrap();
+
+        // The monitor goes: EventDeviceDisconnected, the session stays.
+        let t = Instant::now();
+        xrandr(&x.display, &["--delmonitor", "right"]);
+        let e = vis.expect(EventCode::DeviceDisconnected, 10).await;
+        let noticed = t.elapsed();
+        assert_eq!(e.property("display"), Some("right"), "{e:?}");
+        assert!(vis.v.session_info().is_connected);
+        assert_eq!(vis.v.display_count(), 1, "only the left monitor is listed");
+        // What was its area changes meanwhile; the agent keeps the last picture.
+        paint(&x.display, 512, 512, 0x00C000);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            agent.with_state(all([0, 0, 0xC0])),
+            "the last picture stays"
+        );
+
+        // It comes back: EventDeviceReconnected, and the agent shows it as it is now.
+        xrandr(
+            &x.display,
+            &["--setmonitor", "right", "512/100x768/150+512+0", "none"],
+        );
+        let e = vis.expect(EventCode::DeviceReconnected, 10).await;
+        assert_eq!(e.property("display"), Some("right"), "{e:?}");
+        agent
+            .wait_until(
+                "right monitor, back",
+                Duration::from_secs(15),
+                all([0, 0xC0, 0]),
+            )
+            .await
+            .unwrap();
+        let desc = DisplaySource::Platform(Some(x.display.clone()))
+            .find("right")
+            .unwrap();
+        let mut cap = X11Capturer::open(Some(&x.display), &desc).unwrap();
+        agent_matches_screen(&agent, &mut cap, "the monitor that came back").await;
+        println!("monitor removal noticed after {} ms", noticed.as_millis());
+        vis.v.end_session().unwrap();
+        assert_eq!(vis.ended(10).await, "SessionEndReasonThisSide");
+    });
+}
+
 #[test]
 fn identify_monitors_draws_each_number_then_removes_it() {
     let x = Xvfb::start("1024x768x24");

@@ -2,13 +2,14 @@
 //! rebuild the synthetic display pixel for pixel through every encoding (solid, zlib, copy),
 //! a refresh yields a key frame for late joiners, and pause drops frames and resumes whole.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glance_protocol::update::{FrameUpdate, FLAG_KEY};
 use glance_protocol::{Encoding, Framebuffer};
+use glance_visitor::pipeline::scale::ScaleSpec;
 use glance_visitor::pipeline::{self, PipelineCtl};
-use glance_visitor::SyntheticDisplay;
+use glance_visitor::shown::{ShownWriter, View};
+use glance_visitor::{DisplaySource, SyntheticDisplay};
 
 struct Agent {
     fb: Framebuffer,
@@ -74,7 +75,9 @@ fn frames_rebuild_the_display_exactly_with_copies_for_scrolls() {
         .build()
         .unwrap();
     let d = SyntheticDisplay::new(800, 600);
-    let ctl = Arc::new(PipelineCtl::default());
+    let desc = DisplaySource::Synthetic(d.clone()).find("main").unwrap();
+    let shown = ShownWriter::new(View::new(desc, ScaleSpec::default()));
+    let ctl = PipelineCtl::new(shown.reader());
     let h = pipeline::spawn(Box::new(d.capturer()), ctl.clone(), |e| panic!("{e}")).unwrap();
     let mut a = Agent::new();
     rt.block_on(async {
@@ -107,14 +110,14 @@ fn frames_rebuild_the_display_exactly_with_copies_for_scrolls() {
         assert!(a.fb.equals_bgrx(&d.snapshot().view()));
 
         // Paused: nothing comes out, whatever changes; resumed: a key frame for everyone.
-        ctl.set_paused(true);
+        shown.set_paused(true);
         d.step(100);
         d.step(101);
         assert!(tokio::time::timeout(Duration::from_millis(500), ctl.take())
             .await
             .is_err());
         let keys_before = a.keys;
-        ctl.set_paused(false);
+        shown.set_paused(false);
         sync(&ctl, &mut a, &d).await;
         assert_eq!(a.keys, keys_before + 1, "resume sends a whole picture");
     });

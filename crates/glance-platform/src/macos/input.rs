@@ -9,7 +9,9 @@
 //!   `CGRequestPostEventAccess()` (which shows the system's prompt). EnableRC then fires
 //!   EventRCDisabled with that message.
 //! - Events come from a `CGEventSourceCreate(kCGEventSourceStateHIDSystemState)` source and
-//!   are posted with `CGEventPost(kCGHIDEventTap, ...)`, where hardware events enter.
+//!   are posted with `CGEventPost(kCGHIDEventTap, ...)`, where hardware events enter. The
+//!   source is made for each event (CoreGraphics objects are not `Send`, and the injector
+//!   moves to the session's thread; at most 250 events a second makes that cheap).
 //! - The pointer: agent coordinates are captured pixels of the display; they are divided by
 //!   the display's scale factor (pixels per point) and offset by its `CGDisplayBounds` origin
 //!   (read again for every event: the arrangement may change) into the global display space
@@ -86,10 +88,14 @@ fn modifier_flag(keycode: u16) -> CGEventFlags {
     }
 }
 
+/// A new HID-system-state event source (see the module documentation).
+fn source() -> Option<CFRetained<CGEventSource>> {
+    CGEventSource::new(CGEventSourceStateID::HIDSystemState)
+}
+
 /// See the module documentation.
 pub struct MacInjector {
     display: MacDisplay,
-    source: CFRetained<CGEventSource>,
     held_keys: Vec<u16>,
     held_buttons: u8,
     /// The last position (points) and the last press: (button bit, where, when, count).
@@ -122,12 +128,11 @@ impl MacInjector {
                 )));
             }
         }
-        let source = CGEventSource::new(CGEventSourceStateID::HIDSystemState).ok_or_else(|| {
+        source().ok_or_else(|| {
             CaptureError::Open("CGEventSourceCreate returned no event source".into())
         })?;
         Ok(MacInjector {
             display,
-            source,
             held_keys: Vec::new(),
             held_buttons: 0,
             at: CGPoint { x: 0.0, y: 0.0 },
@@ -168,7 +173,7 @@ impl MacInjector {
         button: CGMouseButton,
         clicks: Option<i64>,
     ) -> Result<(), CaptureError> {
-        let e = CGEvent::new_mouse_event(Some(&self.source), kind, self.at, button);
+        let e = CGEvent::new_mouse_event(source().as_deref(), kind, self.at, button);
         if let (Some(e), Some(n)) = (&e, clicks) {
             CGEvent::set_integer_value_field(Some(e), CGEventField::MouseEventClickState, n);
         }
@@ -221,7 +226,7 @@ impl MacInjector {
         self.pointer(x, y, self.held_buttons)?;
         let clamp = |d: i16| (-i32::from(d)).clamp(-MAX_WHEEL, MAX_WHEEL);
         let e = CGEvent::new_scroll_wheel_event2(
-            Some(&self.source),
+            source().as_deref(),
             CGScrollEventUnit::Pixel,
             2,
             clamp(dy),
@@ -248,7 +253,7 @@ impl MacInjector {
             self.held_keys.retain(|k| *k != keycode);
         }
         self.post(CGEvent::new_keyboard_event(
-            Some(&self.source),
+            source().as_deref(),
             keycode,
             down,
         ))
@@ -258,7 +263,7 @@ impl MacInjector {
         let mut units = [0u16; 2];
         let units = c.encode_utf16(&mut units);
         for down in [true, false] {
-            let e = CGEvent::new_keyboard_event(Some(&self.source), 0, down)
+            let e = CGEvent::new_keyboard_event(source().as_deref(), 0, down)
                 .ok_or_else(|| CaptureError::Open("CGEventCreateKeyboardEvent failed".into()))?;
             // SAFETY: `units` is a live array of `units.len()` (1 or 2) UTF-16 code units for
             // the duration of the call, which copies them into the event
@@ -284,7 +289,7 @@ impl InputInjector for MacInjector {
 
     fn release_all(&mut self) {
         for k in std::mem::take(&mut self.held_keys).into_iter().rev() {
-            let _ = self.post(CGEvent::new_keyboard_event(Some(&self.source), k, false));
+            let _ = self.post(CGEvent::new_keyboard_event(source().as_deref(), k, false));
         }
         for (bit, button, _, up, _) in BUTTONS {
             if self.held_buttons & bit != 0 {

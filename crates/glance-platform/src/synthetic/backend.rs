@@ -14,6 +14,10 @@ impl Backend for SyntheticDisplay {
     }
 
     fn displays(&self) -> Result<Vec<DisplayDesc>, CaptureError> {
+        if !self.is_plugged() {
+            // Unplugged: no monitor at all (GetDisplayCount 0).
+            return Ok(Vec::new());
+        }
         let (width, height) = self.size();
         Ok(vec![DisplayDesc {
             name: SYNTHETIC_NAME.into(),
@@ -27,10 +31,18 @@ impl Backend for SyntheticDisplay {
     }
 
     fn open_capturer(&self, _desc: &DisplayDesc) -> Result<Box<dyn Capturer>, CaptureError> {
+        self.check_plugged()?;
+        if self.opens_refused() {
+            return Err(CaptureError::Open(
+                "the synthetic display refuses to be captured (SyntheticDisplay::refuse_opens)"
+                    .into(),
+            ));
+        }
         Ok(Box::new(self.capturer()))
     }
 
     fn open_cursor(&self, _desc: &DisplayDesc) -> Result<Box<dyn CursorSource>, CaptureError> {
+        self.check_plugged()?;
         Ok(Box::new(self.cursor_source()))
     }
 
@@ -39,6 +51,7 @@ impl Backend for SyntheticDisplay {
     }
 
     fn open_injector(&self, _desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {
+        self.check_plugged()?;
         Ok(Box::new(self.injector()))
     }
 }

@@ -2,7 +2,7 @@
 //! terminal window with text) that tests change step by step. The same steps always give the
 //! same pixels, so a test can compare what an agent rebuilt with [`SyntheticDisplay::snapshot`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::{CaptureError, Capturer, FrameBuf};
@@ -23,6 +23,10 @@ pub struct SyntheticDisplay {
     generation: Arc<AtomicU64>,
     /// What remote control injected, in order ([`SyntheticDisplay::injected`]).
     pub(super) input: Arc<Mutex<input::InputLog>>,
+    /// False while the display is "unplugged" ([`SyntheticDisplay::unplug`]).
+    plugged: Arc<AtomicBool>,
+    /// Opening a capturer fails ([`SyntheticDisplay::refuse_opens`]).
+    refuse_open: Arc<AtomicBool>,
 }
 
 /// 5x7 glyph rows for a few characters; other characters get a pattern from their code.
@@ -51,6 +55,8 @@ impl SyntheticDisplay {
             cursor: Arc::default(),
             generation: Arc::new(AtomicU64::new(0)),
             input: Arc::default(),
+            plugged: Arc::new(AtomicBool::new(true)),
+            refuse_open: Arc::default(),
         };
         d.paint_desktop();
         d
@@ -271,6 +277,44 @@ impl SyntheticDisplay {
         }
     }
 
+    /// Takes the display away, as unplugging a monitor would: it leaves the display list,
+    /// and its capturers, pointer and injectors fail with [`CaptureError::Gone`] until
+    /// [`SyntheticDisplay::plug`]. The picture is kept (and may still be drawn on).
+    pub fn unplug(&self) {
+        self.plugged.store(false, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Brings an unplugged display back.
+    pub fn plug(&self) {
+        self.plugged.store(true, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether the display is plugged in (see [`SyntheticDisplay::unplug`]).
+    pub fn is_plugged(&self) -> bool {
+        self.plugged.load(Ordering::SeqCst)
+    }
+
+    /// While `refuse` is true, opening a capturer fails with [`CaptureError::Open`] although
+    /// the display stays listed (a display that is there but cannot be captured).
+    pub fn refuse_opens(&self, refuse: bool) {
+        self.refuse_open.store(refuse, Ordering::SeqCst);
+    }
+
+    pub(crate) fn opens_refused(&self) -> bool {
+        self.refuse_open.load(Ordering::SeqCst)
+    }
+
+    /// `Err(Gone)` while unplugged.
+    pub(crate) fn check_plugged(&self) -> Result<(), CaptureError> {
+        if self.is_plugged() {
+            Ok(())
+        } else {
+            Err(CaptureError::Gone(crate::displays::SYNTHETIC_NAME.into()))
+        }
+    }
+
     /// A capturer reading this display.
     pub fn capturer(&self) -> SyntheticCapturer {
         SyntheticCapturer {
@@ -328,6 +372,7 @@ impl Capturer for SyntheticCapturer {
     }
 
     fn capture(&mut self, buf: &mut FrameBuf) -> Result<(), CaptureError> {
+        self.display.check_plugged()?;
         let f = self.display.lock();
         // Read under the lock: a change after this is seen by the next may_have_changed.
         self.seen = Some(self.display.generation.load(Ordering::SeqCst));
@@ -367,5 +412,13 @@ mod tests {
         assert!(!c.may_have_changed(), "reading is not a change");
         a.step(3);
         assert!(c.may_have_changed());
+        c.capture(&mut buf).unwrap();
+        // Unplugged: the capture says so (and the next poll lets it), until plugged again.
+        a.unplug();
+        assert!(c.may_have_changed());
+        assert!(c.capture(&mut buf).unwrap_err().is_gone());
+        a.plug();
+        c.capture(&mut buf).unwrap();
+        assert_eq!(buf, a.snapshot());
     }
 }

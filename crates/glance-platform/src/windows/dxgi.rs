@@ -114,7 +114,7 @@ impl DxgiSource {
     > {
         let (adapter, output) = find_output(name)
             .map_err(|e| failed("enumerating DXGI outputs", e))?
-            .ok_or_else(|| SourceError::Failed(format!("no DXGI output named {name}")))?;
+            .ok_or_else(|| SourceError::Gone(name.to_string()))?;
         let mut device = None;
         let mut context = None;
         // SAFETY: the out pointers are valid Options that receive the created interfaces;

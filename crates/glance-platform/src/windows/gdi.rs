@@ -152,7 +152,11 @@ impl Drop for GdiCapturer {
 impl Capturer for GdiCapturer {
     fn capture(&mut self, buf: &mut FrameBuf) -> Result<(), CaptureError> {
         // the monitor's bounds now: a resolution change reshapes the frame
-        let m = displays::find(&self.name)?;
+        // (a monitor no longer listed is gone: unplugged or disabled)
+        let m = displays::find(&self.name).map_err(|e| match e {
+            CaptureError::NoSuchDisplay(name) => CaptureError::Gone(name),
+            e => e,
+        })?;
         let (x, y, w, h) = displays::bounds(&m.rect).ok_or_else(|| {
             CaptureError::Format(format!("monitor {} bounds {:?}", self.name, m.rect))
         })?;

@@ -181,6 +181,25 @@ pub struct X11Capturer {
     damage: Option<u32>,
     /// Geometry of the viewable top-level windows at the last look, for move hints.
     windows: std::collections::HashMap<Window, (i32, i32, u16, u16)>,
+    /// The name atom of the RandR monitor captured (None: the whole screen, which cannot go
+    /// away), and when it was last seen in GetMonitors.
+    monitor: Option<u32>,
+    monitor_checked: std::time::Instant,
+}
+
+/// How often a capturer checks that its RandR monitor still exists (one round trip).
+pub const MONITOR_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a RandR monitor named by `atom` is among the active monitors of `root`.
+fn monitor_present(conn: &RustConnection, root: Window, atom: u32) -> Result<bool, CaptureError> {
+    let r = conn
+        .randr_get_monitors(root, true)
+        .map_err(err)?
+        .reply()
+        .map_err(err)?;
+    Ok(r.monitors
+        .iter()
+        .any(|m| m.name == atom && m.width > 0 && m.height > 0))
 }
 
 impl Drop for X11Capturer {
@@ -255,6 +274,18 @@ impl X11Capturer {
         let damage = create_damage(&conn, root)
             .map_err(|e| log::warn!("X11 capture without DAMAGE (polls every frame): {e}"))
             .ok();
+        // A RandR monitor (not the whole-screen fallback) may be removed while captured
+        // (`xrandr --delmonitor`, an unplugged output): capture then reports it gone.
+        let atom = conn
+            .intern_atom(true, desc.name.as_bytes())
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .map(|r| r.atom)
+            .filter(|&a| a != x11rb::NONE);
+        let monitor = match atom {
+            Some(a) if monitor_present(&conn, root, a).unwrap_or(false) => Some(a),
+            _ => None,
+        };
         Ok(X11Capturer {
             conn,
             root,
@@ -262,7 +293,25 @@ impl X11Capturer {
             shm,
             damage,
             windows: Default::default(),
+            monitor,
+            monitor_checked: std::time::Instant::now(),
         })
+    }
+
+    /// `Err(Gone)` once the captured RandR monitor is no longer listed (checked at most every
+    /// [`MONITOR_CHECK_EVERY`]; the whole screen is never gone).
+    fn check_monitor(&mut self) -> Result<(), CaptureError> {
+        let Some(atom) = self.monitor else {
+            return Ok(());
+        };
+        if self.monitor_checked.elapsed() < MONITOR_CHECK_EVERY {
+            return Ok(());
+        }
+        if !monitor_present(&self.conn, self.root, atom)? {
+            return Err(CaptureError::Gone(self.desc.name.clone()));
+        }
+        self.monitor_checked = std::time::Instant::now();
+        Ok(())
     }
 
     /// Whether frames come through MIT-SHM.
@@ -392,6 +441,10 @@ impl Capturer for X11Capturer {
     }
 
     fn may_have_changed(&mut self) -> bool {
+        if self.check_monitor().is_err() {
+            // Gone (or the server broke): let the capture report it.
+            return true;
+        }
         let Some(damage) = self.damage else {
             return true;
         };
@@ -414,6 +467,7 @@ impl Capturer for X11Capturer {
     }
 
     fn capture(&mut self, buf: &mut FrameBuf) -> Result<(), CaptureError> {
+        self.check_monitor()?;
         let (w, h) = (self.desc.width, self.desc.height);
         if let Some(shm) = self.shm.take() {
             match self.capture_shm(&shm, w, h, buf) {

@@ -14,14 +14,15 @@ pub mod refresh;
 pub mod scale;
 pub mod scroll;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use glance_protocol::update::{FLAG_KEY, FLAG_REFRESH_ONLY};
 
-use crate::capture::{Capturer, FrameBuf};
+use crate::capture::{CaptureError, Capturer, FrameBuf};
+use crate::shown::{Shown, View, Watch};
 use diff::TileDiff;
 use encode::{EncodeStats, FrameEncoder};
 use lossy::LinkPressure;
@@ -50,20 +51,53 @@ struct Slot {
 /// nothing is outstanding). See the flow control of docs/PROTOCOL.md.
 pub const SEND_WINDOW: usize = 128 * 1024;
 
-/// Shared between the capture thread, the network writer and the session.
-#[derive(Default)]
+/// Shared between the capture thread, the network writer and the session. What is shown
+/// (scale, pause) is read from the session's [`Shown`].
 pub struct PipelineCtl {
     stop: AtomicBool,
-    paused: AtomicBool,
     refresh: AtomicBool,
     force_key: AtomicBool,
     slot: Mutex<Slot>,
     cond: Condvar,
     ready: tokio::sync::Notify,
-    /// A capturer to switch to (ShowDisplay), taken by the capture thread.
-    next_capturer: Mutex<Option<Box<dyn Capturer>>>,
-    /// How frames are sized (DisplayParams scale / capture box).
-    scale: Mutex<ScaleSpec>,
+    /// A capturer to switch to (ShowDisplay, a display back), with its number, taken by the
+    /// capture thread.
+    next_capturer: Mutex<Option<(u64, Box<dyn Capturer>)>>,
+    has_next: AtomicBool,
+    /// The number of the last capturer handed over (the first one is 0).
+    latest: AtomicU64,
+    shown: Arc<Shown>,
+}
+
+/// A capture failure, as the capture thread reports it: which capturer (see
+/// [`PipelineCtl::switch_capturer`]) and why. After a [`CaptureError::Gone`] the thread waits
+/// for another capturer; after anything else it ends.
+#[derive(Debug)]
+pub struct CaptureFailure {
+    pub capturer: u64,
+    pub error: CaptureError,
+}
+
+impl std::fmt::Display for CaptureFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl Watch for PipelineCtl {
+    fn shown_changed(&self, was: &View, now: &View) {
+        if was.paused != now.paused {
+            // Under the slot lock, so that `put` sees either the old or the new state whole.
+            let mut slot = self.slot();
+            if now.paused {
+                // Dropped: the first frame after resume is a key frame for every agent.
+                self.force_key.store(true, Ordering::SeqCst);
+                slot.pending = None;
+            }
+        }
+        // A new scale: the next frame has the new size (a key frame when it changed).
+        self.cond.notify_all();
+    }
 }
 
 impl std::fmt::Debug for PipelineCtl {
@@ -76,6 +110,25 @@ impl std::fmt::Debug for PipelineCtl {
 }
 
 impl PipelineCtl {
+    /// A controller reading (and watching) `shown`.
+    pub fn new(shown: Arc<Shown>) -> Arc<PipelineCtl> {
+        let ctl = Arc::new(PipelineCtl {
+            stop: AtomicBool::new(false),
+            refresh: AtomicBool::new(false),
+            force_key: AtomicBool::new(false),
+            slot: Mutex::default(),
+            cond: Condvar::new(),
+            ready: tokio::sync::Notify::new(),
+            next_capturer: Mutex::new(None),
+            has_next: AtomicBool::new(false),
+            latest: AtomicU64::new(0),
+            shown,
+        });
+        let weak: std::sync::Weak<dyn Watch> = Arc::downgrade(&(ctl.clone() as Arc<dyn Watch>));
+        ctl.shown.watch(weak);
+        ctl
+    }
+
     fn slot(&self) -> MutexGuard<'_, Slot> {
         self.slot.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -86,41 +139,47 @@ impl PipelineCtl {
         self.cond.notify_all();
     }
 
-    /// Pauses (drops a frame not yet sent; the first frame after resume is a key frame for
-    /// every agent) or resumes.
-    pub fn set_paused(&self, paused: bool) {
-        {
-            // Under the slot lock, so that `put` sees either the old or the new state whole.
-            let mut slot = self.slot();
-            self.paused.store(paused, Ordering::SeqCst);
-            if paused {
-                self.force_key.store(true, Ordering::SeqCst);
-                slot.pending = None;
-            }
-        }
-        self.cond.notify_all();
-    }
-
+    /// Paused (what is shown says so): frames are dropped, the first after resume is whole.
     pub fn is_paused(&self) -> bool {
-        self.paused.load(Ordering::SeqCst)
+        self.shown.paused()
     }
 
-    /// Switches capture to another display (ShowDisplay): the next frame is a key frame of
-    /// the new display for every agent.
-    pub fn switch_capturer(&self, c: Box<dyn Capturer>) {
-        *self.next_capturer.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+    /// Switches capture to another capturer (ShowDisplay, a display that came back): the
+    /// next frame is a key frame of it for every agent. Returns its number (failures name it).
+    ///
+    /// `then` (the change of what is shown that goes with it) runs after the capturer is
+    /// marked as waiting and before the capture thread can take it, so the thread never
+    /// processes a frame of the new capturer with the old view, nor (it drops a frame when a
+    /// capturer is waiting) a frame of the old capturer with the new view.
+    pub fn switch_capturer(&self, c: Box<dyn Capturer>, then: impl FnOnce()) -> u64 {
+        let id = self.latest.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut next = self.next_capturer.lock().unwrap_or_else(|p| p.into_inner());
+        *next = Some((id, c));
+        self.has_next.store(true, Ordering::SeqCst);
+        then();
+        drop(next);
         self.force_key.store(true, Ordering::SeqCst);
         self.cond.notify_all();
+        id
     }
 
-    /// Sets how frames are sized; the next frame is a key frame when the size changes.
-    pub fn set_scale(&self, spec: ScaleSpec) {
-        *self.scale.lock().unwrap_or_else(|p| p.into_inner()) = spec;
-        self.cond.notify_all();
+    /// The number of the capturer handed over last: a failure of an older one is stale.
+    pub fn latest_capturer(&self) -> u64 {
+        self.latest.load(Ordering::SeqCst)
+    }
+
+    fn take_next(&self) -> Option<(u64, Box<dyn Capturer>)> {
+        if !self.has_next.swap(false, Ordering::SeqCst) {
+            return None;
+        }
+        self.next_capturer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     fn scale_spec(&self) -> ScaleSpec {
-        *self.scale.lock().unwrap_or_else(|p| p.into_inner())
+        self.shown.scale()
     }
 
     /// Stops the capture thread.
@@ -211,7 +270,9 @@ impl PipelineCtl {
     fn sleep(&self, d: Duration) {
         let g = self.slot();
         let _ = self.cond.wait_timeout_while(g, d, |_| {
-            !self.stopped() && !self.refresh.load(Ordering::SeqCst)
+            !self.stopped()
+                && !self.refresh.load(Ordering::SeqCst)
+                && !self.has_next.load(Ordering::SeqCst)
         });
     }
 
@@ -228,20 +289,18 @@ impl PipelineCtl {
     }
 }
 
-/// Runs the capture loop on a new thread until [`PipelineCtl::stop`]. `on_error` is called
-/// once if capture fails; the thread then ends.
+/// Runs the capture loop on a new thread until [`PipelineCtl::stop`] (`capturer` is number
+/// 0). `on_error` is called when capture fails: after [`CaptureError::Gone`] the thread waits
+/// for [`PipelineCtl::switch_capturer`] (agents keep the last picture, late joiners get it
+/// too); after any other error the thread ends.
 pub fn spawn(
     capturer: Box<dyn Capturer>,
     ctl: Arc<PipelineCtl>,
-    on_error: impl FnOnce(String) + Send + 'static,
+    mut on_error: impl FnMut(CaptureFailure) + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("glance-capture".into())
-        .spawn(move || {
-            if let Err(e) = run(capturer, &ctl) {
-                on_error(e);
-            }
-        })
+        .spawn(move || run(capturer, &ctl, &mut on_error))
 }
 
 /// The per-frame work after capture: diff against the last encoded picture, detect moves,
@@ -265,6 +324,19 @@ impl FrameProcessor {
     /// Whether a reference picture exists (something was encoded before).
     pub fn has_reference(&self) -> bool {
         self.have_prev
+    }
+
+    /// A REFRESH_ONLY key frame of the reference picture (late joiners while nothing can be
+    /// captured). Returns whether anything was produced.
+    pub fn refresh_reference(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) -> bool {
+        if !self.have_prev {
+            return false;
+        }
+        self.configure();
+        let before = out.len();
+        self.enc
+            .encode_full_at(&self.prev, FLAG_KEY | FLAG_REFRESH_ONLY, now, out);
+        out.len() > before
     }
 
     /// Records how long the capture thread waited for the link before this frame and how full
@@ -421,7 +493,9 @@ fn hint_to_move(h: &crate::capture::MoveHint, w: u16, hgt: u16) -> Option<scroll
     })
 }
 
-fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String> {
+fn run(first: Box<dyn Capturer>, ctl: &PipelineCtl, on_error: &mut dyn FnMut(CaptureFailure)) {
+    // None while the display is gone, until the session hands over another capturer.
+    let mut capturer: Option<(u64, Box<dyn Capturer>)> = Some((0, first));
     let mut raw = FrameBuf::default();
     let mut cur = FrameBuf::default();
     let mut scaler = Scaler::default();
@@ -442,17 +516,23 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
         waiting_since = None;
         let fill = ctl.inflight_bytes() as f32 / SEND_WINDOW as f32;
         proc.observe_link(since.elapsed(), ACTIVE_INTERVAL, fill);
-        if let Some(c) = ctl
-            .next_capturer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            capturer = c;
+        if let Some(c) = ctl.take_next() {
+            capturer = Some(c);
         }
+        let Some((id, cap)) = capturer.as_mut() else {
+            // Nothing to capture: agents keep the last picture; one who joins gets it too.
+            if ctl.refresh.swap(false, Ordering::SeqCst) {
+                let mut out = Vec::new();
+                if proc.refresh_reference(Instant::now(), &mut out) {
+                    ctl.put(out);
+                }
+            }
+            ctl.sleep(IDLE_INTERVAL);
+            continue;
+        };
         let force_key = ctl.force_key.swap(false, Ordering::SeqCst);
         let refresh = ctl.refresh.swap(false, Ordering::SeqCst);
-        if !force_key && !refresh && proc.has_reference() && !capturer.may_have_changed() {
+        if !force_key && !refresh && proc.has_reference() && !cap.may_have_changed() {
             // Nothing changed (damage events / generation): no capture at all. The check is
             // cheap, so poll it at the active rate and keep the latency of the next change low.
             // Lossy tiles that have stayed unchanged long enough are refreshed meanwhile.
@@ -464,15 +544,44 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
             continue;
         }
         let started = Instant::now();
-        capturer.capture(&mut raw).map_err(|e| e.to_string())?;
+        if let Err(error) = cap.capture(&mut raw) {
+            let gone = error.is_gone();
+            if gone {
+                log::warn!("capture stops until the display is back: {error}");
+            }
+            // What could not be sent is sent whole once capture resumes.
+            ctl.force_key.store(force_key, Ordering::SeqCst);
+            ctl.refresh.store(refresh, Ordering::SeqCst);
+            on_error(CaptureFailure {
+                capturer: *id,
+                error,
+            });
+            if !gone {
+                return;
+            }
+            capturer = None;
+            continue;
+        }
         // Window moves are tracked every frame, and used only at full scale (a scaled copy
         // would not match the resampled pixels).
-        let mut hints = capturer.move_hints();
+        let mut hints = cap.move_hints();
         let spec = ctl.scale_spec();
+        if ctl.has_next.load(Ordering::SeqCst) {
+            // ShowDisplay hands over the new capturer before it changes what is shown, so a
+            // frame of the old display is never sized for the new one: drop it and capture
+            // the new display (whole: the switch forces a key frame).
+            continue;
+        }
         if spec.is_identity(raw.width, raw.height) {
             std::mem::swap(&mut raw, &mut cur);
         } else {
-            scaler.scale(&raw, spec, &mut cur)?;
+            if let Err(e) = scaler.scale(&raw, spec, &mut cur) {
+                on_error(CaptureFailure {
+                    capturer: *id,
+                    error: CaptureError::Capture(format!("scaling: {e}")),
+                });
+                return;
+            }
             hints.clear();
         }
         let mut out = Vec::new();
@@ -488,7 +597,6 @@ fn run(mut capturer: Box<dyn Capturer>, ctl: &PipelineCtl) -> Result<(), String>
         ctl.put(out);
         ctl.sleep(ACTIVE_INTERVAL.saturating_sub(started.elapsed()));
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! any frame. The slot is latest-wins: on a slow link only the newest position waits, never a
 //! backlog.
 //!
-//! Positions and shapes are in pixels of the shared picture: scaled as the frames are
-//! (DisplayParams scale / capture box), shapes nearest-neighbour. The wire shape id names one
+//! Positions and shapes are in pixels of the shared picture: scaled as the frames are, through
+//! the same [`Transform`] of what is [`Shown`] (DisplayParams scale / capture box), shapes
+//! nearest-neighbour. The wire shape id names one
 //! (source shape, scale) pair; a shape is sent whenever the cursor's shape id changes (the
 //! server keeps only the last one and checks that each `cursor` uses it), and again after
 //! every pause. While paused nothing is polled or sent.
@@ -21,6 +22,7 @@ use glance_protocol::{Control, CursorShape};
 
 use crate::capture::{CaptureError, CursorSource};
 use crate::pipeline::scale::ScaleSpec;
+use crate::shown::{Shown, Transform, View, Watch};
 
 /// Most cursor messages a second.
 pub const CURSOR_HZ: u32 = 30;
@@ -43,49 +45,62 @@ pub struct CursorOut {
 #[derive(Default)]
 struct Inner {
     stopped: bool,
-    paused: bool,
     /// Bumped by pause, resume and source switches: the thread then forgets what it sent.
     epoch: u64,
     out: CursorOut,
     /// A source to switch to (`Some(None)`: no pointer any more).
     next_source: Option<Option<Box<dyn CursorSource>>>,
-    scale: ScaleSpec,
 }
 
-/// Shared by the session, the pointer thread and the network writer.
-#[derive(Default)]
+/// Shared by the session, the pointer thread and the network writer. What is shown (scale,
+/// pause) is read from the session's [`Shown`].
 pub struct CursorCtl {
     inner: Mutex<Inner>,
     cond: Condvar,
     ready: tokio::sync::Notify,
+    shown: Arc<Shown>,
 }
 
 impl std::fmt::Debug for CursorCtl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let g = self.lock();
         f.debug_struct("CursorCtl")
-            .field("paused", &g.paused)
+            .field("paused", &self.shown.paused())
             .field("stopped", &g.stopped)
             .finish_non_exhaustive()
     }
 }
 
-impl CursorCtl {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Pauses (whatever waits to be sent is dropped) or resumes (the current state, shape
-    /// included, goes out again).
-    pub fn set_paused(&self, paused: bool) {
+impl Watch for CursorCtl {
+    /// A pause drops whatever waits to be sent; a resume sends the current state, shape
+    /// included, again; a new scale is picked up at the next poll.
+    fn shown_changed(&self, was: &View, now: &View) {
         let mut g = self.lock();
-        if g.paused != paused {
-            g.paused = paused;
+        if was.paused != now.paused {
             g.epoch += 1;
             g.out = CursorOut::default();
         }
         drop(g);
         self.cond.notify_all();
+    }
+}
+
+impl CursorCtl {
+    /// A controller reading (and watching) `shown`.
+    pub fn new(shown: Arc<Shown>) -> Arc<CursorCtl> {
+        let ctl = Arc::new(CursorCtl {
+            inner: Mutex::default(),
+            cond: Condvar::new(),
+            ready: tokio::sync::Notify::new(),
+            shown,
+        });
+        let weak: std::sync::Weak<dyn Watch> = Arc::downgrade(&(ctl.clone() as Arc<dyn Watch>));
+        ctl.shown.watch(weak);
+        ctl
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Sends the current state, shape included, again (after a reconnect: the new connection
@@ -95,12 +110,6 @@ impl CursorCtl {
         g.epoch += 1;
         g.out = CursorOut::default();
         drop(g);
-        self.cond.notify_all();
-    }
-
-    /// How pictures are sized (positions and shapes follow).
-    pub fn set_scale(&self, spec: ScaleSpec) {
-        self.lock().scale = spec;
         self.cond.notify_all();
     }
 
@@ -136,7 +145,7 @@ impl CursorCtl {
     /// shape replaces one not yet sent: the cursor that needed it is replaced too.
     fn publish(&self, epoch: u64, shape: Option<Vec<u8>>, cursor: Control) -> bool {
         let mut g = self.lock();
-        if g.epoch != epoch || g.paused || g.stopped {
+        if g.epoch != epoch || g.stopped || self.shown.paused() {
             return false;
         }
         if shape.is_some() {
@@ -219,7 +228,7 @@ fn run(mut source: Option<Box<dyn CursorSource>>, ctl: &CursorCtl) {
                 ids = ShapeIds::default();
                 g.epoch += 1;
             }
-            (g.paused, g.scale, g.epoch)
+            (ctl.shown.paused(), ctl.shown.scale(), g.epoch)
         };
         if epoch != Some(now) {
             // A pause, resume or switch: what was sent no longer counts; send it all again.
@@ -275,10 +284,12 @@ fn step(
         return Ok(false);
     };
     let (w, h) = src.display_size();
-    let (tw, th) = scale.target(w.max(1), h.max(1));
+    // The same mapping as the frames' (and, inverted, as remote control's).
+    let t = Transform::new(scale, w, h);
+    let (tw, th) = t.picture_size();
     let wire = ids.get((st.shape, w, h, tw, th));
     let (x, y) = if st.visible {
-        (scale_coord(st.x, w, tw), scale_coord(st.y, h, th))
+        t.to_picture(st.x, st.y)
     } else {
         // Where the pointer is on another monitor is not shared.
         (0, 0)
@@ -308,13 +319,6 @@ fn step(
         }
     }
     Ok(true)
-}
-
-/// A coordinate inside a display of `from` pixels, in a picture of `to` pixels.
-fn scale_coord(v: i32, from: u16, to: u16) -> u16 {
-    let from = from.max(1) as i64;
-    let v = (v as i64).clamp(0, from - 1);
-    (v * to as i64 / from).clamp(0, to.saturating_sub(1) as i64) as u16
 }
 
 /// The shape as it appears in a picture scaled from `from` to `to` (nearest neighbour), at
@@ -369,10 +373,19 @@ mod tests {
 
     #[test]
     fn coordinates_and_shapes_follow_the_scale() {
-        assert_eq!(scale_coord(0, 800, 400), 0);
-        assert_eq!(scale_coord(799, 800, 400), 399);
-        assert_eq!(scale_coord(401, 800, 400), 200);
-        assert_eq!(scale_coord(5, 100, 100), 5);
+        let half = ScaleSpec {
+            scale: 0.5,
+            width: 0,
+            height: 0,
+        };
+        let t = Transform::new(half, 800, 600);
+        assert_eq!(t.to_picture(0, 0), (0, 0));
+        assert_eq!(t.to_picture(799, 599), (399, 299));
+        assert_eq!(t.to_picture(401, 5000), (200, 299));
+        assert_eq!(
+            Transform::new(ScaleSpec::default(), 100, 100).to_picture(5, -3),
+            (5, 0)
+        );
         let arrow = SyntheticCursorShape::Arrow.image();
         let same = scale_shape(&arrow, (100, 100), (100, 100), 9);
         assert_eq!((same.id, same.rgba == arrow.rgba), (9, true));
@@ -400,7 +413,11 @@ mod tests {
     #[test]
     fn sends_only_changes_and_nothing_while_paused() {
         let d = SyntheticDisplay::new(200, 100);
-        let ctl = Arc::new(CursorCtl::default());
+        let desc = crate::capture::DisplaySource::Synthetic(d.clone())
+            .find("main")
+            .unwrap();
+        let shown = crate::shown::ShownWriter::new(View::new(desc, ScaleSpec::default()));
+        let ctl = CursorCtl::new(shown.reader());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -444,10 +461,10 @@ mod tests {
                 shape: 1
             })
         );
-        ctl.set_paused(true);
+        shown.set_paused(true);
         d.set_cursor(11, 21, true);
         assert!(take(300).is_none(), "paused: nothing");
-        ctl.set_paused(false);
+        shown.set_paused(false);
         let m = take(2000).unwrap();
         assert!(m.shape.is_some(), "the shape again after a pause");
         assert_eq!(
@@ -460,10 +477,12 @@ mod tests {
             })
         );
         // a new scale: a new wire id with the scaled shape
-        ctl.set_scale(ScaleSpec {
-            scale: 0.5,
-            width: 0,
-            height: 0,
+        shown.update(|v| {
+            v.scale = ScaleSpec {
+                scale: 0.5,
+                width: 0,
+                height: 0,
+            }
         });
         let m = take(2000).unwrap();
         let s = CursorShape::parse(&m.shape.unwrap()).unwrap();

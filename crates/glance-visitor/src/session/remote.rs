@@ -1,16 +1,18 @@
 //! Remote control inside a running session: the platform's input injector (opened by
 //! EnableRC(true), dropped by EnableRC(false)), the mapping of an agent's picture pixels back
-//! to the shared display's pixels (the inverse of the picture's scaling, so it cannot drift
-//! from what agents see), a rate limit, and the safety rules: nothing is injected while
-//! paused or off, and every key and button held is released when control stops, pauses,
-//! switches display or the session ends.
+//! to the shared display's pixels (the inverse of the [`Transform`] of what is [`Shown`], the
+//! one the frames were made with, so it cannot drift from what agents see), a rate limit, and
+//! the safety rules: nothing is injected while paused, off or while the display is gone, and
+//! every key and button held is released when control stops, pauses, switches display, the
+//! display goes away or the session ends.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use glance_platform::{DisplayDesc, DisplaySource, InputInjector};
+use glance_platform::{DisplaySource, InputInjector};
 use glance_protocol::InputEvent;
 
-use crate::pipeline::scale::ScaleSpec;
+use crate::shown::{Shown, Transform};
 
 /// Input events injected per second at most (after a burst of [`BURST`]): far above a person
 /// typing or moving a mouse (browsers send at most about 60 moves a second), low enough that
@@ -21,19 +23,17 @@ const BURST: f64 = 500.0;
 /// See the module documentation.
 pub(crate) struct RemoteControl {
     injector: Option<Box<dyn InputInjector>>,
-    display: DisplayDesc,
-    scale: ScaleSpec,
+    shown: Arc<Shown>,
     tokens: f64,
     at: Instant,
     dropped: u64,
 }
 
 impl RemoteControl {
-    pub fn new(display: DisplayDesc, scale: ScaleSpec) -> RemoteControl {
+    pub fn new(shown: Arc<Shown>) -> RemoteControl {
         RemoteControl {
             injector: None,
-            display,
-            scale,
+            shown,
             tokens: BURST,
             at: Instant::now(),
             dropped: 0,
@@ -51,7 +51,7 @@ impl RemoteControl {
         }
         let inj = source
             .backend()
-            .open_injector(&self.display)
+            .open_injector(&self.shown.view().display)
             .map_err(|e| e.to_string())?;
         self.injector = Some(inj);
         Ok(())
@@ -71,30 +71,16 @@ impl RemoteControl {
         }
     }
 
-    /// ShowDisplay: control follows the shown display (re-opened on it if it was on).
-    pub fn show(&mut self, display: DisplayDesc, scale: ScaleSpec, source: &DisplaySource) {
+    /// The shown display changed (ShowDisplay, or it came back after going away): control
+    /// follows it, re-opened on it if it was on; whatever was held is released first.
+    pub fn follow(&mut self, source: &DisplaySource) {
         let was_on = self.is_on();
         self.disable();
-        self.display = display;
-        self.scale = scale;
         if was_on {
             if let Err(e) = self.enable(source) {
                 log::warn!("remote control stops: the shown display takes no input: {e}");
             }
         }
-    }
-
-    /// Picture pixels (what agents see) to the display's pixels, clamped.
-    fn map(&self, x: u16, y: u16) -> (u16, u16) {
-        let (dw, dh) = (self.display.width.max(1), self.display.height.max(1));
-        let (pw, ph) = self.scale.target(dw, dh);
-        let f = |v: u16, p: u16, d: u16| -> u16 {
-            let p = u32::from(p.max(1));
-            let v = u32::from(v.min(p as u16 - 1));
-            // The centre of the picture pixel, in display pixels.
-            (((2 * v + 1) * u32::from(d)) / (2 * p)).min(u32::from(d) - 1) as u16
-        };
-        (f(x, pw, dw), f(y, ph, dh))
     }
 
     fn take_token(&mut self) -> bool {
@@ -110,11 +96,13 @@ impl RemoteControl {
         }
     }
 
-    /// An agent's input: injected when control is on and `paused` is false; malformed or
-    /// too-frequent events are dropped with a log line.
-    pub fn inject(&mut self, input: InputEvent, paused: bool) {
-        if self.injector.is_none() || paused {
-            log::debug!("remote control is off or paused: input dropped");
+    /// An agent's input: injected when control is on and what is shown takes input (not
+    /// paused, the display there); malformed or too-frequent events are dropped with a log
+    /// line.
+    pub fn inject(&mut self, input: InputEvent) {
+        let view = self.shown.view();
+        if self.injector.is_none() || !view.takes_input() {
+            log::debug!("remote control is off, paused or its display gone: input dropped");
             return;
         }
         if let Err(m) = input.validate() {
@@ -131,13 +119,15 @@ impl RemoteControl {
             }
             return;
         }
+        // Picture pixels (what agents see) to the display's pixels, clamped.
+        let t: Transform = view.transform();
         let mapped = match input {
             InputEvent::Pointer { x, y, buttons } => {
-                let (x, y) = self.map(x, y);
+                let (x, y) = t.to_display(x, y);
                 InputEvent::Pointer { x, y, buttons }
             }
             InputEvent::Wheel { x, y, dx, dy } => {
-                let (x, y) = self.map(x, y);
+                let (x, y) = t.to_display(x, y);
                 InputEvent::Wheel { x, y, dx, dy }
             }
             k @ InputEvent::Key { .. } => k,
@@ -159,40 +149,37 @@ impl Drop for RemoteControl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::scale::ScaleSpec;
+    use crate::shown::{ShownWriter, View};
     use glance_platform::synthetic::Injected;
     use glance_platform::SyntheticDisplay;
 
-    fn rc(d: &SyntheticDisplay, scale: f32) -> (RemoteControl, DisplaySource) {
+    fn rc(d: &SyntheticDisplay, scale: f32) -> (RemoteControl, DisplaySource, ShownWriter) {
         let src = DisplaySource::Synthetic(d.clone());
         let desc = src.find("main").unwrap();
         let spec = ScaleSpec {
             scale,
             ..ScaleSpec::from_params(&Default::default())
         };
-        (RemoteControl::new(desc, spec), src)
+        let shown = ShownWriter::new(View::new(desc, spec));
+        (RemoteControl::new(shown.reader()), src, shown)
     }
 
     #[test]
     fn picture_pixels_map_back_through_the_scale() {
         let d = SyntheticDisplay::new(200, 100);
-        let (mut r, src) = rc(&d, 0.5);
+        let (mut r, src, _shown) = rc(&d, 0.5);
         r.enable(&src).unwrap();
-        r.inject(
-            InputEvent::Pointer {
-                x: 50,
-                y: 25,
-                buttons: 0,
-            },
-            false,
-        );
-        r.inject(
-            InputEvent::Pointer {
-                x: 9999,
-                y: 9999,
-                buttons: 0,
-            },
-            false,
-        );
+        r.inject(InputEvent::Pointer {
+            x: 50,
+            y: 25,
+            buttons: 0,
+        });
+        r.inject(InputEvent::Pointer {
+            x: 9999,
+            y: 9999,
+            buttons: 0,
+        });
         assert_eq!(
             d.injected(),
             vec![
@@ -213,26 +200,29 @@ mod tests {
     #[test]
     fn off_paused_and_stopped_control_injects_nothing_and_releases_everything() {
         let d = SyntheticDisplay::new(64, 64);
-        let (mut r, src) = rc(&d, 1.0);
+        let (mut r, src, shown) = rc(&d, 1.0);
         let key = |down| InputEvent::Key {
             code: "ControlLeft".into(),
             key: "Control".into(),
             down,
         };
-        r.inject(key(true), false);
+        r.inject(key(true));
         assert!(d.injected().is_empty(), "off: nothing");
         r.enable(&src).unwrap();
-        r.inject(key(true), true);
+        shown.set_paused(true);
+        r.inject(key(true));
         assert!(d.injected().is_empty(), "paused: nothing");
-        r.inject(key(true), false);
-        r.inject(
-            InputEvent::Pointer {
-                x: 1,
-                y: 1,
-                buttons: 1,
-            },
-            false,
-        );
+        shown.set_paused(false);
+        shown.update(|v| v.available = false);
+        r.inject(key(true));
+        assert!(d.injected().is_empty(), "display gone: nothing");
+        shown.update(|v| v.available = true);
+        r.inject(key(true));
+        r.inject(InputEvent::Pointer {
+            x: 1,
+            y: 1,
+            buttons: 1,
+        });
         assert_eq!(d.held(), (vec!["ControlLeft".to_string()], 1));
         r.disable();
         assert_eq!(d.held(), (vec![], 0), "no stuck Ctrl, no stuck button");
@@ -240,33 +230,27 @@ mod tests {
             d.injected().last(),
             Some(Injected::Released { .. })
         ));
-        r.inject(key(true), false);
+        r.inject(key(true));
         assert_eq!(d.held(), (vec![], 0));
     }
 
     #[test]
     fn a_flood_is_rate_limited_and_malformed_input_dropped() {
         let d = SyntheticDisplay::new(64, 64);
-        let (mut r, src) = rc(&d, 1.0);
+        let (mut r, src, _shown) = rc(&d, 1.0);
         r.enable(&src).unwrap();
-        r.inject(
-            InputEvent::Key {
-                code: "x".repeat(40),
-                key: "a".into(),
-                down: true,
-            },
-            false,
-        );
+        r.inject(InputEvent::Key {
+            code: "x".repeat(40),
+            key: "a".into(),
+            down: true,
+        });
         assert!(d.injected().is_empty());
         for _ in 0..5000 {
-            r.inject(
-                InputEvent::Pointer {
-                    x: 1,
-                    y: 1,
-                    buttons: 0,
-                },
-                false,
-            );
+            r.inject(InputEvent::Pointer {
+                x: 1,
+                y: 1,
+                buttons: 0,
+            });
         }
         let n = d.injected().len();
         assert!((500..600).contains(&n), "{n} of 5000 injected");
