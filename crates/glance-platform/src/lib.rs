@@ -1,7 +1,7 @@
 //! glance-platform: everything the visitor SDK needs from the operating system, behind one
 //! seam. A [`Backend`] enumerates the displays, opens a [`Capturer`] and a [`CursorSource`]
-//! for one of them, shows IdentifyMonitors and (for remote control) opens an input
-//! injector. Each platform implements it whole, in a folder of its own: [`x11`] (Linux),
+//! for one of them, shows IdentifyMonitors and the default UI's on-screen notice, and (for
+//! remote control) opens an input injector. Each platform implements it whole, in a folder of its own: [`x11`] (Linux),
 //! `windows`, `macos`, and [`synthetic`] (a deterministic display for tests and headless
 //! machines). Nothing platform-specific leaks above this crate, and it has no TLS or network
 //! dependency, so it type-checks for every target.
@@ -28,6 +28,10 @@ pub use synthetic::SyntheticDisplay;
 /// How a [`CaptureError::Unsupported`] caused by a permission the user has not granted
 /// begins (`"permission: ..."`); the SDK reports it as StartSession's `error=permission`.
 pub const PERMISSION_PREFIX: &str = "permission:";
+
+/// A small notice the default UI keeps on the visitor's screen while something the visitor
+/// should know about goes on ("Remote control is on"). It disappears when dropped.
+pub trait Indicator: Send {}
 
 /// Remote-control input into the shared display (the remote-control issue fills the
 /// platforms in).
@@ -58,6 +62,20 @@ pub trait Backend: Send + Sync {
     /// IdentifyMonitors: each display's number (index + 1) shown for
     /// [`identify::IDENTIFY_DURATION`] on a thread of the backend's; returns at once.
     fn identify(&self, displays: Vec<DisplayDesc>) -> Result<(), CaptureError>;
+
+    /// Shows `text` in a small always-on-top, click-through notice at the top right of `desc`
+    /// until the returned handle is dropped.
+    fn show_indicator(
+        &self,
+        desc: &DisplayDesc,
+        text: &str,
+    ) -> Result<Box<dyn Indicator>, CaptureError> {
+        let _ = (desc, text);
+        Err(CaptureError::Unsupported(format!(
+            "on-screen notices are not available on the {} backend",
+            self.name()
+        )))
+    }
 
     /// Remote-control input into `desc`.
     fn open_injector(&self, desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {

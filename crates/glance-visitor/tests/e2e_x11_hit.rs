@@ -232,3 +232,87 @@ fn clicks_land_on_the_target_the_agent_sees_through_scale_and_show_display() {
         vis.ended(10).await;
     });
 }
+
+/// The colour of the default UI's "remote control is on" notice (x11/indicator.rs).
+const NOTICE: [u8; 3] = [0xB0, 0x00, 0x20];
+
+#[test]
+fn the_remote_control_notice_shows_while_control_is_on_and_lets_clicks_through() {
+    let x = Xvfb::start("1024x768x24");
+    common::two_monitors(&x.display);
+    let targets = Targets::new(&x.display);
+    // Under where the notice will be (the right monitor's top right corner, 8 pixels in).
+    let under = targets.add(1024 - 8 - 12, 8, 4);
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::with_source(DisplaySource::Platform(Some(x.display.clone())));
+        vis.v.init(config(&ready, None)).unwrap();
+        vis.expect(EventCode::VisitorInitialized, 5).await;
+        let key = vis
+            .start_params(StartParams {
+                key: glance_visitor::GLANCE_KEYTYPE_RANDOM.into(),
+                display_params: DisplayParams {
+                    display_name: "right".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .await;
+        let agent = TestAgent::join_dev(&ready, &key).await.unwrap();
+        let at = |s: &AgentState, x: usize, y: usize| -> [u8; 3] {
+            let i = (y * usize::from(s.fb.width) + x) * 4;
+            [s.fb.rgba[i], s.fb.rgba[i + 1], s.fb.rgba[i + 2]]
+        };
+        // Picture (511 - 8 - 2, 8 + 2): inside the notice's padding once it is there.
+        let (nx, ny) = (501usize, 10usize);
+        agent
+            .wait_until(
+                "the right monitor, no notice",
+                Duration::from_secs(15),
+                |s| s.fb.width == 512 && at(s, nx, ny) == [0, 0, 0xC0],
+            )
+            .await
+            .unwrap();
+        vis.v.enable_rc(true).unwrap();
+        common::agent_saw_rc_on(&agent).await;
+        agent
+            .wait_until("the notice", Duration::from_secs(10), |s| {
+                at(s, nx, ny) == NOTICE
+            })
+            .await
+            .unwrap();
+        // Click-through: a click on the notice reaches the window under it.
+        let (cx, cy) = (1024 - 8 - 12 + 1 - 512, 9u16);
+        for buttons in [1, 0] {
+            agent
+                .send(&Control::Input {
+                    input: InputEvent::Pointer {
+                        x: cx,
+                        y: cy,
+                        buttons,
+                    },
+                })
+                .unwrap();
+        }
+        let press = targets.next_press(10).expect("the click reached no window");
+        assert_eq!(press, (under, 1024 - 8 - 12 + 1, 9), "through the notice");
+
+        vis.v.enable_rc(false).unwrap();
+        agent
+            // (What shows there now is the root window's own background: the blue was
+            // painted on it, not set as its background.)
+            .wait_until("the notice gone", Duration::from_secs(10), |s| {
+                at(s, nx, ny) != NOTICE
+            })
+            .await
+            .unwrap();
+        // With the default UI off, control comes without a notice.
+        vis.v.set_default_ui(false).unwrap();
+        vis.v.enable_rc(true).unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_ne!(agent.with_state(|s| at(s, nx, ny)), NOTICE, "no notice");
+        vis.v.end_session().unwrap();
+        vis.ended(10).await;
+    });
+}

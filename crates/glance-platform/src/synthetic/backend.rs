@@ -1,11 +1,12 @@
 //! The synthetic display as a [`Backend`]: one primary monitor named
 //! [`crate::displays::SYNTHETIC_NAME`], its scripted pointer, and IdentifyMonitors painted into
-//! its picture.
+//! its picture; its on-screen notices are recorded ([`SyntheticDisplay::indicators`]).
 
 use super::SyntheticDisplay;
 use crate::displays::SYNTHETIC_NAME;
 use crate::{
-    Backend, CaptureError, Capturer, CursorSource, DisplayDesc, DisplayKind, InputInjector,
+    Backend, CaptureError, Capturer, CursorSource, DisplayDesc, DisplayKind, Indicator,
+    InputInjector,
 };
 
 impl Backend for SyntheticDisplay {
@@ -48,6 +49,15 @@ impl Backend for SyntheticDisplay {
 
     fn identify(&self, _displays: Vec<DisplayDesc>) -> Result<(), CaptureError> {
         crate::identify::identify_synthetic_async(self)
+    }
+
+    fn show_indicator(
+        &self,
+        _desc: &DisplayDesc,
+        text: &str,
+    ) -> Result<Box<dyn Indicator>, CaptureError> {
+        self.check_plugged()?;
+        Ok(Box::new(self.indicator(text)))
     }
 
     fn open_injector(&self, _desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {

@@ -26,6 +26,25 @@ pub struct InputLog {
     pub events: Vec<Injected>,
     pub held_keys: Vec<String>,
     pub held_buttons: u8,
+    /// The on-screen notices shown now (see [`SyntheticDisplay::indicators`]).
+    pub indicators: Vec<(u64, String)>,
+    next_indicator: u64,
+}
+
+/// A notice "shown" on the synthetic display: recorded, never drawn into the picture.
+#[derive(Debug)]
+pub struct SyntheticIndicator {
+    log: Arc<Mutex<InputLog>>,
+    id: u64,
+}
+
+impl crate::Indicator for SyntheticIndicator {}
+
+impl Drop for SyntheticIndicator {
+    fn drop(&mut self) {
+        let mut g = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        g.indicators.retain(|(id, _)| *id != self.id);
+    }
 }
 
 impl SyntheticDisplay {
@@ -36,6 +55,27 @@ impl SyntheticDisplay {
     /// Every injection so far, in order.
     pub fn injected(&self) -> Vec<Injected> {
         self.input_log().events.clone()
+    }
+
+    /// The texts of the on-screen notices shown now (the default UI's "remote control is
+    /// on"), oldest first.
+    pub fn indicators(&self) -> Vec<String> {
+        self.input_log()
+            .indicators
+            .iter()
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    pub(super) fn indicator(&self, text: &str) -> SyntheticIndicator {
+        let mut g = self.input_log();
+        g.next_indicator += 1;
+        let id = g.next_indicator;
+        g.indicators.push((id, text.to_string()));
+        SyntheticIndicator {
+            log: self.input.clone(),
+            id,
+        }
     }
 
     /// Keys (DOM codes) and buttons held down now.

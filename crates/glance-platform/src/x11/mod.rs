@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod cursor;
 pub mod identify;
+pub mod indicator;
 pub mod input;
 
 pub use capture::{list_monitors, X11Capturer};
@@ -40,6 +41,18 @@ impl Backend for X11Backend {
 
     fn identify(&self, displays: Vec<DisplayDesc>) -> Result<(), CaptureError> {
         identify::identify(self.display.clone(), displays)
+    }
+
+    fn show_indicator(
+        &self,
+        desc: &DisplayDesc,
+        text: &str,
+    ) -> Result<Box<dyn crate::Indicator>, CaptureError> {
+        Ok(Box::new(indicator::X11Indicator::show(
+            self.display.as_deref(),
+            desc,
+            text,
+        )?))
     }
 
     fn open_injector(&self, desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {

@@ -4,12 +4,13 @@
 //! one the frames were made with, so it cannot drift from what agents see), a rate limit, and
 //! the safety rules: nothing is injected while paused, off or while the display is gone, and
 //! every key and button held is released when control stops, pauses, switches display, the
-//! display goes away or the session ends.
+//! display goes away or the session ends. While control is on and the default UI is on, the
+//! visitor sees a small on-screen notice that says so (where the platform can show one).
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use glance_platform::{DisplaySource, InputInjector};
+use glance_platform::{DisplaySource, Indicator, InputInjector};
 use glance_protocol::InputEvent;
 
 use crate::shown::{Shown, Transform};
@@ -20,9 +21,17 @@ use crate::shown::{Shown, Transform};
 const PER_SEC: f64 = 250.0;
 const BURST: f64 = 500.0;
 
+/// What the on-screen notice says while remote control is on.
+pub(crate) const NOTICE: &str =
+    "Remote control is on: the support agent can use your mouse and keyboard";
+
 /// See the module documentation.
 pub(crate) struct RemoteControl {
     injector: Option<Box<dyn InputInjector>>,
+    /// The on-screen notice, while control is on and the default UI asked for it.
+    notice: Option<Box<dyn Indicator>>,
+    /// Whether the last enable asked for the notice (a display switch keeps the choice).
+    wants_notice: bool,
     shown: Arc<Shown>,
     tokens: f64,
     at: Instant,
@@ -33,6 +42,8 @@ impl RemoteControl {
     pub fn new(shown: Arc<Shown>) -> RemoteControl {
         RemoteControl {
             injector: None,
+            notice: None,
+            wants_notice: false,
             shown,
             tokens: BURST,
             at: Instant::now(),
@@ -44,24 +55,32 @@ impl RemoteControl {
         self.injector.is_some()
     }
 
-    /// Opens the injector for the shown display.
-    pub fn enable(&mut self, source: &DisplaySource) -> Result<(), String> {
+    /// Opens the injector for the shown display, and with `notice` (the default UI is on)
+    /// the on-screen notice over it; a platform that cannot show one says so in the log.
+    pub fn enable(&mut self, source: &DisplaySource, notice: bool) -> Result<(), String> {
         if self.injector.is_some() {
             return Ok(());
         }
-        let inj = source
-            .backend()
-            .open_injector(&self.shown.view().display)
-            .map_err(|e| e.to_string())?;
+        let display = self.shown.view().display;
+        let backend = source.backend();
+        let inj = backend.open_injector(&display).map_err(|e| e.to_string())?;
         self.injector = Some(inj);
+        self.wants_notice = notice;
+        if notice {
+            match backend.show_indicator(&display, NOTICE) {
+                Ok(n) => self.notice = Some(n),
+                Err(e) => log::warn!("remote control is on, but no on-screen notice says so: {e}"),
+            }
+        }
         Ok(())
     }
 
-    /// Stops control: everything held is released.
+    /// Stops control: everything held is released and the notice goes.
     pub fn disable(&mut self) {
         if let Some(mut i) = self.injector.take() {
             i.release_all();
         }
+        self.notice = None;
     }
 
     /// The session paused: let go of everything (nothing is injected until it resumes).
@@ -77,7 +96,7 @@ impl RemoteControl {
         let was_on = self.is_on();
         self.disable();
         if was_on {
-            if let Err(e) = self.enable(source) {
+            if let Err(e) = self.enable(source, self.wants_notice) {
                 log::warn!("remote control stops: the shown display takes no input: {e}");
             }
         }
@@ -169,7 +188,8 @@ mod tests {
     fn picture_pixels_map_back_through_the_scale() {
         let d = SyntheticDisplay::new(200, 100);
         let (mut r, src, _shown) = rc(&d, 0.5);
-        r.enable(&src).unwrap();
+        r.enable(&src, false).unwrap();
+        assert!(d.indicators().is_empty(), "no default UI, no notice");
         r.inject(InputEvent::Pointer {
             x: 50,
             y: 25,
@@ -208,7 +228,12 @@ mod tests {
         };
         r.inject(key(true));
         assert!(d.injected().is_empty(), "off: nothing");
-        r.enable(&src).unwrap();
+        r.enable(&src, true).unwrap();
+        assert_eq!(
+            d.indicators(),
+            vec![NOTICE.to_string()],
+            "the notice is shown"
+        );
         shown.set_paused(true);
         r.inject(key(true));
         assert!(d.injected().is_empty(), "paused: nothing");
@@ -226,6 +251,7 @@ mod tests {
         assert_eq!(d.held(), (vec!["ControlLeft".to_string()], 1));
         r.disable();
         assert_eq!(d.held(), (vec![], 0), "no stuck Ctrl, no stuck button");
+        assert!(d.indicators().is_empty(), "the notice goes with control");
         assert!(matches!(
             d.injected().last(),
             Some(Injected::Released { .. })
@@ -238,7 +264,7 @@ mod tests {
     fn a_flood_is_rate_limited_and_malformed_input_dropped() {
         let d = SyntheticDisplay::new(64, 64);
         let (mut r, src, _shown) = rc(&d, 1.0);
-        r.enable(&src).unwrap();
+        r.enable(&src, false).unwrap();
         r.inject(InputEvent::Key {
             code: "x".repeat(40),
             key: "a".into(),

@@ -260,7 +260,10 @@ impl<'a> Session<'a> {
             self.rc_after_reconnect = true;
             return;
         }
-        match self.remote.enable(&self.core.source) {
+        match self
+            .remote
+            .enable(&self.core.source, self.core.default_ui())
+        {
             Ok(()) => {
                 log::info!("remote control is on: agents with the privilege may use this desktop");
                 self.send(Control::Rc { enabled: true });
