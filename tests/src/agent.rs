@@ -335,6 +335,7 @@ impl TestAgent {
             min_version: PROTOCOL_VERSION_MIN,
             max_version: PROTOCOL_VERSION_MAX,
             client: "glance-tests agent".into(),
+            sdk_version: String::new(),
         })?;
         a.wait_until("welcome", JOIN_TIMEOUT, |s| {
             s.closed

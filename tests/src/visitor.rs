@@ -123,6 +123,7 @@ impl RawVisitor {
             min_version: min,
             max_version: max,
             client: "glance-tests raw visitor".into(),
+            sdk_version: String::new(),
         })
         .await?;
         self.recv_control(Duration::from_secs(10)).await

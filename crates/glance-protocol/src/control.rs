@@ -135,11 +135,23 @@ pub enum Control {
         /// Free text: SDK or browser version and OS.
         #[serde(default)]
         client: String,
+        /// The SDK's release version ("1.4.2"; visitors only, absent from older SDKs): the
+        /// service refuses one older than its minimum with `error{code:"upgrade_required"}`.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        sdk_version: String,
     },
-    /// The server's answer to `hello`: the version both now speak.
+    /// The server's answer to `hello`: the version both now speak, the range the server
+    /// accepts (0 from servers older than these fields) and, for visitors, the newest SDK
+    /// release it knows ("" when it does not say).
     Welcome {
         version: u32,
         server: String,
+        #[serde(default)]
+        min_version: u32,
+        #[serde(default)]
+        max_version: u32,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        sdk_latest: String,
     },
 
     // ----- visitor -> server -----
@@ -296,6 +308,11 @@ pub enum Control {
         code: String,
         message: String,
     },
+
+    /// A message whose `type` this build does not know (a newer peer's addition). Never
+    /// sent; every receiver logs and ignores it (docs/PROTOCOL.md, "Compatibility").
+    #[serde(other)]
+    Unknown,
 }
 
 /// Why a control message could not be read.
@@ -354,6 +371,7 @@ impl Control {
             Control::Ping { .. } => "ping",
             Control::Pong { .. } => "pong",
             Control::Error { .. } => "error",
+            Control::Unknown => "unknown",
         }
     }
 }
@@ -383,6 +401,25 @@ pub fn validate_key(key: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_newer_peers_messages_and_fields_are_read_not_refused() {
+        // A type this build does not know: Unknown (the receiver logs and ignores it).
+        let m = Control::from_json(br#"{"type":"future_feature","x":{"deep":[1,2]}}"#).unwrap();
+        assert_eq!(m, Control::Unknown);
+        // Extra fields on a known message are ignored.
+        let m = Control::from_json(br#"{"type":"guest_count","count":2,"since":"v2"}"#).unwrap();
+        assert_eq!(m, Control::GuestCount { count: 2 });
+        // An older server's welcome (no range, no release) still reads.
+        let m = Control::from_json(br#"{"type":"welcome","version":1,"server":"old"}"#).unwrap();
+        assert!(matches!(
+            m,
+            Control::Welcome { min_version: 0, max_version: 0, ref sdk_latest, .. } if sdk_latest.is_empty()
+        ));
+        // Not an object, or no type at all: still an error.
+        assert!(Control::from_json(br#"{"count":2}"#).is_err());
+        assert!(Control::from_json(b"[1]").is_err());
+    }
+
     use super::*;
 
     #[test]
@@ -396,8 +433,12 @@ mod tests {
     }
 
     #[test]
-    fn rejects_unknown_type_oversize_and_garbage() {
-        assert!(Control::from_json(br#"{"type":"nope"}"#).is_err());
+    fn reads_unknown_types_as_unknown_and_rejects_oversize_and_garbage() {
+        assert_eq!(
+            Control::from_json(br#"{"type":"nope"}"#).unwrap(),
+            Control::Unknown
+        );
+        assert!(Control::from_json(br#"{"type":7}"#).is_err());
         assert!(Control::from_json(b"\xff\xfe").is_err());
         let big = vec![b' '; MAX_CONTROL_LEN + 1];
         assert!(matches!(

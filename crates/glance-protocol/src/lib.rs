@@ -16,6 +16,7 @@ pub mod limits;
 pub mod presence;
 pub mod status;
 pub mod update;
+pub mod version;
 
 pub use control::{
     AgentInfo, Control, DisplayInfo, InputEvent, Role, StartFailReason, StartSession,

@@ -253,6 +253,58 @@ pub struct Config {
     /// Presence socket caps (`[presence]`).
     #[serde(default)]
     pub presence: crate::presence::PresenceLimits,
+    /// The SDK releases this service knows (`[sdk]`).
+    #[serde(default)]
+    pub sdk: SdkConfig,
+}
+
+/// `[sdk]`: what the service tells visitor SDKs about their version (docs/PROTOCOL.md,
+/// "Compatibility").
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SdkConfig {
+    /// The newest SDK release: an SDK older than it fires EventUpgradeAvailable (once per
+    /// init) and goes on. Absent: this server's own version.
+    #[serde(default)]
+    pub latest: Option<String>,
+    /// The oldest SDK release that may start sessions: an older one is refused
+    /// (EventUpgradeRequired). Absent: every SDK that speaks the protocol.
+    #[serde(default)]
+    pub minimum: Option<String>,
+}
+
+impl SdkConfig {
+    /// The newest release to announce.
+    pub fn latest(&self) -> String {
+        self.latest
+            .clone()
+            .unwrap_or_else(|| glance_protocol::version::THIS.to_string())
+    }
+
+    /// Why an SDK of `version` may not start sessions, if it may not. An SDK that does not
+    /// say its version (older than this check) is let through.
+    pub fn refuses(&self, version: &str) -> Option<String> {
+        let min = self.minimum.as_deref()?;
+        (glance_protocol::version::compare(version, min) == Some(std::cmp::Ordering::Less))
+            .then(|| {
+                format!(
+                    "this service needs Glance SDK {min} or newer; this SDK is {version}: upgrade it"
+                )
+            })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (name, v) in [("latest", &self.latest), ("minimum", &self.minimum)] {
+            if let Some(v) = v {
+                if glance_protocol::version::parse(v).is_none() {
+                    return Err(format!(
+                        "[sdk] {name} = {v:?} is not a version (dotted numbers, e.g. \"1.4.2\")"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[auth]`: the token secret and the throttles on session-key guessing (docs/AUTH.md).
@@ -467,11 +519,13 @@ impl Config {
             auth: AuthConfig::default(),
             limits: Default::default(),
             presence: Default::default(),
+            sdk: Default::default(),
         }
     }
 
     /// Checks every field; fills empty api_keys. The error names the bad field.
     pub fn validate(&mut self) -> Result<(), ServerError> {
+        self.sdk.validate().map_err(ServerError::Config)?;
         if self.groups.is_empty() {
             return Err(ServerError::Config(
                 "no [[group]] is defined; define at least one".into(),

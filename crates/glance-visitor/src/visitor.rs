@@ -49,6 +49,8 @@ pub(crate) struct State {
     pub cmds: Option<UnboundedSender<Command>>,
     /// Incremented per session, so a finished session's task cannot touch the next one.
     pub generation: u64,
+    /// EventUpgradeAvailable was fired since the last init.
+    pub upgrade_told: bool,
 }
 
 /// State shared by the API, the session task and the capture thread.
@@ -76,6 +78,30 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// The service named `latest` as the newest SDK release: EventUpgradeAvailable when it
+    /// is newer than this one, once per init.
+    pub fn upgrade_available(&self, latest: &str) {
+        use glance_protocol::version::{compare, THIS};
+        if compare(latest, THIS) != Some(std::cmp::Ordering::Greater) {
+            return;
+        }
+        {
+            let mut st = self.state();
+            if st.upgrade_told {
+                return;
+            }
+            st.upgrade_told = true;
+        }
+        self.fire(
+            Event::new(
+                EventCode::UpgradeAvailable,
+                format!("Glance SDK {latest} is available; this is {THIS}"),
+            )
+            .with("version", THIS)
+            .with("latest", latest),
+        );
+    }
+
     pub fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -332,6 +358,7 @@ impl GlanceVisitor {
                     info: SessionInfo::default(),
                     cmds: None,
                     generation: 0,
+                    upgrade_told: false,
                 }),
                 idle: Condvar::new(),
                 source,
@@ -371,6 +398,7 @@ impl GlanceVisitor {
                 ));
             }
             st.config = Some(config);
+            st.upgrade_told = false;
         }
         self.core.fire(Event::new(
             EventCode::VisitorInitialized,

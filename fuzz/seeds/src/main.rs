@@ -60,6 +60,7 @@ fn controls() -> Vec<(&'static str, Control)> {
                 min_version: 1,
                 max_version: 1,
                 client: "glance-visitor 0.1.0 (linux)".into(),
+                sdk_version: String::new(),
             },
         ),
         (
@@ -67,6 +68,9 @@ fn controls() -> Vec<(&'static str, Control)> {
             Control::Welcome {
                 version: 1,
                 server: "glance-server 0.1.0".into(),
+                min_version: 1,
+                max_version: 1,
+                sdk_latest: "0.1.0".into(),
             },
         ),
         ("start_session", start_session(Some("fz-1"))),
@@ -454,6 +458,7 @@ fn relay_visitor(out: &Out) {
         min_version: 1,
         max_version: 1,
         client: String::new(),
+        sdk_version: String::new(),
     }));
     out.put("relay_visitor", "wrong_role", &b);
 }

@@ -154,6 +154,7 @@ async fn agent(
         min_version: PROTOCOL_VERSION_MIN,
         max_version: PROTOCOL_VERSION_MAX,
         client: "glance-load".into(),
+        sdk_version: String::new(),
     };
     let join = Control::Join {
         key,

@@ -144,6 +144,9 @@ impl Agent {
                         self.queue.push_control(Control::Welcome {
                             version,
                             server: server_name(),
+                            min_version: PROTOCOL_VERSION_MIN,
+                            max_version: PROTOCOL_VERSION_MAX,
+                            sdk_latest: String::new(),
                         });
                         self.queue.enable_ping();
                         self.welcomed = true;
@@ -210,6 +213,17 @@ impl Agent {
                     self.drop_message("too many messages; at most 8 in a burst, 2 a second");
                 } else if s.relay_agent_message(self.id, name, properties) {
                     log::debug!("agent {}: custom message relayed to the visitor", self.id);
+                }
+                Step::Continue
+            }
+            // A newer agent client's addition: logged and ignored (docs/PROTOCOL.md,
+            // "Compatibility").
+            (Control::Unknown, _) => {
+                if crate::guard::logsafe::protocol_log_allowed().is_some() {
+                    log::info!(
+                        "agent {}: ignoring a message of a type this server does not know",
+                        self.id
+                    );
                 }
                 Step::Continue
             }

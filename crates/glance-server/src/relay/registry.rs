@@ -60,6 +60,8 @@ pub struct Registry {
     ended: Mutex<Endings>,
     limits: LimitsConfig,
     starts: StartBudget,
+    /// What visitors are told about SDK versions (`[sdk]`).
+    sdk: crate::config::SdkConfig,
 }
 
 /// Whether `req` comes from the visitor that holds `old`: a lost (detached) session of a
@@ -120,6 +122,7 @@ impl Registry {
             ended: Mutex::new(Endings::default()),
             limits: config.limits.clone(),
             starts: StartBudget::new(&config.limits),
+            sdk: config.sdk.clone(),
         }
     }
 
@@ -326,6 +329,11 @@ impl Registry {
     /// The live session `key` of `group`, if any.
     pub fn find(&self, group: u32, key: &str) -> Option<Arc<Session>> {
         self.lock().get(&group).and_then(|m| m.get(key)).cloned()
+    }
+
+    /// What visitors are told about SDK versions (`[sdk]`).
+    pub fn sdk(&self) -> &crate::config::SdkConfig {
+        &self.sdk
     }
 
     /// Every configured group.

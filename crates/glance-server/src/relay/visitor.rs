@@ -135,15 +135,24 @@ pub async fn run(
             min_version,
             max_version,
             client,
-        }) => match negotiate_version(min_version, max_version) {
-            Some(version) => {
+            sdk_version,
+        }) => match (
+            negotiate_version(min_version, max_version),
+            registry.sdk().refuses(&sdk_version),
+        ) {
+            // The protocol fits, the release is too old (`[sdk] minimum`).
+            (Some(_), Some(why)) => return send_error(&queue, "upgrade_required", why),
+            (Some(version), None) => {
                 queue.push_control(Control::Welcome {
                     version,
                     server: server_name(),
+                    min_version: PROTOCOL_VERSION_MIN,
+                    max_version: PROTOCOL_VERSION_MAX,
+                    sdk_latest: registry.sdk().latest(),
                 });
                 client
             }
-            None => {
+            (None, _) => {
                 return send_error(
                     &queue,
                     "version",
@@ -177,6 +186,12 @@ pub async fn run(
             Incoming::Control(Control::Pong { .. }) => continue,
             Incoming::Control(Control::Ping { t }) => {
                 queue.push_control(Control::Pong { t });
+            }
+            // A newer SDK's addition: ignored (the handshake deadline still holds).
+            Incoming::Control(Control::Unknown) => {
+                if crate::guard::logsafe::protocol_log_allowed().is_some() {
+                    log::info!("ignoring a visitor message of a type this server does not know");
+                }
             }
             Incoming::Control(Control::StartSession(req)) => break req,
             Incoming::Control(Control::Resume { token }) => {
@@ -416,6 +431,12 @@ async fn serve_session(
                     "unexpected",
                     "start_session or resume may be sent only once per connection".into(),
                 )
+            }
+            // A newer SDK's addition: logged and ignored (docs/PROTOCOL.md, "Compatibility").
+            Incoming::Control(Control::Unknown) => {
+                if crate::guard::logsafe::protocol_log_allowed().is_some() {
+                    log::info!("ignoring a visitor message of a type this server does not know");
+                }
             }
             Incoming::Control(c) => {
                 return protocol_error(

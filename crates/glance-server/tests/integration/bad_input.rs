@@ -47,10 +47,10 @@ async fn bad_visitor_messages_close_only_that_connection() {
             "malformed control message",
         ),
         (
-            "unknown type",
-            framing::encode(Kind::Control, br#"{"type":"nope"}"#),
+            "type not a string",
+            framing::encode(Kind::Control, br#"{"type":7}"#),
             "malformed",
-            "nope",
+            "malformed control message",
         ),
         (
             "oversized control header",
@@ -95,6 +95,38 @@ async fn bad_visitor_messages_close_only_that_connection() {
         assert!(m.contains(text), "{what}: {m:?} lacks {text:?}");
         live.still_works().await;
     }
+
+    // A message of a type this server does not know (a newer SDK's) is ignored, before
+    // start_session and in a session: the connection stays and the session starts.
+    let mut v = RawVisitor::connect(r).await.unwrap();
+    assert!(matches!(v.hello().await.unwrap(), Control::Welcome { .. }));
+    v.send_raw(&framing::encode(
+        Kind::Control,
+        br#"{"type":"future_feature","x":1}"#,
+    ))
+    .await
+    .unwrap();
+    let started = v
+        .start_session(start_params(r, None, 16, 16))
+        .await
+        .unwrap();
+    assert!(
+        matches!(started, Control::SessionStarted { .. }),
+        "{started:?}"
+    );
+    v.send_raw(&framing::encode(
+        Kind::Control,
+        br#"{"type":"future_feature"}"#,
+    ))
+    .await
+    .unwrap();
+    v.send_control(&Control::Ping { t: 77 }).await.unwrap();
+    let pong = v.recv_control(T).await;
+    assert!(
+        matches!(pong, Ok(Control::Pong { t: 77 })),
+        "the connection survived: {pong:?}"
+    );
+    v.end_session().await.unwrap();
 
     // Before hello.
     let mut v = RawVisitor::connect(r).await.unwrap();
@@ -223,6 +255,7 @@ async fn bad_agent_messages_close_only_that_agent() {
         min_version: 1,
         max_version: 1,
         client: "t".into(),
+        sdk_version: String::new(),
     };
     let join = Control::Join {
         key: "healthy".into(),
@@ -241,10 +274,10 @@ async fn bad_agent_messages_close_only_that_agent() {
             "malformed",
         ),
         (
-            "unknown type",
+            "type not a string",
             vec![
                 Message::text(hello.to_json()),
-                Message::text(r#"{"type":"dance"}"#),
+                Message::text(r#"{"type":["dance"]}"#),
             ],
             "malformed",
         ),

@@ -30,6 +30,9 @@ pub(crate) enum StartError {
     Rejected(StartFailReason, String),
     #[error("{0}")]
     Version(String),
+    /// The service needs a newer SDK (EventUpgradeRequired).
+    #[error("{0}")]
+    UpgradeRequired(String),
     #[error("{0}")]
     NoDisplay(String),
     /// The default UI's terms confirmation was declined (true) or could not be shown.
@@ -62,6 +65,11 @@ struct VisitorConfigReply {
     /// The group's terms and conditions page ("" when it has none).
     #[serde(default)]
     terms_url: String,
+    /// The protocol versions the service speaks (0: it does not say).
+    #[serde(default)]
+    min_version: u32,
+    #[serde(default)]
+    max_version: u32,
 }
 
 /// Where the service is, from discovery.
@@ -99,7 +107,12 @@ pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Starte
     let cfg = &spec.config;
     let ep = discover(cfg).await?;
     confirm_terms(core, spec, &ep.terms_url).await?;
-    let (mut stream, _) = open(&ep, spec.params.force_tunnel).await?;
+    let Opened {
+        link: mut stream,
+        sdk_latest,
+        ..
+    } = open(&ep, spec.params.force_tunnel).await?;
+    core.upgrade_available(&sdk_latest);
     let p = &spec.params;
     let shown = {
         let (width, height) =
@@ -164,7 +177,7 @@ pub(crate) async fn start_session(
         previous_call_id,
     }))
     .await?;
-    match with_timeout(STEP_TIMEOUT, link.read_message()).await? {
+    match read_known(link).await? {
         Message::Control(Control::SessionStarted {
             call_id,
             key,
@@ -251,6 +264,7 @@ pub(crate) async fn discover(cfg: &crate::params::VisitorConfig) -> Result<Endpo
     }
     let reply: VisitorConfigReply = serde_json::from_slice(&body)
         .map_err(|e| TransportError::Malformed(format!("visitor config: {e}")))?;
+    check_versions(reply.min_version, reply.max_version)?;
     Ok(Endpoints {
         tls,
         host,
@@ -260,8 +274,44 @@ pub(crate) async fn discover(cfg: &crate::params::VisitorConfig) -> Result<Endpo
     })
 }
 
-/// `hello`, then `welcome` (or the service's refusal of our versions).
-async fn negotiate(link: &mut Link) -> Result<(), StartError> {
+/// The service's protocol range against ours: a service that only speaks newer versions
+/// needs a newer SDK (EventUpgradeRequired); one that only speaks older ones is older than
+/// this SDK (EventStartSessionFailed `error=version`). 0 (a service that does not say)
+/// leaves it to `hello`.
+fn check_versions(min: u32, max: u32) -> Result<(), StartError> {
+    use glance_protocol::{PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN};
+    if min > PROTOCOL_VERSION_MAX {
+        return Err(StartError::UpgradeRequired(format!(
+            "the Glance service speaks protocol versions {min} to {max}, this SDK {PROTOCOL_VERSION_MIN} to {PROTOCOL_VERSION_MAX}: upgrade the SDK"
+        )));
+    }
+    if max != 0 && max < PROTOCOL_VERSION_MIN {
+        return Err(StartError::Version(format!(
+            "the Glance service speaks protocol versions {min} to {max}, older than this SDK's {PROTOCOL_VERSION_MIN} to {PROTOCOL_VERSION_MAX}"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads the next message that this build knows, skipping (with a log line) up to 32 that a
+/// newer service sends and this SDK does not know (docs/PROTOCOL.md, "Compatibility").
+pub(crate) async fn read_known(link: &mut Link) -> Result<Message, TransportError> {
+    for _ in 0..32 {
+        match with_timeout(STEP_TIMEOUT, link.read_message()).await? {
+            Message::Control(Control::Unknown) => {
+                log::info!("ignoring a service message of a type this SDK does not know")
+            }
+            m => return Ok(m),
+        }
+    }
+    Err(TransportError::Malformed(
+        "the service sent 32 messages this SDK does not know in a row".into(),
+    ))
+}
+
+/// `hello`, then `welcome` (or the service's refusal of our versions or of this release).
+/// Returns the newest SDK release the service knows ("" when it does not say).
+async fn negotiate(link: &mut Link) -> Result<String, StartError> {
     link.write_control(&Control::Hello {
         role: Role::Visitor,
         min_version: glance_protocol::PROTOCOL_VERSION_MIN,
@@ -271,10 +321,22 @@ async fn negotiate(link: &mut Link) -> Result<(), StartError> {
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS
         ),
+        sdk_version: glance_protocol::version::THIS.to_string(),
     })
     .await?;
-    match with_timeout(STEP_TIMEOUT, link.read_message()).await? {
-        Message::Control(Control::Welcome { .. }) => Ok(()),
+    match read_known(link).await? {
+        Message::Control(Control::Welcome {
+            min_version,
+            max_version,
+            sdk_latest,
+            ..
+        }) => {
+            check_versions(min_version, max_version)?;
+            Ok(sdk_latest)
+        }
+        Message::Control(Control::Error { code, message }) if code == "upgrade_required" => {
+            Err(StartError::UpgradeRequired(message))
+        }
         Message::Control(Control::Error { code, message }) if code == "version" => {
             Err(StartError::Version(format!(
                 "the service speaks another protocol version: {message}"
@@ -284,13 +346,20 @@ async fn negotiate(link: &mut Link) -> Result<(), StartError> {
     }
 }
 
+/// What opening a connection gave.
+pub(crate) struct Opened {
+    pub link: Link,
+    /// Why the direct attempt failed, when the link is the tunnel after it.
+    #[allow(dead_code)]
+    pub direct_error: Option<String>,
+    /// The newest SDK release the service knows ("" when it does not say).
+    pub sdk_latest: String,
+}
+
 /// A negotiated connection: direct first, then the tunnel if the direct attempt failed at the
 /// transport level (refused, reset, TLS cut, no `welcome` in time); only the tunnel when
 /// `force_tunnel`. Returns the link and, when the direct attempt failed, why.
-pub(crate) async fn open(
-    ep: &Endpoints,
-    force_tunnel: bool,
-) -> Result<(Link, Option<String>), StartError> {
+pub(crate) async fn open(ep: &Endpoints, force_tunnel: bool) -> Result<Opened, StartError> {
     let mut direct_error = None;
     if !force_tunnel {
         let attempt = async {
@@ -300,11 +369,15 @@ pub(crate) async fn open(
             )
             .await?;
             let mut link = Link::Direct(Box::new(s));
-            negotiate(&mut link).await?;
-            Ok::<_, StartError>(link)
+            let sdk_latest = negotiate(&mut link).await?;
+            Ok::<_, StartError>(Opened {
+                link,
+                direct_error: None,
+                sdk_latest,
+            })
         };
         match attempt.await {
-            Ok(link) => return Ok((link, None)),
+            Ok(o) => return Ok(o),
             Err(StartError::Transport(e)) => {
                 log::info!(
                     "direct connection to {} failed ({e}); trying the tunnel",
@@ -317,6 +390,10 @@ pub(crate) async fn open(
     }
     let s = with_timeout(STEP_TIMEOUT, ws::connect(ep.tls.clone(), &ep.tunnel)).await?;
     let mut link = Link::Tunnel(Box::new(s));
-    negotiate(&mut link).await?;
-    Ok((link, direct_error))
+    let sdk_latest = negotiate(&mut link).await?;
+    Ok(Opened {
+        link,
+        direct_error,
+        sdk_latest,
+    })
 }

@@ -60,6 +60,9 @@ enum Outcome {
         message: String,
         reason: EndReason,
     },
+    /// The service needs a newer SDK: EventUpgradeRequired instead of
+    /// EventStartSessionFailed, then EventSessionEnded (SessionEndReasonError).
+    UpgradeRequired(String),
 }
 
 fn ended(reason: EndReason, message: impl Into<String>) -> Event {
@@ -89,6 +92,11 @@ pub(crate) async fn run(core: Arc<Core>, spec: SessionSpec, mut cmds: UnboundedR
         } => vec![
             Event::new(EventCode::StartSessionFailed, message.clone()).with("error", error),
             ended(reason, message),
+        ],
+        Outcome::UpgradeRequired(message) => vec![
+            Event::new(EventCode::UpgradeRequired, message.clone())
+                .with("version", glance_protocol::version::THIS),
+            ended(EndReason::Error, message),
         ],
     };
     core.finish(generation, events);
@@ -130,6 +138,7 @@ fn start_failure(e: &connect::StartError) -> Outcome {
                 EndReason::Error
             },
         },
+        S::UpgradeRequired(m) => Outcome::UpgradeRequired(m.clone()),
         S::Version(m) => Outcome::Failed {
             error: "version".into(),
             message: m.clone(),

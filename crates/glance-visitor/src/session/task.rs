@@ -26,7 +26,6 @@ use crate::pipeline::scale::ScaleSpec;
 use crate::pipeline::{CaptureFailure, PipelineCtl};
 use crate::shown::ShownWriter;
 use crate::transport::link::Link;
-use crate::transport::with_timeout;
 use crate::transport::TransportError;
 use crate::visitor::Core;
 
@@ -707,6 +706,10 @@ impl<'a> Session<'a> {
                         ),
                     ))
                 }
+                // The service was upgraded meanwhile and no longer takes this SDK.
+                Ok(Err(connect::StartError::UpgradeRequired(m))) => {
+                    return Err(Outcome::UpgradeRequired(m));
+                }
                 Ok(Err(e)) => {
                     log::info!("reconnect attempt failed: {e}");
                     last_error = e.to_string();
@@ -789,7 +792,7 @@ async fn attempt(
     again: bool,
     was: &Was,
 ) -> Result<Step, connect::StartError> {
-    let (mut link, _) = connect::open(ep, spec.params.force_tunnel).await?;
+    let mut link = connect::open(ep, spec.params.force_tunnel).await?.link;
     if again {
         return match connect::start_session(
             &mut link,
@@ -814,7 +817,7 @@ async fn attempt(
         token: token.to_string(),
     })
     .await?;
-    match with_timeout(10, link.read_message()).await? {
+    match connect::read_known(&mut link).await? {
         Message::Control(Control::Resumed { .. }) => Ok(Step::Done(Reconnected {
             link,
             restarted: None,
