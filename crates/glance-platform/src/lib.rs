@@ -6,6 +6,7 @@
 //! machines). Nothing platform-specific leaks above this crate, and it has no TLS or network
 //! dependency, so it type-checks for every target.
 
+pub mod apps;
 pub mod capture;
 pub mod cursor;
 pub mod displays;
@@ -20,6 +21,7 @@ pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
+pub use apps::{AppRef, Rect, TopWindow, WindowSource};
 pub use capture::{CaptureError, Capturer, DirtyRect, FrameBuf, MoveHint};
 pub use cursor::{CursorSource, CursorState};
 pub use displays::{DisplayDesc, DisplayKind, DisplaySource};
@@ -58,6 +60,15 @@ pub trait Backend: Send + Sync {
     /// IdentifyMonitors: each display's number (index + 1) shown for
     /// [`identify::IDENTIFY_DURATION`] on a thread of the backend's; returns at once.
     fn identify(&self, displays: Vec<DisplayDesc>) -> Result<(), CaptureError>;
+
+    /// The desktop's windows (which application owns what, stacking), for sharing one
+    /// application and following masked windows.
+    fn open_windows(&self) -> Result<Box<dyn WindowSource>, CaptureError> {
+        Err(CaptureError::Unsupported(format!(
+            "listing windows is not available on the {} backend",
+            self.name()
+        )))
+    }
 
     /// Remote-control input into `desc`.
     fn open_injector(&self, desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {

@@ -38,6 +38,18 @@ impl Backend for SyntheticDisplay {
         crate::identify::identify_synthetic_async(self)
     }
 
+    /// The synthetic display is painted by this process: one window of its own, the whole
+    /// display.
+    fn open_windows(&self) -> Result<Box<dyn crate::WindowSource>, CaptureError> {
+        let (w, h) = self.size();
+        Ok(Box::new(crate::apps::OwnDisplay(crate::Rect {
+            x: 0,
+            y: 0,
+            w: w as u32,
+            h: h as u32,
+        })))
+    }
+
     fn open_injector(&self, _desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {
         Ok(Box::new(self.injector()))
     }

@@ -1,11 +1,12 @@
 //! The X11 backend (Linux): RandR monitors, MIT-SHM/GetImage capture with DAMAGE and window
-//! move hints ([`capture`]), the pointer through XFixes ([`cursor`]), and IdentifyMonitors
+//! move hints ([`capture`]), the windows and their owners ([`windows`]), the pointer through XFixes ([`cursor`]), and IdentifyMonitors
 //! windows ([`identify`]).
 
 pub mod capture;
 pub mod cursor;
 pub mod identify;
 pub mod input;
+pub mod windows;
 
 pub use capture::{list_monitors, X11Capturer};
 pub use cursor::X11CursorSource;
@@ -40,6 +41,10 @@ impl Backend for X11Backend {
 
     fn identify(&self, displays: Vec<DisplayDesc>) -> Result<(), CaptureError> {
         identify::identify(self.display.clone(), displays)
+    }
+
+    fn open_windows(&self) -> Result<Box<dyn crate::WindowSource>, CaptureError> {
+        Ok(Box::new(windows::X11Windows::open(self.display.as_deref())?))
     }
 
     fn open_injector(&self, desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {
