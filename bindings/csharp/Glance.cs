@@ -45,6 +45,7 @@ namespace Glance
         JoinChildSessionFailed = 24, PresenceConnected = 25, PresenceConnectFail = 26,
         PresenceShowTerms = 27, PresenceSignal = 28, PresenceBlur = 29,
         PresenceSendFail = 30, PresenceNotConfigured = 31, PresenceDisconnected = 32,
+        ApplicationHidden = 33,
     }
 
     public class GlanceException : Exception

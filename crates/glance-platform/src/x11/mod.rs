@@ -44,7 +44,9 @@ impl Backend for X11Backend {
     }
 
     fn open_windows(&self) -> Result<Box<dyn crate::WindowSource>, CaptureError> {
-        Ok(Box::new(windows::X11Windows::open(self.display.as_deref())?))
+        Ok(Box::new(windows::X11Windows::open(
+            self.display.as_deref(),
+        )?))
     }
 
     fn open_injector(&self, desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {

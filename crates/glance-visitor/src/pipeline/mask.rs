@@ -659,7 +659,9 @@ mod tests {
     fn rect_arguments_are_checked() {
         assert!(check_rect(0, 0, 0, 5).unwrap_err().contains("width"));
         assert!(check_rect(0, 0, 5, -1).unwrap_err().contains("height"));
-        assert!(check_rect(-(1 << 21), 0, 5, 5).unwrap_err().starts_with("x "));
+        assert!(check_rect(-(1 << 21), 0, 5, 5)
+            .unwrap_err()
+            .starts_with("x "));
         assert!(check_rect(0, 1 << 21, 5, 5).unwrap_err().starts_with("y "));
         assert_eq!(
             check_rect(-10, 20, 30, 40),

@@ -310,10 +310,10 @@ async fn run_inner(
                     remote.show(desc.clone(), spec, &core.source);
                     ctl.set_scale(spec);
                     pointer.set_scale(spec);
-                    let source = core.source.clone();
+                    let (source, core2) = (core.source.clone(), core.clone());
                     let d2 = desc.clone();
                     let opened = tokio::task::spawn_blocking(move || {
-                        source.open(&d2).map(|c| (c, source.open_cursor(&d2)))
+                        crate::masking::open_masked(&core2, &d2).map(|c| (c, source.open_cursor(&d2)))
                     });
                     match opened.await {
                         Ok(Ok((c, p))) => {
