@@ -82,6 +82,8 @@ pub fn measure(out: &mut Map<String, Value>, reps: usize) {
         })
         .collect();
     let mut plan = FillPlan::default();
-    let ms = time_ms(reps, || plan.compute(1920, 1080, false, black_box(&windows)));
+    let ms = time_ms(reps, || {
+        plan.compute(1920, 1080, false, black_box(&windows))
+    });
     out.insert("mask_plan_40_windows_ms".into(), json!(ms));
 }

@@ -23,8 +23,8 @@ use glance_visitor::pipeline::mask::MASK_FILL;
 use glance_visitor::{DisplayParams, EventCode, StartParams};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    AtomEnum, ConfigureWindowAux, ConnectionExt as _, CreateWindowAux, PropMode, StackMode,
-    Window, WindowClass,
+    AtomEnum, ConfigureWindowAux, ConnectionExt as _, CreateWindowAux, PropMode, StackMode, Window,
+    WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
@@ -34,7 +34,14 @@ const FILL_RGB: [u8; 3] = [MASK_FILL[2], MASK_FILL[1], MASK_FILL[0]];
 fn xterm(display: &str, geometry: &str, script: &str) -> Child {
     Command::new("xterm")
         .args([
-            "-display", display, "-geometry", geometry, "-e", "sh", "-c", script,
+            "-display",
+            display,
+            "-geometry",
+            geometry,
+            "-e",
+            "sh",
+            "-c",
+            script,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -155,7 +162,10 @@ fn a_masked_rectangle_over_scrolling_text_is_flat_in_every_frame() {
             ((0, 0, 10, -3), "height"),
             ((5_000_000, 0, 10, 10), "x"),
         ] {
-            assert!(vis.v.add_masked_rect(args.0, args.1, args.2, args.3).is_err());
+            assert!(vis
+                .v
+                .add_masked_rect(args.0, args.1, args.2, args.3)
+                .is_err());
             let e = vis.expect(EventCode::InvalidParameter, 5).await;
             assert!(e.message.contains(word), "{}", e.message);
         }
@@ -362,12 +372,7 @@ fn the_default_display_is_this_application_only() {
             // The xterm is behind the fill wherever it is not under our window; our window
             // (green and blue) is there.
             let s = agent.snapshot();
-            let count = |rgb: [u8; 3]| {
-                s.fb.rgba
-                    .chunks_exact(4)
-                    .filter(|p| p[..3] == rgb)
-                    .count()
-            };
+            let count = |rgb: [u8; 3]| s.fb.rgba.chunks_exact(4).filter(|p| p[..3] == rgb).count();
             let white = count([255, 255, 255]);
             assert_eq!(white, 0, "step {i}: nothing of the xterm (white) shows");
             let green = count([0, 0xC0, 0]);
@@ -412,7 +417,13 @@ fn the_default_display_is_this_application_only() {
         )
         .await;
         vis.v.show_display(DisplayParams::default()).unwrap();
-        agent_sees(&agent, &mut cap, |x, y| !inside(og, x, y), "this application again").await;
+        agent_sees(
+            &agent,
+            &mut cap,
+            |x, y| !inside(og, x, y),
+            "this application again",
+        )
+        .await;
         // "Applications" without an application is refused.
         assert!(vis
             .v

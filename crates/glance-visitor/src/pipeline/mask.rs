@@ -553,7 +553,7 @@ impl Capturer for MaskedCapturer {
                 p.touches(h.x, h.y, h.w as u32, h.h as u32)
                     || p.touches(h.x + h.dx, h.y + h.dy, h.w as u32, h.h as u32)
             };
-            !touches(plan) && !(changed && touches(prev))
+            !(touches(plan) || (changed && touches(prev)))
         });
         hints
     }
