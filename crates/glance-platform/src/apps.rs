@@ -103,27 +103,6 @@ pub trait WindowSource: Send {
     fn window_rect(&mut self, id: u64) -> Result<Option<Rect>, CaptureError>;
 }
 
-/// The window source of a backend that has no windows of its own to list: one window, owned
-/// by this process, covering `rect` (the synthetic display is painted by the process itself).
-#[derive(Debug, Clone, Copy)]
-pub struct OwnDisplay(pub Rect);
-
-impl WindowSource for OwnDisplay {
-    fn stack(&mut self, out: &mut Vec<TopWindow>) -> Result<(), CaptureError> {
-        out.clear();
-        out.push(TopWindow {
-            id: 0,
-            rect: self.0,
-            pid: Some(std::process::id()),
-        });
-        Ok(())
-    }
-
-    fn window_rect(&mut self, _id: u64) -> Result<Option<Rect>, CaptureError> {
-        Ok(None)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
