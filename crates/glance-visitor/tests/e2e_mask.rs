@@ -416,6 +416,21 @@ fn the_default_display_is_this_application_only() {
             "the xterm by pid",
         )
         .await;
+        // And by process name (the xterm's /proc/PID/comm).
+        vis.v
+            .show_display(DisplayParams {
+                display_name: "Applications".into(),
+                application: "xterm".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        agent_sees(
+            &agent,
+            &mut cap,
+            |x, y| !inside(tg, x, y) || inside(og, x, y),
+            "the xterm by name",
+        )
+        .await;
         vis.v.show_display(DisplayParams::default()).unwrap();
         agent_sees(
             &agent,
