@@ -19,14 +19,15 @@ use crate::{CaptureError, Rect, TopWindow, WindowSource};
 /// The desktop's windows.
 #[derive(Debug, Default)]
 pub struct WindowsWindows {
-    handles: Vec<HWND>,
+    /// Scratch for EnumWindows: handles as integers (an HWND is a pointer, not Send).
+    handles: Vec<isize>,
 }
 
 unsafe extern "system" fn collect(w: HWND, data: LPARAM) -> BOOL {
-    // SAFETY: `data` is the `&mut Vec<HWND>` that `stack` passed to EnumWindows, alive and not
-    // otherwise borrowed for the whole enumeration.
-    let v = unsafe { &mut *(data.0 as *mut Vec<HWND>) };
-    v.push(w);
+    // SAFETY: `data` is the `&mut Vec<isize>` that `stack` passed to EnumWindows, alive and
+    // not otherwise borrowed for the whole enumeration.
+    let v = unsafe { &mut *(data.0 as *mut Vec<isize>) };
+    v.push(w.0 as isize);
     BOOL(1)
 }
 
@@ -83,12 +84,13 @@ impl WindowSource for WindowsWindows {
         unsafe {
             EnumWindows(
                 Some(collect),
-                LPARAM(&mut self.handles as *mut Vec<HWND> as isize),
+                LPARAM(&mut self.handles as *mut Vec<isize> as isize),
             )
         }
         .map_err(|e| CaptureError::Capture(format!("EnumWindows: {e}")))?;
         // EnumWindows goes top to bottom; the stack is bottom first.
-        for &w in self.handles.iter().rev() {
+        for &h in self.handles.iter().rev() {
+            let w = HWND(h as *mut core::ffi::c_void);
             if !shown(w) {
                 continue;
             }
