@@ -119,3 +119,21 @@ impl WindowSource for WindowsWindows {
         Ok(bounds(w).or(Some(Rect::default())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_windows_bottom_first_and_refuses_unknown_handles() {
+        let mut ws = WindowsWindows::default();
+        let mut out = Vec::new();
+        ws.stack(&mut out).unwrap();
+        for t in &out {
+            assert!(t.pid.is_some(), "{t:?}");
+            assert!(ws.window_rect(t.id).unwrap().is_some(), "{t:?}");
+        }
+        assert_eq!(ws.window_rect(0).unwrap(), None);
+        assert_eq!(ws.window_rect(0x7fff_fff0).unwrap(), None);
+    }
+}
