@@ -91,6 +91,7 @@ pub(crate) fn open_masked(
             Notice::WindowGone(id) => log::warn!(
                 "masked window {id:#x} no longer exists; its mask covers nothing until removed"
             ),
+            Notice::AppElsewhere => follow(&core, &display),
             Notice::NoWindows(e) => core.fire(Event::new(
                 EventCode::ApplicationHidden,
                 format!(
@@ -123,5 +124,38 @@ pub(crate) fn check_window(source: &DisplaySource, native: u64) -> Result<(), St
             "native_window {native:#x} is not a window on this desktop (unknown or destroyed)"
         )),
         Err(e) => Err(format!("native_window {native:#x} cannot be checked: {e}")),
+    }
+}
+
+/// The shared application's main window moved off `display`: show the monitor that holds it
+/// now (the same DisplayParams resolved again), as ShowDisplay would.
+fn follow(core: &Arc<Core>, display: &str) {
+    let Some(params) = core.masks.request() else {
+        return;
+    };
+    let (desc, showing) = match resolve(&core.source, &params) {
+        Ok(r) => r,
+        Err(e) => {
+            log::warn!("cannot follow the application off {display}: {e}");
+            return;
+        }
+    };
+    if desc.name == display || !matches!(showing, Showing::App(_)) {
+        return;
+    }
+    let st = core.state();
+    if st.phase != crate::visitor::Phase::Active {
+        return;
+    }
+    if let Some(tx) = &st.cmds {
+        log::info!(
+            "the shared application moved from {display} to {}: following it",
+            desc.name
+        );
+        core.masks.set_shown(&desc.name, showing);
+        let _ = tx.send(crate::session::Command::Show(
+            desc,
+            crate::pipeline::scale::ScaleSpec::from_params(&params),
+        ));
     }
 }

@@ -188,6 +188,7 @@ impl Core {
         let display = match crate::masking::resolve(&self.source, &params.display_params) {
             Ok((d, showing)) => {
                 self.masks.set_shown(&d.name, showing);
+                self.masks.set_request(&params.display_params);
                 Ok(d)
             }
             Err(CaptureError::NoSuchDisplay(n)) => {
@@ -604,6 +605,7 @@ impl GlanceVisitor {
             (Phase::Active, Some(tx)) => {
                 // Recorded before the session opens the display, so its mask stage knows.
                 self.core.masks.set_shown(&desc.name, showing);
+                self.core.masks.set_request(&params);
                 let _ = tx.send(Command::Show(
                     desc,
                     crate::pipeline::scale::ScaleSpec::from_params(&params),

@@ -456,3 +456,54 @@ fn the_default_display_is_this_application_only() {
     let _ = term.kill();
     let _ = term.wait();
 }
+
+#[test]
+fn the_default_display_follows_the_application_to_another_monitor() {
+    let x = Xvfb::start("1024x768x24");
+    common::two_monitors(&x.display);
+    let (conn, screen) = RustConnection::connect(Some(&x.display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    // Our window on the right monitor: the session starts there, not on the primary one.
+    let ours = own_window(&conn, root, 600, 100);
+    runtime().block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let ready = server.ready().clone();
+        let vis = Visitor::with_source(DisplaySource::Platform(Some(x.display.clone())));
+        vis.v.init(config(&ready, None)).unwrap();
+        vis.expect(EventCode::VisitorInitialized, 5).await;
+        let key = vis.start_random_default().await;
+        assert_eq!(vis.v.session_info().display_name, "right");
+        let agent = TestAgent::join_dev(&ready, &key).await.unwrap();
+        let source = DisplaySource::Platform(Some(x.display.clone()));
+        let mut right =
+            X11Capturer::open(Some(&x.display), &source.find("right").unwrap()).unwrap();
+        let g = geometry(&conn, ours);
+        agent_sees(
+            &agent,
+            &mut right,
+            |x, y| !inside(g, x + 512, y),
+            "on the right monitor",
+        )
+        .await;
+        // Moved to the left monitor: the session follows it there.
+        conn.configure_window(ours, &ConfigureWindowAux::new().x(100).y(200))
+            .unwrap();
+        conn.sync().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while vis.v.session_info().display_name != "left" {
+            assert!(Instant::now() < deadline, "the session did not follow");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut left = X11Capturer::open(Some(&x.display), &source.find("left").unwrap()).unwrap();
+        let g = geometry(&conn, ours);
+        agent_sees(
+            &agent,
+            &mut left,
+            |x, y| !inside(g, x, y),
+            "followed to the left monitor",
+        )
+        .await;
+        vis.v.end_session().unwrap();
+        assert_eq!(vis.ended(10).await, "SessionEndReasonThisSide");
+    });
+}

@@ -60,6 +60,9 @@ struct Inner {
     masks: Vec<(u32, Mask)>,
     /// The display name and mode the API last asked for (StartSession, ShowDisplay).
     shown: Option<(String, Showing)>,
+    /// The DisplayParams of that request (an application that moves to another monitor is
+    /// followed by resolving them again).
+    request: Option<crate::params::DisplayParams>,
 }
 
 /// The visitor's masks and what it asked to show: shared by the API (which changes them) and
@@ -118,6 +121,16 @@ impl MaskSet {
     pub fn set_shown(&self, display: &str, showing: Showing) {
         self.lock().shown = Some((display.to_string(), showing));
         self.bump();
+    }
+
+    /// Records the DisplayParams of the last StartSession/ShowDisplay.
+    pub fn set_request(&self, p: &crate::params::DisplayParams) {
+        self.lock().request = Some(p.clone());
+    }
+
+    /// The DisplayParams of the last StartSession/ShowDisplay.
+    pub fn request(&self) -> Option<crate::params::DisplayParams> {
+        self.lock().request.clone()
     }
 
     /// How `desc` is to be shown: the last request when it was for `desc`; otherwise (a
@@ -338,6 +351,9 @@ pub enum Notice {
     WindowGone(u64),
     /// The platform cannot list windows: everything of the application mode is filled.
     NoWindows(String),
+    /// The application's main window (its largest visible one) now stands on another
+    /// display: the session follows it.
+    AppElsewhere,
 }
 
 /// The capturer of one display with the mask stage applied; see the module documentation.
@@ -358,6 +374,9 @@ pub struct MaskedCapturer {
     /// The geometry changed at the last capture: the previous plan was applied too.
     changed: bool,
     app_visible: Option<bool>,
+    /// Where the main window was when its centre was last seen off this display (a notice
+    /// goes once per position: following may find this display still the best one).
+    app_elsewhere: Option<Rect>,
     gone: Vec<u64>,
     window_error: bool,
 }
@@ -408,6 +427,7 @@ impl MaskedCapturer {
             prev_plan: FillPlan::default(),
             changed: true,
             app_visible: None,
+            app_elsewhere: None,
             gone: Vec::new(),
             window_error: false,
         }
@@ -449,6 +469,24 @@ impl MaskedCapturer {
         if let Showing::App(app) = &self.showing {
             let mut visible = false;
             if listed {
+                let main = self
+                    .stack
+                    .iter()
+                    .filter(|t| app.owns(t.pid))
+                    .max_by_key(|t| t.rect.w as u64 * t.rect.h as u64);
+                let elsewhere = main.map(|t| t.rect).filter(|r| {
+                    let cx = r.x as i64 + r.w as i64 / 2;
+                    let cy = r.y as i64 + r.h as i64 / 2;
+                    let (dx, dy) = (self.desc.x as i64, self.desc.y as i64);
+                    !(cx >= dx
+                        && cy >= dy
+                        && cx < dx + self.desc.width as i64
+                        && cy < dy + self.desc.height as i64)
+                });
+                if elsewhere.is_some() && elsewhere != self.app_elsewhere {
+                    (self.on_notice)(Notice::AppElsewhere);
+                }
+                self.app_elsewhere = elsewhere;
                 for t in &self.stack {
                     let mine = app.owns(t.pid);
                     if let Some(l) = Layer::from_rect(t.rect, ox, oy, w, h, mine) {
