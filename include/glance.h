@@ -75,6 +75,8 @@ enum GlanceEventCode
   EventPresenceSendFail = 30,
   EventPresenceNotConfigured = 31,
   EventPresenceDisconnected = 32,
+  // The shared application has no visible window: agents see a flat fill.
+  EventApplicationHidden = 33,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -303,6 +305,33 @@ const char *glance_event_code_name(int32_t code);
 // facade (a Rust host that set its own). May be called at any time, from any thread, but
 // not from inside the log callback.
 GlanceResult glance_set_log_callback(GlanceLogCallback cb, int32_t max_level, void *user_data);
+
+// Masks the rectangle `x, y, width, height` of the virtual desktop (pixels, the union of all
+// monitors as the OS reports them) in every session until glance_visitor_remove_mask; its id
+// goes to `*out_mask_id`. Zero or negative sizes and absurd coordinates:
+// EventInvalidParameter naming the argument, nothing changes.
+//
+// # Safety
+// `out_mask_id` is NULL (rejected) or points to a writable uint32_t.
+GlanceResult glance_visitor_add_masked_rect(struct GlanceVisitor *visitor,
+                                            int32_t x,
+                                            int32_t y,
+                                            int32_t width,
+                                            int32_t height,
+                                            uint32_t *out_mask_id);
+
+// Masks a window by native handle (HWND, X11 Window, or macOS CGWindowID), following it as it
+// moves, in every session until glance_visitor_remove_mask; its id goes to `*out_mask_id`.
+// An unknown or destroyed window: EventInvalidParameter, nothing changes.
+//
+// # Safety
+// `out_mask_id` is NULL (rejected) or points to a writable uint32_t.
+GlanceResult glance_visitor_add_masked_window(struct GlanceVisitor *visitor,
+                                              uint64_t native_window,
+                                              uint32_t *out_mask_id);
+
+// Removes a mask; an unknown id: EventInvalidParameter, nothing changes.
+GlanceResult glance_visitor_remove_mask(struct GlanceVisitor *visitor, uint32_t mask_id);
 
 // PresenceVisitor connect: after EventVisitorInitialized with a visitor id (else
 // EventInvalidState). EventPresenceConnected follows, or EventPresenceConnectFail (retried

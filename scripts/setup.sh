@@ -22,6 +22,7 @@ have_cmd node      || need+=(nodejs)
 have_cmd npm       || need+=(npm)
 have_pkg fonts-dejavu-core || need+=(fonts-dejavu-core)
 have_pkg xfonts-base || need+=(xfonts-base)
+have_pkg libx11-dev || need+=(libx11-dev)   # tests/c/app_window.c (issue 13)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -75,7 +75,11 @@ struct Config {
 
 /// DisplayParams.
 struct DisplayParams {
-  std::string displayName;  // empty or "main": the primary monitor
+  // Empty (the default): this application's windows, on the monitor that holds its main
+  // window, everything else flat-filled. "main": the primary monitor whole. A name from
+  // displayName(n): that monitor whole. "Applications" with `application` (a process name
+  // or id): that application the same way.
+  std::string displayName;
   float scale = 1.0f;
   int32_t captureWidth = 0, captureHeight = 0;
   bool video = false;
@@ -196,6 +200,21 @@ class Visitor {
     check(glance_visitor_show_display(handle_, &p), "showDisplay");
   }
   void endSession() { check(glance_visitor_end_session(handle_), "endSession"); }
+
+  // What leaves the process: masked areas are replaced by a flat fill before anything is
+  // encoded, in every session until removed. Rectangles are virtual-desktop pixels.
+  uint32_t addMaskedRect(int32_t x, int32_t y, int32_t width, int32_t height) {
+    uint32_t id = 0;
+    check(glance_visitor_add_masked_rect(handle_, x, y, width, height, &id), "addMaskedRect");
+    return id;
+  }
+  /// A window by native handle (HWND, X11 Window, CGWindowID), followed as it moves.
+  uint32_t addMaskedWindow(uint64_t nativeWindow) {
+    uint32_t id = 0;
+    check(glance_visitor_add_masked_window(handle_, nativeWindow, &id), "addMaskedWindow");
+    return id;
+  }
+  void removeMask(uint32_t maskId) { check(glance_visitor_remove_mask(handle_, maskId), "removeMask"); }
   void pause(bool pause) { check(glance_visitor_pause(handle_, pause), "pause"); }
   /// EnableRC(enable): remote control by agents with the privilege (EventRCDisabled when the
   /// group forbids it).

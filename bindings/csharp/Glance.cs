@@ -45,6 +45,7 @@ namespace Glance
         JoinChildSessionFailed = 24, PresenceConnected = 25, PresenceConnectFail = 26,
         PresenceShowTerms = 27, PresenceSignal = 28, PresenceBlur = 29,
         PresenceSendFail = 30, PresenceNotConfigured = 31, PresenceDisconnected = 32,
+        ApplicationHidden = 33,
     }
 
     public class GlanceException : Exception
@@ -76,6 +77,9 @@ namespace Glance
 
     public class DisplayParams
     {
+        /// <summary>Null or empty (the default): this application's windows, on the monitor that holds its main
+        /// window, everything else flat-filled. "main": the primary monitor whole. A name from GetDisplayName:
+        /// that monitor whole. "Applications" with Application (a process name or id): that application.</summary>
         public string DisplayName;
         public float Scale = 1.0f;
         public int CaptureWidth, CaptureHeight;
@@ -173,6 +177,9 @@ namespace Glance
         [DllImport(Lib)] internal static extern int glance_visitor_start_session_params(GlanceVisitorHandle v, ref NStartParams p);
         [DllImport(Lib)] internal static extern int glance_visitor_end_session(GlanceVisitorHandle v);
         [DllImport(Lib)] internal static extern int glance_visitor_show_display(GlanceVisitorHandle v, ref NDisplayParams p);
+        [DllImport(Lib)] internal static extern int glance_visitor_add_masked_rect(GlanceVisitorHandle v, int x, int y, int width, int height, out uint id);
+        [DllImport(Lib)] internal static extern int glance_visitor_add_masked_window(GlanceVisitorHandle v, ulong nativeWindow, out uint id);
+        [DllImport(Lib)] internal static extern int glance_visitor_remove_mask(GlanceVisitorHandle v, uint id);
         [DllImport(Lib)] internal static extern int glance_visitor_pause(GlanceVisitorHandle v, [MarshalAs(UnmanagedType.I1)] bool pause);
         [DllImport(Lib)] internal static extern int glance_visitor_enable_rc(GlanceVisitorHandle v, [MarshalAs(UnmanagedType.I1)] bool enable);
         [DllImport(Lib)] internal static extern int glance_visitor_get_session_info(GlanceVisitorHandle v, out NSessionInfo info);
@@ -364,6 +371,20 @@ namespace Glance
                 Check(Native.glance_visitor_show_display(handle, ref n), "ShowDisplay");
             }
         }
+        /// <summary>Masks a rectangle of the virtual desktop (a flat fill replaces it before anything is encoded),
+        /// in every session until RemoveMask. Returns the mask id.</summary>
+        public uint AddMaskedRect(int x, int y, int width, int height)
+        {
+            Check(Native.glance_visitor_add_masked_rect(handle, x, y, width, height, out uint id), "AddMaskedRect");
+            return id;
+        }
+        /// <summary>Masks a window by native handle (HWND, X11 Window, CGWindowID), followed as it moves.</summary>
+        public uint AddMaskedWindow(ulong nativeWindow)
+        {
+            Check(Native.glance_visitor_add_masked_window(handle, nativeWindow, out uint id), "AddMaskedWindow");
+            return id;
+        }
+        public void RemoveMask(uint maskId) { Check(Native.glance_visitor_remove_mask(handle, maskId), "RemoveMask"); }
         public void Pause(bool pause) { Check(Native.glance_visitor_pause(handle, pause), "Pause"); }
         /// <summary>EnableRC(enable): remote control by agents with the privilege (EventRCDisabled when the group forbids it).</summary>
         public void EnableRC(bool enable) { Check(Native.glance_visitor_enable_rc(handle, enable), "EnableRC"); }

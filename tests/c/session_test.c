@@ -60,6 +60,22 @@ static void run_session(GlanceVisitor *v, Events *q, GlanceResult start, char *k
   CHECK(h_wait(q, EventInvalidParameter, 5, &ev), "EventInvalidParameter display");
   CHECK(glance_visitor_show_display(v, NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL display params");
   CHECK(h_wait(q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL display");
+  /* Masks (C-API.md): an id for a good rectangle; bad input is refused naming the argument
+     and changes nothing; a removed id is unknown afterwards. */
+  uint32_t mask = 0, other = 0;
+  CHECK(glance_visitor_add_masked_rect(v, 10, 10, 50, 20, &mask) == GLANCE_OK && mask != 0, "mask rect");
+  CHECK(glance_visitor_add_masked_rect(v, 10, 10, 0, 20, &other) == GLANCE_ERROR_INVALID_PARAMETER, "zero width");
+  CHECK(h_wait(q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "width"), "width named: %s", ev.message);
+  CHECK(glance_visitor_add_masked_rect(v, 10, 10, 5, -1, &other) == GLANCE_ERROR_INVALID_PARAMETER, "negative height");
+  CHECK(h_wait(q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "height"), "height named: %s", ev.message);
+  CHECK(glance_visitor_add_masked_rect(v, 10, 10, 5, 5, NULL) == GLANCE_ERROR_NULL_ARGUMENT, "NULL out id");
+  CHECK(h_wait(q, EventInvalidParameter, 5, &ev), "EventInvalidParameter NULL out id");
+  CHECK(glance_visitor_add_masked_window(v, 0, &other) == GLANCE_ERROR_INVALID_PARAMETER, "window 0");
+  CHECK(h_wait(q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "native_window"), "window named: %s", ev.message);
+  CHECK(glance_visitor_remove_mask(v, mask) == GLANCE_OK, "remove mask");
+  CHECK(glance_visitor_remove_mask(v, mask) == GLANCE_ERROR_INVALID_PARAMETER, "remove twice");
+  CHECK(h_wait(q, EventInvalidParameter, 5, &ev) && strstr(ev.message, "mask_id"), "mask_id named: %s", ev.message);
+  CHECK(glance_visitor_remove_mask(NULL, 1) == GLANCE_ERROR_NULL_ARGUMENT, "remove NULL visitor");
   glance_visitor_get_session_info(v, &info);
   CHECK(!info.is_paused && info.is_showing, "resumed flags");
   /* A second start while running is a state error. */

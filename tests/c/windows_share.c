@@ -75,7 +75,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "no displays\n");
     return 1;
   }
-  if (glance_visitor_start_session(v) != GLANCE_OK || !wait_for(&g_connected, 30)) {
+  /* "main": the monitor whole (the default display is this program's own windows only). */
+  GlanceStartParams sp;
+  glance_start_params_init(&sp);
+  sp.display_params.display_name = "main";
+  if (glance_visitor_start_session_params(v, &sp) != GLANCE_OK || !wait_for(&g_connected, 30)) {
     fprintf(stderr, "start session failed\n");
     return 1;
   }

@@ -72,6 +72,14 @@ std::string session(glance::Visitor &v, Queue &q, const std::function<void()> &s
   dp.displayName = "nope";
   CHECK(rejected([&] { v.showDisplay(dp); }) == GLANCE_ERROR_INVALID_PARAMETER, "unknown display");
   CHECK(q.wait(EventInvalidParameter, 5).has_value(), "EventInvalidParameter display");
+  // Masks: an id, bad input refused with EventInvalidParameter, removal once.
+  uint32_t mask = v.addMaskedRect(5, 5, 40, 20);
+  CHECK(mask != 0, "mask id");
+  CHECK(rejected([&] { v.addMaskedRect(5, 5, -4, 20); }) == GLANCE_ERROR_INVALID_PARAMETER, "bad mask");
+  CHECK(q.wait(EventInvalidParameter, 5).has_value(), "EventInvalidParameter mask");
+  v.removeMask(mask);
+  CHECK(rejected([&] { v.removeMask(mask); }) == GLANCE_ERROR_INVALID_PARAMETER, "removed twice");
+  CHECK(q.wait(EventInvalidParameter, 5).has_value(), "EventInvalidParameter remove");
   CHECK(rejected([&] { v.startSession(); }) == GLANCE_ERROR_INVALID_STATE, "double start");
   CHECK(q.wait(EventInvalidState, 5).has_value(), "EventInvalidState");
   v.endSession();

@@ -68,6 +68,13 @@ static class SessionTest
         v.ShowDisplay(new DisplayParams { DisplayName = "main" });
         Check(Rejected(() => v.ShowDisplay(new DisplayParams { DisplayName = "nope" })) == GlanceResult.InvalidParameter, "unknown display");
         Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter display");
+        uint mask = v.AddMaskedRect(5, 5, 40, 20);
+        Check(mask != 0, "mask id");
+        Check(Rejected(() => v.AddMaskedRect(5, 5, 0, 20)) == GlanceResult.InvalidParameter, "bad mask");
+        Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter mask");
+        v.RemoveMask(mask);
+        Check(Rejected(() => v.RemoveMask(mask)) == GlanceResult.InvalidParameter, "removed twice");
+        Check(Wait(EventCode.InvalidParameter, 5) != null, "EventInvalidParameter remove");
         Check(Rejected(() => v.StartSession()) == GlanceResult.InvalidState, "double start");
         Check(Wait(EventCode.InvalidState, 5) != null, "EventInvalidState");
         v.EndSession();

@@ -62,6 +62,17 @@ pub struct RectRecord {
     pub key: bool,
 }
 
+/// A rectangle of the picture that must show one flat colour in every frame presented (the
+/// masking tests: a masked area never shows anything else, whatever the encoding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlatWatch {
+    pub x: u16,
+    pub y: u16,
+    pub w: u16,
+    pub h: u16,
+    pub rgb: [u8; 3],
+}
+
 /// How many rects [`AgentState::rect_log`] keeps (the first ones).
 pub const RECT_LOG_CAP: usize = 4096;
 
@@ -104,6 +115,13 @@ pub struct AgentState {
     pub close_reason: Option<String>,
     /// A bad update or message from the server.
     pub error: Option<String>,
+    /// See [`FlatWatch`]; set with [`TestAgent::set_watch`].
+    pub watch: Option<FlatWatch>,
+    /// Frames checked against [`AgentState::watch`], and those that broke it (the first
+    /// one described).
+    pub watched_frames: u64,
+    pub watch_violations: u64,
+    pub first_violation: Option<String>,
 }
 
 impl AgentState {
@@ -263,8 +281,28 @@ impl AgentState {
                 self.in_step = true;
             }
             self.frames += 1;
+            self.check_watch(u.seq);
         }
         Ok(())
+    }
+
+    fn check_watch(&mut self, seq: u32) {
+        let Some(w) = self.watch else { return };
+        let (fw, fh) = (self.fb.width as usize, self.fb.height as usize);
+        self.watched_frames += 1;
+        for y in (w.y as usize)..(w.y as usize + w.h as usize).min(fh) {
+            for x in (w.x as usize)..(w.x as usize + w.w as usize).min(fw) {
+                let p = &self.fb.rgba[(y * fw + x) * 4..][..3];
+                if p != w.rgb {
+                    self.watch_violations += 1;
+                    if self.first_violation.is_none() {
+                        self.first_violation =
+                            Some(format!("frame seq {seq}: pixel ({x},{y}) is {p:?}"));
+                    }
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -425,6 +463,11 @@ impl TestAgent {
     /// Looks at the state without copying it.
     pub fn with_state<R>(&self, f: impl FnOnce(&AgentState) -> R) -> R {
         f(&self.shared.lock())
+    }
+
+    /// Checks `w` in every frame presented from now on (see [`FlatWatch`]).
+    pub fn set_watch(&self, w: Option<FlatWatch>) {
+        self.shared.update(|s| s.watch = w);
     }
 
     /// Waits until `f` holds, at most `timeout`.

@@ -20,7 +20,7 @@ pub mod server;
 pub mod tls;
 pub mod visitor;
 
-pub use agent::{AgentOptions, AgentState, CursorPos, RectRecord, TestAgent};
+pub use agent::{AgentOptions, AgentState, CursorPos, FlatWatch, RectRecord, TestAgent};
 pub use fault::{Fault, FaultProxy};
 pub use picture::Picture;
 pub use proxy::ThrottleProxy;

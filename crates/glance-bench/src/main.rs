@@ -6,7 +6,10 @@
 //! workload figures measure a separate `glance-share` process (CPU from /proc).
 //!
 //!   cargo run --release -p glance-bench [-- --quick] [-- --out PATH] [-- --vnc-only]
-//!       [-- --photo FILE.jpg] [-- --photo-only]
+//!       [-- --photo FILE.jpg] [-- --photo-only] [-- --mask-only]
+//!
+//! mask.rs measures the mask stage (the fill of masked areas) against memcmp;
+//! `--mask-only` runs just that part and updates its keys in the existing output file.
 //!
 //! photo.rs measures a photographic 1080p region, lossy (JPEG) against lossless, and the
 //! lossless refresh after it (`--photo` tiles a baseline JPEG instead of the synthetic photo;
@@ -31,6 +34,7 @@ use glance_visitor::{
 };
 use serde_json::{json, Map, Value};
 
+mod mask;
 mod photo;
 mod vnc;
 
@@ -389,6 +393,16 @@ fn main() {
     let reps = if quick { 9 } else { 31 };
     let vnc_only = args.iter().any(|a| a == "--vnc-only");
     let photo_only = args.iter().any(|a| a == "--photo-only");
+    if args.iter().any(|a| a == "--mask-only") {
+        let mut out = std::fs::read_to_string(&out_path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Map<String, Value>>(&t).ok())
+            .unwrap_or_default();
+        eprintln!("measuring the mask stage ...");
+        mask::measure(&mut out, reps);
+        write_and_print(&out_path, &out, mask::KEYS);
+        return;
+    }
     let photo_file = args
         .iter()
         .position(|a| a == "--photo")
@@ -416,6 +430,8 @@ fn main() {
         eprintln!("measuring memcmp and diff ...");
         memcmp_and_diff(&mut out, 1920, 1080, "1080p", reps);
         memcmp_and_diff(&mut out, 3840, 2160, "4k", reps);
+        eprintln!("measuring the mask stage ...");
+        mask::measure(&mut out, reps);
         eprintln!("measuring encodes ...");
         encodes(&mut out, reps.min(15));
         eprintln!("measuring a photographic 1080p region ...");

@@ -144,6 +144,8 @@ pub enum GlanceEventCode {
     EventPresenceSendFail = 30,
     EventPresenceNotConfigured = 31,
     EventPresenceDisconnected = 32,
+    /// The shared application has no visible window: agents see a flat fill.
+    EventApplicationHidden = 33,
 }
 
 impl GlanceEventCode {
@@ -184,6 +186,7 @@ impl GlanceEventCode {
             E::PresenceSendFail => G::EventPresenceSendFail,
             E::PresenceNotConfigured => G::EventPresenceNotConfigured,
             E::PresenceDisconnected => G::EventPresenceDisconnected,
+            E::ApplicationHidden => G::EventApplicationHidden,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! machines). Nothing platform-specific leaks above this crate, and it has no TLS or network
 //! dependency, so it type-checks for every target.
 
+pub mod apps;
 pub mod capture;
 pub mod cursor;
 pub mod displays;
@@ -20,6 +21,7 @@ pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
+pub use apps::{AppRef, Rect, TopWindow, WindowSource};
 pub use capture::{CaptureError, Capturer, DirtyRect, FrameBuf, MoveHint};
 pub use cursor::{CursorSource, CursorState};
 pub use displays::{DisplayDesc, DisplayKind, DisplaySource};
@@ -73,6 +75,15 @@ pub trait Backend: Send + Sync {
         let _ = (desc, text);
         Err(CaptureError::Unsupported(format!(
             "on-screen notices are not available on the {} backend",
+            self.name()
+        )))
+    }
+
+    /// The desktop's windows (which application owns what, stacking), for sharing one
+    /// application and following masked windows.
+    fn open_windows(&self) -> Result<Box<dyn WindowSource>, CaptureError> {
+        Err(CaptureError::Unsupported(format!(
+            "listing windows is not available on the {} backend",
             self.name()
         )))
     }

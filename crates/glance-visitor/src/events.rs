@@ -117,6 +117,9 @@ event_codes! {
     PresenceNotConfigured = 31, "EventPresenceNotConfigured", Warning;
     /// Disconnected from the presence service.
     PresenceDisconnected = 32, "EventPresenceDisconnected", Info;
+    /// The shared application has no visible window (or its windows cannot be listed):
+    /// agents see a flat fill, never another application (beyond the seeds).
+    ApplicationHidden = 33, "EventApplicationHidden", Warning;
 }
 
 /// One event: a code, a human-readable message and the seed's properties.

@@ -11,6 +11,7 @@
 pub use glance_platform as capture;
 mod default_ui;
 pub mod events;
+mod masking;
 pub mod params;
 pub mod pipeline;
 pub mod presence;

@@ -31,7 +31,9 @@ pub struct VisitorConfig {
 /// DisplayParams: what to show.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DisplayParams {
-    /// "" or "main": the primary monitor; otherwise a name from `display_name(n)`.
+    /// "" (the default): the current application, on the monitor that holds its main window,
+    /// everything else filled; "main": the primary monitor whole; "Applications" with
+    /// `application`: another application; otherwise a monitor name from `display_name(n)`.
     pub display_name: String,
     pub scale: f32,
     pub capture_width: i32,
@@ -245,8 +247,10 @@ impl DisplayParams {
                     .into(),
             );
         }
-        if !self.application.is_empty() || self.display_name.eq_ignore_ascii_case("Applications") {
-            return Err("application sharing is not supported yet; pass a monitor name or \"main\" as displayName".into());
+        if self.display_name.eq_ignore_ascii_case("Applications")
+            && self.application.trim().is_empty()
+        {
+            return Err("application must name the application to show (a process name or id) when displayName is \"Applications\"".into());
         }
         Ok(())
     }

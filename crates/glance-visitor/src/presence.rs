@@ -338,7 +338,12 @@ fn show_terms(core: &Arc<Core>, e: Event) {
                 );
             };
             status("displayed");
-            let accepted = default_ui::ask("Screen sharing", &default_ui::terms_text(&url, true));
+            // The session it starts shows the default display: this application.
+            let shared = default_ui::shared_text(&crate::params::DisplayParams::default());
+            let accepted = default_ui::ask(
+                "Screen sharing",
+                &default_ui::terms_text(&url, true, &shared),
+            );
             status(if accepted { "accepted" } else { "declined" });
             if accepted {
                 let params = StartParams {

@@ -75,6 +75,8 @@ pub(crate) struct Core {
     state: Mutex<State>,
     idle: Condvar,
     pub source: DisplaySource,
+    /// The visitor's masks and what it asked to show, read by the mask stage each frame.
+    pub masks: Arc<crate::pipeline::mask::MaskSet>,
 }
 
 impl Core {
@@ -209,8 +211,12 @@ impl Core {
                 return self.reject(CallError::InvalidParameter(m));
             }
         };
-        let display = match self.source.find(&params.display_params.display_name) {
-            Ok(d) => Ok(d),
+        let display = match crate::masking::resolve(&self.source, &params.display_params) {
+            Ok((d, showing)) => {
+                self.masks.set_shown(&d.name, showing);
+                self.masks.set_request(&params.display_params);
+                Ok(d)
+            }
             Err(CaptureError::NoSuchDisplay(n)) => {
                 drop(st);
                 return self.reject(CallError::InvalidParameter(format!(
@@ -362,6 +368,7 @@ impl GlanceVisitor {
                 }),
                 idle: Condvar::new(),
                 source,
+                masks: Arc::default(),
             }),
             rt: Some(rt),
             dispatcher_id: dispatcher.thread().id(),
@@ -372,6 +379,13 @@ impl GlanceVisitor {
 
     fn reject(&self, e: CallError) -> Result<(), CallError> {
         self.core.reject(e)
+    }
+
+    /// Fires EventInvalidParameter with `m` and returns the error.
+    fn rejected(&self, m: String) -> CallError {
+        let e = CallError::InvalidParameter(m);
+        let _ = self.core.reject(e.clone());
+        e
     }
 
     /// Fires EventInvalidParameter for an argument a binding rejected before calling in
@@ -605,8 +619,8 @@ impl GlanceVisitor {
         if let Err(m) = params.validate() {
             return self.reject(CallError::InvalidParameter(m));
         }
-        let desc = match self.core.source.find(&params.display_name) {
-            Ok(d) => d,
+        let (desc, showing) = match crate::masking::resolve(&self.core.source, &params) {
+            Ok(found) => found,
             Err(e) => {
                 return self.reject(CallError::InvalidParameter(format!(
                     "displayName {:?} cannot be shown: {e}",
@@ -617,6 +631,9 @@ impl GlanceVisitor {
         let st = self.core.state();
         match (st.phase, &st.cmds) {
             (Phase::Active, Some(tx)) => {
+                // Recorded before the session opens the display, so its mask stage knows.
+                self.core.masks.set_shown(&desc.name, showing);
+                self.core.masks.set_request(&params);
                 let _ = tx.send(Command::Show(
                     desc,
                     crate::pipeline::scale::ScaleSpec::from_params(&params),
@@ -630,6 +647,46 @@ impl GlanceVisitor {
                         .into(),
                 ))
             }
+        }
+    }
+
+    /// Masks a rectangle of the virtual desktop (pixels, the union of all monitors as the OS
+    /// reports them) in every session from now on, until [`GlanceVisitor::remove_mask`]:
+    /// its pixels are replaced by a flat fill before anything is encoded. Returns the mask id.
+    pub fn add_masked_rect(
+        &self,
+        x: i32,
+        y: i32,
+        width: i32,
+        height: i32,
+    ) -> Result<u32, CallError> {
+        match crate::pipeline::mask::check_rect(x, y, width, height) {
+            Ok(r) => Ok(self.core.masks.add(crate::pipeline::mask::Mask::Rect(r))),
+            Err(m) => Err(self.rejected(format!("add_masked_rect: {m}"))),
+        }
+    }
+
+    /// Masks a window by native handle (X11 Window, HWND, CGWindowID), following it as it
+    /// moves, in every session until [`GlanceVisitor::remove_mask`]. The window must exist.
+    pub fn add_masked_window(&self, native_window: u64) -> Result<u32, CallError> {
+        match crate::masking::check_window(&self.core.source, native_window) {
+            Ok(()) => Ok(self
+                .core
+                .masks
+                .add(crate::pipeline::mask::Mask::Window(native_window))),
+            Err(m) => Err(self.rejected(format!("add_masked_window: {m}"))),
+        }
+    }
+
+    /// Removes a mask added by [`GlanceVisitor::add_masked_rect`] or
+    /// [`GlanceVisitor::add_masked_window`].
+    pub fn remove_mask(&self, mask_id: u32) -> Result<(), CallError> {
+        if self.core.masks.remove(mask_id) {
+            Ok(())
+        } else {
+            self.reject(CallError::InvalidParameter(format!(
+                "remove_mask: mask_id {mask_id} is not a mask of this visitor"
+            )))
         }
     }
 

@@ -76,6 +76,20 @@ public final class GlanceVisitor {
         try key.withCString { try check(glance_visitor_start_session_key(handle, $0)) }
     }
     public func endSession() throws { try check(glance_visitor_end_session(handle)) }
+    /// Masks a rectangle of the virtual desktop (a flat fill replaces it before anything is
+    /// encoded), in every session until `removeMask`. Returns the mask id.
+    public func addMaskedRect(x: Int32, y: Int32, width: Int32, height: Int32) throws -> UInt32 {
+        var id: UInt32 = 0
+        try check(glance_visitor_add_masked_rect(handle, x, y, width, height, &id))
+        return id
+    }
+    /// Masks a window by its CGWindowID (X11 Window, HWND elsewhere), followed as it moves.
+    public func addMaskedWindow(_ nativeWindow: UInt64) throws -> UInt32 {
+        var id: UInt32 = 0
+        try check(glance_visitor_add_masked_window(handle, nativeWindow, &id))
+        return id
+    }
+    public func removeMask(_ maskId: UInt32) throws { try check(glance_visitor_remove_mask(handle, maskId)) }
     public func pause(_ paused: Bool) throws { try check(glance_visitor_pause(handle, paused)) }
     /// EnableRC(enable): remote control by agents with the privilege (EventRCDisabled when the group forbids it).
     public func enableRC(_ enable: Bool) throws { try check(glance_visitor_enable_rc(handle, enable)) }

@@ -60,8 +60,40 @@ impl Backend for SyntheticDisplay {
         Ok(Box::new(self.indicator(text)))
     }
 
+    /// The synthetic display is painted by this process: one window of its own, the whole
+    /// display.
+    fn open_windows(&self) -> Result<Box<dyn crate::WindowSource>, CaptureError> {
+        Ok(Box::new(OwnDisplay(self.clone())))
+    }
+
     fn open_injector(&self, _desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {
         self.check_plugged()?;
         Ok(Box::new(self.injector()))
+    }
+}
+
+/// The synthetic display's one window: the whole display at its current size, owned by this
+/// process.
+struct OwnDisplay(SyntheticDisplay);
+
+impl crate::WindowSource for OwnDisplay {
+    fn stack(&mut self, out: &mut Vec<crate::TopWindow>) -> Result<(), CaptureError> {
+        let (w, h) = self.0.size();
+        out.clear();
+        out.push(crate::TopWindow {
+            id: 0,
+            rect: crate::Rect {
+                x: 0,
+                y: 0,
+                w: w as u32,
+                h: h as u32,
+            },
+            pid: Some(std::process::id()),
+        });
+        Ok(())
+    }
+
+    fn window_rect(&mut self, _id: u64) -> Result<Option<crate::Rect>, CaptureError> {
+        Ok(None)
     }
 }

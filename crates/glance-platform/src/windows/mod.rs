@@ -1,8 +1,8 @@
 //! The Windows backend: monitors through EnumDisplayMonitors ([`displays`]), capture through
 //! DXGI Desktop Duplication ([`dxgi`], with dirty and move rectangles) falling back to GDI
 //! BitBlt ([`gdi`]) where duplication is unavailable (Wine, some RDP sessions, old drivers),
-//! the pointer through GetCursorInfo ([`cursor`]), and IdentifyMonitors windows
-//! ([`identify`]). The process is made per-monitor DPI aware (V2) on first use.
+//! the pointer through GetCursorInfo ([`cursor`]), IdentifyMonitors windows
+//! ([`identify`]), and the windows and their owners for the mask stage ([`windows_list`]). The process is made per-monitor DPI aware (V2) on first use.
 //!
 //! `GLANCE_WINDOWS_CAPTURE=gdi` forces the GDI path (`dxgi` forbids the fallback).
 
@@ -11,6 +11,7 @@ pub mod displays;
 pub mod dxgi;
 pub mod gdi;
 pub mod identify;
+pub mod windows_list;
 
 pub use cursor::WindowsCursorSource;
 pub use gdi::GdiCapturer;
@@ -73,6 +74,11 @@ impl Backend for WindowsBackend {
 
     fn identify(&self, displays: Vec<DisplayDesc>) -> Result<(), CaptureError> {
         identify::identify(displays)
+    }
+
+    fn open_windows(&self) -> Result<Box<dyn crate::WindowSource>, CaptureError> {
+        displays::set_dpi_awareness();
+        Ok(Box::new(windows_list::WindowsWindows::default()))
     }
 }
 

@@ -1,5 +1,5 @@
 //! The X11 backend (Linux): RandR monitors, MIT-SHM/GetImage capture with DAMAGE and window
-//! move hints ([`capture`]), the pointer through XFixes ([`cursor`]), and IdentifyMonitors
+//! move hints ([`capture`]), the windows and their owners ([`windows`]), the pointer through XFixes ([`cursor`]), and IdentifyMonitors
 //! windows ([`identify`]).
 
 pub mod capture;
@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod identify;
 pub mod indicator;
 pub mod input;
+pub mod windows;
 
 pub use capture::{list_monitors, X11Capturer};
 pub use cursor::X11CursorSource;
@@ -52,6 +53,12 @@ impl Backend for X11Backend {
             self.display.as_deref(),
             desc,
             text,
+        )?))
+    }
+
+    fn open_windows(&self) -> Result<Box<dyn crate::WindowSource>, CaptureError> {
+        Ok(Box::new(windows::X11Windows::open(
+            self.display.as_deref(),
         )?))
     }
 

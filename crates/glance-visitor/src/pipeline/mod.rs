@@ -10,6 +10,7 @@
 pub mod diff;
 pub mod encode;
 pub mod lossy;
+pub mod mask;
 pub mod refresh;
 pub mod scale;
 pub mod scroll;

@@ -92,10 +92,11 @@ struct ErrorReply {
 pub(crate) async fn start(core: &Arc<Core>, spec: &SessionSpec) -> Result<Started, StartError> {
     // The display first: no point in a session that cannot show anything.
     let display = spec.display.clone().map_err(StartError::NoDisplay)?;
-    let source = core.source.clone();
+    let core2 = core.clone();
     let d2 = display.clone();
     let (capturer, first) = tokio::task::spawn_blocking(move || {
-        let mut c = source.open(&d2)?;
+        // Behind the mask stage: nothing the visitor may not share leaves the process.
+        let mut c = crate::masking::open_masked(&core2, &d2)?;
         let mut f = FrameBuf::default();
         c.capture(&mut f)?;
         Ok::<_, CaptureError>((c, f))
@@ -218,7 +219,8 @@ async fn confirm_terms(core: &Core, spec: &SessionSpec, terms_url: &str) -> Resu
             ),
         )
     })?;
-    let text = crate::default_ui::terms_text(terms_url, false);
+    let shared = crate::default_ui::shared_text(&spec.params.display_params);
+    let text = crate::default_ui::terms_text(terms_url, false, &shared);
     let accepted =
         tokio::task::spawn_blocking(move || crate::default_ui::ask("Screen sharing", &text))
             .await

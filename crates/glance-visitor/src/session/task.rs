@@ -279,10 +279,11 @@ impl<'a> Session<'a> {
     /// ShowDisplay: opens the display first; only once it is open does it become what is
     /// shown. A display that cannot be opened leaves the current one shown (EventException).
     async fn show(&mut self, desc: DisplayDesc, scale: ScaleSpec) {
-        let source = self.core.source.clone();
+        let core = self.core.clone();
         let d2 = desc.clone();
         let opened = tokio::task::spawn_blocking(move || {
-            source.open(&d2).map(|c| (c, source.open_cursor(&d2)))
+            // Behind the mask stage: what may leave is decided before anything else.
+            crate::masking::open_masked(&core, &d2).map(|c| (c, core.source.open_cursor(&d2)))
         })
         .await;
         match opened {
@@ -481,12 +482,12 @@ impl<'a> Session<'a> {
                 ),
             );
         }
-        let source = self.core.source.clone();
+        let core = self.core.clone();
         let n2 = name.clone();
         let opened = tokio::task::spawn_blocking(move || {
-            let d = source.find(&n2)?;
-            let c = source.open(&d)?;
-            let p = source.open_cursor(&d);
+            let d = core.source.find(&n2)?;
+            let c = crate::masking::open_masked(&core, &d)?;
+            let p = core.source.open_cursor(&d);
             Ok::<_, CaptureError>((d, c, p))
         })
         .await;

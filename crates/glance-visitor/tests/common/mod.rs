@@ -81,7 +81,28 @@ impl Visitor {
     }
 
     /// Starts a random-key session and returns the key.
+    /// Starts a session with a random key and returns it. On a platform display it shares the
+    /// main monitor whole (`main`): the default display is the test process's own windows
+    /// (the tests of that are in e2e_app.rs).
     pub async fn start_random(&self) -> String {
+        if self.display.is_none() {
+            let mut p = glance_visitor::StartParams {
+                key: glance_visitor::GLANCE_KEYTYPE_RANDOM.into(),
+                ..Default::default()
+            };
+            p.display_params.display_name = "main".into();
+            return self.start_params(p).await;
+        }
+        self.v
+            .start_session_key(glance_visitor::GLANCE_KEYTYPE_RANDOM)
+            .unwrap();
+        let e = self.expect(EventCode::ConnectedToSession, 20).await;
+        e.property("sessionkey").unwrap().to_string()
+    }
+
+    /// Starts a session with a random key on the default display (this application) and
+    /// returns the key.
+    pub async fn start_random_default(&self) -> String {
         self.v
             .start_session_key(glance_visitor::GLANCE_KEYTYPE_RANDOM)
             .unwrap();
