@@ -1,8 +1,8 @@
 //! The Windows backend: monitors through EnumDisplayMonitors ([`displays`]), capture through
 //! DXGI Desktop Duplication ([`dxgi`], with dirty and move rectangles) falling back to GDI
 //! BitBlt ([`gdi`]) where duplication is unavailable (Wine, some RDP sessions, old drivers),
-//! the pointer through GetCursorInfo ([`cursor`]), and IdentifyMonitors windows
-//! ([`identify`]). The process is made per-monitor DPI aware (V2) on first use.
+//! the pointer through GetCursorInfo ([`cursor`]), IdentifyMonitors windows
+//! ([`identify`]) and remote-control input through SendInput ([`input`]). The process is made per-monitor DPI aware (V2) on first use.
 //!
 //! `GLANCE_WINDOWS_CAPTURE=gdi` forces the GDI path (`dxgi` forbids the fallback).
 
@@ -11,12 +11,14 @@ pub mod displays;
 pub mod dxgi;
 pub mod gdi;
 pub mod identify;
+pub mod input;
 
 pub use cursor::WindowsCursorSource;
 pub use gdi::GdiCapturer;
+pub use input::WindowsInjector;
 
 use crate::duplication::DuplicationCapturer;
-use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc};
+use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc, InputInjector};
 
 /// Which capture path a capturer uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +75,10 @@ impl Backend for WindowsBackend {
 
     fn identify(&self, displays: Vec<DisplayDesc>) -> Result<(), CaptureError> {
         identify::identify(displays)
+    }
+
+    fn open_injector(&self, desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {
+        Ok(Box::new(WindowsInjector::open(desc)?))
     }
 }
 
