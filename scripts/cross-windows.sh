@@ -136,20 +136,36 @@ EOF
 fi
 
 # ---------------------------------------------------------------- Xvfb + xterm
+# start_x ARGS...: a private Xvfb with these screen arguments and the navy xterm on it.
+start_x() {
+    n=90
+    while [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; do n=$((n + 1)); done
+    Xvfb ":$n" "$@" -nolisten tcp >/dev/null 2>&1 &
+    xvfb_pid=$!
+    for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
+    [ -e "/tmp/.X11-unix/X$n" ] || { echo "cross-windows: Xvfb :$n did not start" >&2; exit 1; }
+    export DISPLAY=":$n"
+    xterm -geometry 80x24+100+100 -bg navy -fg yellow -e sleep 3600 &
+    xterm_pid=$!
+    sleep 1
+}
+stop_x() {
+    /usr/lib/wine/wineserver -k 2>/dev/null || true
+    /usr/lib/wine/wineserver -w 2>/dev/null || true
+    kill "$xterm_pid" "$xvfb_pid" 2>/dev/null || true
+    wait "$xterm_pid" "$xvfb_pid" 2>/dev/null || true
+    xterm_pid= xvfb_pid=
+}
+# The two-monitor pass below sets Wine's UseXRandR=N for this prefix; a run that died in it
+# must not leave it set (Wine would then misreport a plain Xvfb screen).
+if grep -q '"UseXRandR"' "$WINEPREFIX/user.reg" 2>/dev/null; then
+    DISPLAY='' /usr/lib/wine/wine64 reg delete 'HKCU\Software\Wine\X11 Driver' /v UseXRandR /f >/dev/null 2>&1 || true
+fi
 step "Xvfb (free display) + xterm"
-n=90
-while [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; do n=$((n + 1)); done
 export XCI_SCREEN_W=1280 XCI_SCREEN_H=800
-Xvfb ":$n" -screen 0 "${XCI_SCREEN_W}x${XCI_SCREEN_H}x24" -nolisten tcp >/dev/null 2>&1 &
-xvfb_pid=$!
-for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
-[ -e "/tmp/.X11-unix/X$n" ] || { echo "cross-windows: Xvfb :$n did not start" >&2; exit 1; }
-export DISPLAY=":$n"
+start_x -screen 0 "${XCI_SCREEN_W}x${XCI_SCREEN_H}x24"
 # What Wine must report (tests/browser/wine_share.test.mjs): NAME@X,Y,WxH, primary first.
 XCI_MONITOR_LIST='\\.\DISPLAY1@0,0,'"${XCI_SCREEN_W}x${XCI_SCREEN_H}"
-xterm -geometry 80x24+100+100 -bg navy -fg yellow -e sleep 3600 &
-xterm_pid=$!
-sleep 1
 
 # ---------------------------------------------------------------- tests under Wine
 # GLANCE_XCI_SCREEN tells the Windows tests the Xvfb size (the monitor Wine must report).
@@ -192,6 +208,28 @@ if [ -x "$server" ]; then
             GLANCE_WINE_SHARE_EXE="$CARGO_TARGET_DIR/windows_share.exe" \
             GLANCE_WINE=/usr/lib/wine/wine64 GLANCE_XCI_MONITORS="$XCI_MONITOR_LIST" \
             timeout 600 node --test --test-concurrency=1 wine_share.test.mjs)
+        if [ "${XCI_SKIP_TWO_MONITORS:-0}" != 1 ]; then
+            # Wine 8 reports one monitor per RandR output, and Xvfb has one (xrandr
+            # --setmonitor adds no monitor there). With UseXRandR=N Wine reports Xinerama
+            # heads instead: Xvfb +xinerama with a second screen gives a second monitor
+            # (Xvfb puts every screen at 0,0, so it overlaps the first one's top left).
+            step "two monitors (Xvfb +xinerama, Wine UseXRandR=N): displays, ShowDisplay to the second"
+            stop_x
+            start_x +xinerama -screen 0 "${XCI_SCREEN_W}x${XCI_SCREEN_H}x24" -screen 1 640x480x24
+            /usr/lib/wine/wine64 reg add 'HKCU\Software\Wine\X11 Driver' /v UseXRandR /t REG_SZ \
+                /d N /f >/dev/null 2>&1
+            /usr/lib/wine/wineserver -k 2>/dev/null || true
+            /usr/lib/wine/wineserver -w 2>/dev/null || true
+            rc=0
+            (cd tests/browser && CARGO_TARGET_DIR="$(dirname "$(dirname "$server")")" \
+                GLANCE_WINE_SHARE_EXE="$CARGO_TARGET_DIR/windows_share.exe" \
+                GLANCE_WINE=/usr/lib/wine/wine64 \
+                GLANCE_XCI_MONITORS="$XCI_MONITOR_LIST"';\\.\DISPLAY2@0,0,640x480' \
+                timeout 600 node --test --test-concurrency=1 --test-name-pattern='displays Wine reports' \
+                wine_share.test.mjs) || rc=$?
+            /usr/lib/wine/wine64 reg delete 'HKCU\Software\Wine\X11 Driver' /v UseXRandR /f >/dev/null 2>&1 || true
+            [ "$rc" = 0 ] || exit "$rc"
+        fi
     else
         step "C program (MinGW, glance.dll) shares the screen under Wine through glance-server"
         echo "=== (no node/playwright-core: scripts/setup.sh installs them; sharing without a viewer)"
