@@ -3,32 +3,37 @@
 //! test checks what arrived: the pointer on the exact pixel (GetCursorPos), a click at the
 //! right client coordinates, both wheels, keys by scan code with their virtual key and
 //! character, characters without a key (surrogate pairs too), and everything held let go by
-//! `release_all`. `pointer_ends_at_the_requested_pixel` leaves the pointer where
+//! `release_all` (the clicks' MK_ flags say what the system holds). `pointer_ends_at_the_requested_pixel` leaves the pointer where
 //! GLANCE_XCI_POINTER_END says, for the script to check the X pointer from Linux.
 #![cfg(windows)]
 
-use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use glance_platform::windows::WindowsBackend;
-use glance_platform::{Backend, DisplayDesc, InputInjector};
+use glance_platform::{Backend, DisplayDesc};
 use glance_protocol::InputEvent;
 use windows::core::w;
 use windows::Win32::Foundation::{HWND, LPARAM, LRESULT, POINT, WPARAM};
 use windows::Win32::System::LibraryLoader::GetModuleHandleW;
-use windows::Win32::UI::Input::KeyboardAndMouse::{GetAsyncKeyState, SetFocus};
+use windows::Win32::UI::Input::KeyboardAndMouse::{GetFocus, SetFocus};
 use windows::Win32::UI::WindowsAndMessaging::{
-    CreateWindowExW, DefWindowProcW, DestroyWindow, DispatchMessageW, GetCursorPos, PeekMessageW,
-    RegisterClassW, SetForegroundWindow, TranslateMessage, MSG, PM_REMOVE, WM_CHAR, WM_KEYDOWN,
-    WM_KEYUP, WM_LBUTTONDOWN, WM_LBUTTONUP, WM_MBUTTONDOWN, WM_MOUSEHWHEEL, WM_MOUSEWHEEL,
-    WM_RBUTTONDOWN, WM_RBUTTONUP, WNDCLASSW, WS_EX_TOPMOST, WS_POPUP, WS_VISIBLE,
+    CreateWindowExW, DefWindowProcW, DestroyWindow, DispatchMessageW, GetCursorPos,
+    GetForegroundWindow, PeekMessageW, RegisterClassW, SetForegroundWindow, TranslateMessage, MSG,
+    PM_REMOVE, WM_CHAR, WM_KEYDOWN, WM_KEYUP, WM_LBUTTONDOWN, WM_LBUTTONUP, WM_MBUTTONDOWN,
+    WM_MOUSEHWHEEL, WM_MOUSEWHEEL, WM_RBUTTONDOWN, WM_RBUTTONUP, WNDCLASSW, WS_EX_TOPMOST,
+    WS_POPUP, WS_VISIBLE,
 };
 
 /// One message the test window received: (message, wParam, lParam).
 type Seen = (u32, usize, isize);
 
-thread_local! {
-    static SEEN: RefCell<Vec<Seen>> = const { RefCell::new(Vec::new()) };
+/// What the test windows received (each test's window is its own thread's; tests run one
+/// at a time under the script's --test-threads=1).
+static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+
+fn seen() -> MutexGuard<'static, Vec<Seen>> {
+    SEEN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 unsafe extern "system" fn record(hwnd: HWND, msg: u32, wp: WPARAM, lp: LPARAM) -> LRESULT {
@@ -45,7 +50,7 @@ unsafe extern "system" fn record(hwnd: HWND, msg: u32, wp: WPARAM, lp: LPARAM) -
         WM_CHAR,
     ];
     if kept.contains(&msg) {
-        SEEN.with(|s| s.borrow_mut().push((msg, wp.0, lp.0)));
+        seen().push((msg, wp.0, lp.0));
     }
     // SAFETY: the default handling of every message of our own window.
     unsafe { DefWindowProcW(hwnd, msg, wp, lp) }
@@ -84,13 +89,34 @@ impl TestWindow {
                 None,
             )
             .unwrap();
-            let _ = SetForegroundWindow(hwnd);
-            let _ = SetFocus(Some(hwnd));
             hwnd
         };
         let win = TestWindow { hwnd };
-        win.pump(Duration::from_millis(300));
-        SEEN.with(|s| s.borrow_mut().clear());
+        // Keyboard input goes to the foreground window: make it ours, and wait until it
+        // stays ours (under Wine, the focus events of the previous test's window arrive
+        // late and can take it away again).
+        let end = Instant::now() + Duration::from_secs(5);
+        let mut stable = 0;
+        while stable < 4 {
+            // SAFETY: plain calls on our own window, on its thread.
+            let ours = unsafe { GetForegroundWindow() == hwnd && GetFocus() == hwnd };
+            if ours {
+                stable += 1;
+            } else {
+                stable = 0;
+                // SAFETY: as above.
+                unsafe {
+                    let _ = SetForegroundWindow(hwnd);
+                    let _ = SetFocus(Some(hwnd));
+                }
+            }
+            assert!(
+                Instant::now() < end,
+                "the test window never became the foreground one"
+            );
+            win.pump(Duration::from_millis(50));
+        }
+        seen().clear();
         win
     }
 
@@ -115,15 +141,13 @@ impl TestWindow {
         let end = Instant::now() + Duration::from_secs(3);
         loop {
             self.pump(Duration::from_millis(20));
-            let got: Vec<Seen> = SEEN.with(|s| {
-                s.borrow()
-                    .iter()
-                    .filter(|m| kinds.contains(&m.0))
-                    .copied()
-                    .collect()
-            });
+            let got: Vec<Seen> = seen()
+                .iter()
+                .filter(|m| kinds.contains(&m.0))
+                .copied()
+                .collect();
             if got.len() >= n || Instant::now() > end {
-                SEEN.with(|s| s.borrow_mut().clear());
+                seen().clear();
                 return got;
             }
         }
@@ -159,11 +183,6 @@ fn key(code: &str, key: &str, down: bool) -> InputEvent {
         key: key.into(),
         down,
     }
-}
-
-fn held(vk: i32) -> bool {
-    // SAFETY: a plain key-state query.
-    (unsafe { GetAsyncKeyState(vk) } as u16) & 0x8000 != 0
 }
 
 /// Client coordinates of a mouse message's lParam.
@@ -299,30 +318,66 @@ fn keys_go_by_scan_code_and_characters_by_unicode() {
 
 #[test]
 fn release_all_lets_go_of_held_keys_and_buttons() {
-    const VK_LSHIFT: i32 = 0xa0;
-    const VK_RCONTROL: i32 = 0xa3;
-    const VK_LBUTTON: i32 = 0x01;
+    // What is held is read from the clicks: a button message's wParam carries the keys and
+    // buttons down at that moment, as the system's input state has them.
+    const MK_LBUTTON: usize = 0x01;
+    const MK_SHIFT: usize = 0x04;
+    const MK_CONTROL: usize = 0x08;
     let d = main_display();
     let win = TestWindow::open(i32::from(d.x) + 400, i32::from(d.y) + 300, 200, 200);
+    let click_state = |inj: &mut Box<dyn glance_platform::InputInjector>| {
+        inj.inject(&pointer(460, 360, 1)).unwrap();
+        inj.inject(&pointer(460, 360, 0)).unwrap();
+        let got = win.wait(&[WM_LBUTTONDOWN, WM_LBUTTONUP], 2);
+        assert_eq!(got.len(), 2, "{got:x?}");
+        got[0].1
+    };
     let mut inj = WindowsBackend.open_injector(&d).unwrap();
     inj.inject(&key("ShiftLeft", "Shift", true)).unwrap();
     inj.inject(&key("ControlRight", "Control", true)).unwrap();
     inj.inject(&pointer(450, 350, 1)).unwrap();
-    win.pump(Duration::from_millis(100));
-    assert!(held(VK_LSHIFT) && held(VK_RCONTROL) && held(VK_LBUTTON));
+    let got = win.wait(&[WM_KEYDOWN, WM_LBUTTONDOWN], 3);
+    assert_eq!(got.len(), 3, "{got:x?}");
+    assert_eq!(
+        (got[0].0, got[0].1, (got[0].2 >> 16) & 0x1ff),
+        (WM_KEYDOWN, 0x10, 0x2a)
+    );
+    assert_eq!(
+        (got[1].0, got[1].1, (got[1].2 >> 16) & 0x1ff),
+        (WM_KEYDOWN, 0x11, 0x11d)
+    );
+    assert_eq!(
+        (got[2].0, got[2].1),
+        (WM_LBUTTONDOWN, MK_LBUTTON | MK_SHIFT | MK_CONTROL),
+        "Shift, right Ctrl and the left button down"
+    );
     inj.release_all();
-    win.pump(Duration::from_millis(100));
-    assert!(!held(VK_LSHIFT), "Shift still down");
-    assert!(!held(VK_RCONTROL), "Ctrl still down");
-    assert!(!held(VK_LBUTTON), "left button still down");
+    let got = win.wait(&[WM_KEYUP, WM_LBUTTONUP], 3);
+    let mut kinds: Vec<(u32, usize)> = got.iter().map(|m| (m.0, m.1 & 0xff)).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [(WM_KEYUP, 0x10), (WM_KEYUP, 0x11), (WM_LBUTTONUP, 0)],
+        "{got:x?}"
+    );
+    assert_eq!(
+        click_state(&mut inj),
+        MK_LBUTTON,
+        "Shift or Ctrl still down"
+    );
 
     // dropping the injector releases too
     inj.inject(&key("ShiftLeft", "Shift", true)).unwrap();
-    win.pump(Duration::from_millis(50));
-    assert!(held(VK_LSHIFT));
+    assert_eq!(win.wait(&[WM_KEYDOWN], 1).len(), 1);
+    assert_eq!(click_state(&mut inj), MK_LBUTTON | MK_SHIFT);
     drop(inj);
-    win.pump(Duration::from_millis(50));
-    assert!(!held(VK_LSHIFT), "Shift still down after drop");
+    assert_eq!(win.wait(&[WM_KEYUP], 1).len(), 1, "no key up at drop");
+    let mut again = WindowsBackend.open_injector(&d).unwrap();
+    assert_eq!(
+        click_state(&mut again),
+        MK_LBUTTON,
+        "Shift still down after drop"
+    );
 }
 
 /// GLANCE_XCI_POINTER_END=XxY: click at that pixel of the main monitor (into a window of

@@ -329,7 +329,8 @@ mod tests {
         // out of range clamps to the edges
         assert_eq!(absolute_coord(-5, 1280), absolute_coord(0, 1280));
         assert_eq!(absolute_coord(5000, 1280), absolute_coord(1279, 1280));
-        assert_eq!(absolute_coord(0, 0), 0);
+        // a degenerate extent is one pixel wide
+        assert_eq!(windows_pixel(absolute_coord(0, 0), 1), 0);
     }
 
     #[test]
