@@ -74,7 +74,7 @@ impl TestWindow {
                 ..Default::default()
             };
             RegisterClassW(&wc);
-            let hwnd = CreateWindowExW(
+            CreateWindowExW(
                 WS_EX_TOPMOST,
                 w!("GlanceInputTest"),
                 w!("glance input test"),
@@ -88,8 +88,7 @@ impl TestWindow {
                 Some(instance.into()),
                 None,
             )
-            .unwrap();
-            hwnd
+            .unwrap()
         };
         let win = TestWindow { hwnd };
         // Keyboard input goes to the foreground window: make it ours, and wait until it
