@@ -177,9 +177,11 @@ step "cargo test --release --target $TARGET under Wine: glance-platform glance-f
 # that its window got the click there), then the X server is asked where its pointer is.
 step "SendInput under Wine: the X pointer ends on the injected pixel (xdotool)"
 for at in 777x333 1234x56; do
-    GLANCE_XCI_POINTER_END=$at "$CARGO" test "${X[@]}" -p glance-platform --test windows_input \
-        pointer_ends_at_the_requested_pixel -- --exact --nocapture | grep -q "^POINTER_END ${at/x/ }$" ||
-        { echo "cross-windows: the click at $at did not arrive" >&2; exit 1; }
+    out=$(GLANCE_XCI_POINTER_END=$at "$CARGO" test "${X[@]}" -p glance-platform \
+        --test windows_input pointer_ends_at_the_requested_pixel -- --exact --nocapture 2>&1) ||
+        { echo "$out" >&2; echo "cross-windows: the click at $at did not arrive" >&2; exit 1; }
+    grep -q "^POINTER_END ${at/x/ }$" <<<"$out" ||
+        { echo "$out" >&2; echo "cross-windows: the click test at $at did not run" >&2; exit 1; }
     loc=$(xdotool getmouselocation --shell | tr '\n' ' ')
     case "$loc" in
     "X=${at%x*} Y=${at#*x} "*) echo "X pointer at $at after SendInput ($loc)" ;;
