@@ -203,12 +203,13 @@ if [ -x "$server" ]; then
     x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude \
         tests/c/windows_share.c -o "$CARGO_TARGET_DIR/windows_share.exe" -L"$OUT" -lglance
     cp "$OUT/glance.dll" "$CARGO_TARGET_DIR/"
+    # node's environment: the native target dir (helpers.mjs finds glance-server there),
+    # the exe, and GLANCE_WINE_REQUIRED so that a missing piece fails instead of skipping
+    share_env=(CARGO_TARGET_DIR="$(dirname "$(dirname "$server")")" GLANCE_WINE_REQUIRED=1
+        GLANCE_WINE_SHARE_EXE="$CARGO_TARGET_DIR/windows_share.exe" GLANCE_WINE=/usr/lib/wine/wine64)
     if command -v node >/dev/null && [ -d tests/browser/node_modules/playwright-core ]; then
         step "C program (MinGW, glance.dll) under Wine -> glance-server -> viewer in Chromium: pixel-exact, displays, ShowDisplay"
-        # the native target dir holds glance-server (helpers.mjs looks there)
-        (cd tests/browser && CARGO_TARGET_DIR="$(dirname "$(dirname "$server")")" \
-            GLANCE_WINE_SHARE_EXE="$CARGO_TARGET_DIR/windows_share.exe" \
-            GLANCE_WINE=/usr/lib/wine/wine64 GLANCE_XCI_MONITORS="$XCI_MONITOR_LIST" \
+        (cd tests/browser && env "${share_env[@]}" GLANCE_XCI_MONITORS="$XCI_MONITOR_LIST" \
             timeout 600 node --test --test-concurrency=1 wine_share.test.mjs)
         if [ "${XCI_SKIP_TWO_MONITORS:-0}" != 1 ]; then
             # Wine 8 reports one monitor per RandR output, and Xvfb has one (xrandr
@@ -223,9 +224,7 @@ if [ -x "$server" ]; then
             /usr/lib/wine/wineserver -k 2>/dev/null || true
             /usr/lib/wine/wineserver -w 2>/dev/null || true
             rc=0
-            (cd tests/browser && CARGO_TARGET_DIR="$(dirname "$(dirname "$server")")" \
-                GLANCE_WINE_SHARE_EXE="$CARGO_TARGET_DIR/windows_share.exe" \
-                GLANCE_WINE=/usr/lib/wine/wine64 \
+            (cd tests/browser && env "${share_env[@]}" \
                 GLANCE_XCI_MONITORS="$XCI_MONITOR_LIST"';\\.\DISPLAY2@0,0,640x480' \
                 timeout 600 node --test --test-concurrency=1 --test-name-pattern='displays Wine reports' \
                 wine_share.test.mjs) || rc=$?

@@ -12,6 +12,7 @@
 //   GLANCE_WINE            the wine64 loader
 //   GLANCE_XCI_MONITORS    what Wine must report: "NAME@X,Y,WxH;..." primary first
 //   DISPLAY                the Xvfb screen
+//   GLANCE_WINE_REQUIRED   fail (not skip) when something is missing
 // Skipped (not failed) without them.
 
 import { test, before, after } from 'node:test';
@@ -30,6 +31,10 @@ const EXE = process.env.GLANCE_WINE_SHARE_EXE;
 const WINE = process.env.GLANCE_WINE || '/usr/lib/wine/wine64';
 const missing = (!EXE || !fs.existsSync(EXE) || !process.env.DISPLAY || !process.env.GLANCE_XCI_MONITORS)
   && 'needs GLANCE_WINE_SHARE_EXE, GLANCE_XCI_MONITORS and DISPLAY (scripts/cross-windows.sh sets them)';
+// The script sets GLANCE_WINE_REQUIRED: there a missing piece is a failure, not a skip.
+if (missing && process.env.GLANCE_WINE_REQUIRED) {
+  throw new Error(`wine_share.test.mjs ${missing}; GLANCE_WINE_SHARE_EXE=${EXE}`);
+}
 
 /** "NAME@X,Y,WxH;..." to [{name, x, y, width, height}]. */
 function expectedMonitors() {
