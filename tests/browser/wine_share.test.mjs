@@ -5,7 +5,9 @@
 // windows, xterms, the bare root), once on a still screen, and again after an xterm has
 // printed and scrolled during the session. The visitor's display list must be what Wine
 // sees (GLANCE_XCI_MONITORS), and ShowDisplay to each monitor by name must work: no error
-// event, GetSessionInfo names it, and the canvas shows that monitor.
+// event, GetSessionInfo names it, and the canvas shows that monitor. With EnableRC on, the
+// agent's mouse moves in the viewer put the X pointer on the same pixels (SendInput under
+// Wine), and nothing moves it after EnableRC(false).
 //
 // Run by scripts/cross-windows.sh, which builds the exe and sets:
 //   GLANCE_WINE_SHARE_EXE  windows_share.exe (glance.dll beside it)
@@ -274,6 +276,53 @@ test('while an xterm prints and scrolls the canvas follows, and is pixel-exact o
     await page.close();
   } finally {
     await stopChild(xterm);
+    await stopChild(v);
+  }
+});
+
+test('remote control from the viewer moves the X pointer through SendInput', { skip: missing, timeout: 120000 }, async () => {
+  const v = startVisitor(srv);
+  try {
+    const key = (await waitForText(v, /^SHARING (\S+)$/, T, 'SHARING'))[1];
+    const page = await openViewer(key);
+    const target = async (x, y) => page.evaluate(([px, py]) => {
+      const c = document.getElementById('screen');
+      const r = c.getBoundingClientRect();
+      const s = Math.min(r.width / c.width, r.height / c.height);
+      return { x: r.left + (r.width - c.width * s) / 2 + (px + 0.5) * s, y: r.top + (r.height - c.height * s) / 2 + (py + 0.5) * s };
+    }, [x, y]);
+    const xPointer = () => {
+      const r = spawnSync('xdotool', ['getmouselocation', '--shell'], { encoding: 'utf8', timeout: 10000 });
+      const m = /X=(\d+)\s+Y=(\d+)/.exec(r.stdout || '');
+      return m && [Number(m[1]), Number(m[2])];
+    };
+    const r = await command(v, 'rc on');
+    assert.deepEqual([r.rc, r.rcOn], [0, true], 'EnableRC(true)');
+    await waitUntil(() => page.evaluate(() => window.glanceViewer.rc.active), T, 'remote control active in the viewer');
+    for (const [x, y] of [[640, 400], [1001, 601], [17, 23]]) {
+      const p = await target(x, y);
+      await page.mouse.move(p.x - 2, p.y);
+      await page.mouse.move(p.x, p.y);
+      await waitUntil(() => { const q = xPointer(); return q && q[0] === x && q[1] === y; }, 10000,
+        `the X pointer at ${x},${y} (it is at ${xPointer()})`);
+    }
+    const p = await target(300, 300);
+    await page.mouse.move(p.x, p.y);
+    await page.mouse.down();
+    await page.mouse.up();
+    await waitUntil(() => { const q = xPointer(); return q && q[0] === 300 && q[1] === 300; }, 10000, 'the X pointer at 300,300');
+    console.log('remote control: the agent\'s moves put the X pointer on 640,400 1001,601 17,23 300,300');
+    const off = await command(v, 'rc off');
+    assert.deepEqual([off.rc, off.rcOn], [0, false], 'EnableRC(false)');
+    await new Promise((res) => setTimeout(res, 500));
+    const q = await target(900, 700);
+    await page.mouse.move(q.x, q.y);
+    await new Promise((res) => setTimeout(res, 1500));
+    assert.deepEqual(xPointer(), [300, 300], 'nothing injected after EnableRC(false)');
+    assert.deepEqual(errorEvents(v), []);
+    await endVisitor(v);
+    await page.close();
+  } finally {
     await stopChild(v);
   }
 });
