@@ -32,11 +32,12 @@ const MAX_WHEEL_STEPS: i32 = 10;
 ///
 /// Windows maps it back as `floor(n * extent / 65536)` (win32k and ReactOS; Wine 8 does the
 /// same: scripts/cross-windows.sh's test moves to every pixel of a row and a column, and a
-/// scan of every third n on 1024- and 1280-pixel screens missed none). The values sent to
+/// one-off scan of every third n on 1024- and 1280-pixel screens, not kept in the
+/// repository, missed none). The values sent to
 /// `p` are `[ceil(p * 65536 / extent), ceil((p + 1) * 65536 / extent))`; the one returned is
 /// the centre of the pixel, `floor((2p + 1) * 32768 / extent)`, inside that range for every
-/// extent up to 32768. The often-quoted `p * 65535 / (extent - 1)` misses about one pixel in
-/// four (pixel 1 of 1280 lands on 0).
+/// extent up to 32768. The often-quoted `p * 65535 / (extent - 1)`, rounded, misses some
+/// pixels (pixel 1 of 1280 lands on 0).
 pub fn absolute_coord(p: i32, extent: i32) -> i32 {
     let w = i64::from(extent.max(1));
     let p = i64::from(p).clamp(0, w - 1);
