@@ -9,16 +9,22 @@
 #   - cargo clippy -D warnings for the target on glance-platform (the crate that holds the
 #     Windows code)
 #   - glance-platform's and glance-ffi's tests under Wine 8 (--test-threads=1), with an xterm
-#     on the Xvfb screen so GDI capture has something to see
+#     on the Xvfb screen so GDI capture has something to see; SendInput among them
+#     (crates/glance-platform/tests/windows_input.rs), then once more clicking at a pixel the
+#     script names, and the X server's own pointer (xdotool) must be on that pixel
 #   - tests/c/windows_share.c, built with MinGW against glance.dll, shares the Xvfb screen
 #     under Wine through a real glance-server (the native Linux build; skipped without one)
+#     to the agent viewer in headless Chromium (tests/browser/wine_share.test.mjs): the
+#     display list must be what Wine sees, ShowDisplay must work, and the canvas must equal
+#     the X root pixel for pixel, on a still screen and after an xterm has scrolled
 #
 # Everything lands in ~/.cache/glance-xci (GLANCE_XCI_DIR; shared with cross-mac.sh and kept
 # between runs and clones: std, deps and the Wine prefix are reused; about 8 min cold).
 # See docs in README.md ("Windows") and ../shared/notes/cross-targets.md for the measurements
 # behind this recipe.
 #
-# usage: scripts/cross-windows.sh        env: XCI_SKIP_TESTS=1, XCI_SKIP_CLIPPY=1, XCI_VERBOSE=1
+# usage: scripts/cross-windows.sh        env: XCI_SKIP_TESTS=1, XCI_SKIP_CLIPPY=1, XCI_VERBOSE=1,
+#                                             XCI_MONITORS=2 (two RandR monitors on the Xvfb screen)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -40,7 +46,8 @@ finish_times() {
 }
 
 # ---------------------------------------------------------------- packages
-pkgs=(rustc-web cargo-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64 wine64 wine xvfb xterm)
+pkgs=(rustc-web cargo-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64 wine64 wine xvfb xterm
+    xdotool x11-apps x11-xserver-utils)
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
     step "apt-get install ${pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -129,18 +136,36 @@ EOF
 fi
 
 # ---------------------------------------------------------------- Xvfb + xterm
+# start_x ARGS...: a private Xvfb with these screen arguments and the navy xterm on it.
+start_x() {
+    n=90
+    while [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; do n=$((n + 1)); done
+    Xvfb ":$n" "$@" -nolisten tcp >/dev/null 2>&1 &
+    xvfb_pid=$!
+    for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
+    [ -e "/tmp/.X11-unix/X$n" ] || { echo "cross-windows: Xvfb :$n did not start" >&2; exit 1; }
+    export DISPLAY=":$n"
+    xterm -geometry 80x24+100+100 -bg navy -fg yellow -e sleep 3600 &
+    xterm_pid=$!
+    sleep 1
+}
+stop_x() {
+    /usr/lib/wine/wineserver -k 2>/dev/null || true
+    /usr/lib/wine/wineserver -w 2>/dev/null || true
+    kill "$xterm_pid" "$xvfb_pid" 2>/dev/null || true
+    wait "$xterm_pid" "$xvfb_pid" 2>/dev/null || true
+    xterm_pid= xvfb_pid=
+}
+# The two-monitor pass below sets Wine's UseXRandR=N for this prefix; a run that died in it
+# must not leave it set (Wine would then misreport a plain Xvfb screen).
+if grep -q '"UseXRandR"' "$WINEPREFIX/user.reg" 2>/dev/null; then
+    DISPLAY='' /usr/lib/wine/wine64 reg delete 'HKCU\Software\Wine\X11 Driver' /v UseXRandR /f >/dev/null 2>&1 || true
+fi
 step "Xvfb (free display) + xterm"
-n=90
-while [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; do n=$((n + 1)); done
 export XCI_SCREEN_W=1280 XCI_SCREEN_H=800
-Xvfb ":$n" -screen 0 "${XCI_SCREEN_W}x${XCI_SCREEN_H}x24" -nolisten tcp >/dev/null 2>&1 &
-xvfb_pid=$!
-for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
-[ -e "/tmp/.X11-unix/X$n" ] || { echo "cross-windows: Xvfb :$n did not start" >&2; exit 1; }
-export DISPLAY=":$n"
-xterm -geometry 80x24+100+100 -bg navy -fg yellow -e sleep 3600 &
-xterm_pid=$!
-sleep 1
+start_x -screen 0 "${XCI_SCREEN_W}x${XCI_SCREEN_H}x24"
+# What Wine must report (tests/browser/wine_share.test.mjs): NAME@X,Y,WxH, primary first.
+XCI_MONITOR_LIST='\\.\DISPLAY1@0,0,'"${XCI_SCREEN_W}x${XCI_SCREEN_H}"
 
 # ---------------------------------------------------------------- tests under Wine
 # GLANCE_XCI_SCREEN tells the Windows tests the Xvfb size (the monitor Wine must report).
@@ -148,34 +173,85 @@ export GLANCE_XCI_SCREEN="${XCI_SCREEN_W}x${XCI_SCREEN_H}"
 step "cargo test --release --target $TARGET under Wine: glance-platform glance-ffi"
 "$CARGO" test "${X[@]}" -p glance-platform -p glance-ffi -- --test-threads=1
 
+# SendInput moves the real X pointer: a click at a pixel the script names (the test checks
+# that its window got the click there), then the X server is asked where its pointer is.
+step "SendInput under Wine: the X pointer ends on the injected pixel (xdotool)"
+for at in 777x333 1234x56; do
+    out=$(GLANCE_XCI_POINTER_END=$at "$CARGO" test "${X[@]}" -p glance-platform \
+        --test windows_input pointer_ends_at_the_requested_pixel -- --exact --nocapture 2>&1) ||
+        { echo "$out" >&2; echo "cross-windows: the click at $at did not arrive" >&2; exit 1; }
+    grep -q "^POINTER_END ${at/x/ }$" <<<"$out" ||
+        { echo "$out" >&2; echo "cross-windows: the click test at $at did not run" >&2; exit 1; }
+    loc=$(xdotool getmouselocation --shell | tr '\n' ' ')
+    case "$loc" in
+    "X=${at%x*} Y=${at#*x} "*) echo "X pointer at $at after SendInput ($loc)" ;;
+    *)
+        echo "cross-windows: SendInput to $at, but the X pointer is at: $loc" >&2
+        exit 1
+        ;;
+    esac
+done
+
 # ---------------------------------------------------------------- a C visitor under Wine
 # tests/c/windows_share.c built with MinGW against glance.dll (import library libglance.dll.a)
-# shares the Xvfb screen through a real (Linux) glance-server. The server is the native build:
-# $GLANCE_SERVER, else target/debug/glance-server (scripts/test.sh builds it); skipped when
-# neither exists.
+# shares the Xvfb screen through a real (Linux) glance-server to the agent viewer in headless
+# Chromium (tests/browser/wine_share.test.mjs; node, chromium and the node modules come from
+# scripts/setup.sh). The server is the native build: $GLANCE_SERVER, else
+# target/debug/glance-server (scripts/test.sh builds it); skipped when neither exists.
 server="${GLANCE_SERVER:-$ROOT/target/debug/glance-server}"
 if [ -x "$server" ]; then
-    step "C program (MinGW, glance.dll) shares the screen under Wine through glance-server"
     x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude \
         tests/c/windows_share.c -o "$CARGO_TARGET_DIR/windows_share.exe" -L"$OUT" -lglance
     cp "$OUT/glance.dll" "$CARGO_TARGET_DIR/"
-    sdir=$(mktemp -d)
-    "$server" --listen 127.0.0.1:0 --state-dir "$sdir" >"$sdir/out" 2>"$sdir/err" &
-    server_pid=$!
-    for _ in $(seq 100); do [ -s "$sdir/out" ] && break; sleep 0.1; done
-    ready=$(head -n1 "$sdir/out")
-    json() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$ready"; }
-    rc=0
-    timeout 120 /usr/lib/wine/wine64 "$CARGO_TARGET_DIR/windows_share.exe" "$(json group_id)" \
-        "$(json session_url)" "Z:$(json ca_cert)" 3 >"$sdir/share.log" 2>&1 || rc=$?
-    kill "$server_pid" 2>/dev/null || true
-    cat "$sdir/share.log"
-    if [ "$rc" != 0 ] || ! grep -q '^SHARE OK' "$sdir/share.log"; then
-        echo "cross-windows: the C visitor under Wine failed (rc $rc); server log:" >&2
-        tail -20 "$sdir/err" >&2
-        exit 1
+    # node's environment: the native target dir (helpers.mjs finds glance-server there),
+    # the exe, and GLANCE_WINE_REQUIRED so that a missing piece fails instead of skipping
+    share_env=(CARGO_TARGET_DIR="$(dirname "$(dirname "$server")")" GLANCE_WINE_REQUIRED=1
+        GLANCE_WINE_SHARE_EXE="$CARGO_TARGET_DIR/windows_share.exe" GLANCE_WINE=/usr/lib/wine/wine64)
+    if command -v node >/dev/null && [ -d tests/browser/node_modules/playwright-core ]; then
+        step "C program (MinGW, glance.dll) under Wine -> glance-server -> viewer in Chromium: pixel-exact, displays, ShowDisplay"
+        (cd tests/browser && env "${share_env[@]}" GLANCE_XCI_MONITORS="$XCI_MONITOR_LIST" \
+            timeout 600 node --test --test-concurrency=1 wine_share.test.mjs)
+        if [ "${XCI_SKIP_TWO_MONITORS:-0}" != 1 ]; then
+            # Wine 8 reports one monitor per RandR output, and Xvfb has one (xrandr
+            # --setmonitor adds no monitor there). With UseXRandR=N Wine reports Xinerama
+            # heads instead: Xvfb +xinerama with a second screen gives a second monitor
+            # (Xvfb puts every screen at 0,0, so it overlaps the first one's top left).
+            step "two monitors (Xvfb +xinerama, Wine UseXRandR=N): displays, ShowDisplay to the second"
+            stop_x
+            start_x +xinerama -screen 0 "${XCI_SCREEN_W}x${XCI_SCREEN_H}x24" -screen 1 640x480x24
+            /usr/lib/wine/wine64 reg add 'HKCU\Software\Wine\X11 Driver' /v UseXRandR /t REG_SZ \
+                /d N /f >/dev/null 2>&1
+            /usr/lib/wine/wineserver -k 2>/dev/null || true
+            /usr/lib/wine/wineserver -w 2>/dev/null || true
+            rc=0
+            (cd tests/browser && env "${share_env[@]}" \
+                GLANCE_XCI_MONITORS="$XCI_MONITOR_LIST"';\\.\DISPLAY2@0,0,640x480' \
+                timeout 600 node --test --test-concurrency=1 --test-name-pattern='displays Wine reports' \
+                wine_share.test.mjs) || rc=$?
+            /usr/lib/wine/wine64 reg delete 'HKCU\Software\Wine\X11 Driver' /v UseXRandR /f >/dev/null 2>&1 || true
+            [ "$rc" = 0 ] || exit "$rc"
+        fi
+    else
+        step "C program (MinGW, glance.dll) shares the screen under Wine through glance-server"
+        echo "=== (no node/playwright-core: scripts/setup.sh installs them; sharing without a viewer)"
+        sdir=$(mktemp -d)
+        "$server" --listen 127.0.0.1:0 --state-dir "$sdir" >"$sdir/out" 2>"$sdir/err" &
+        server_pid=$!
+        for _ in $(seq 100); do [ -s "$sdir/out" ] && break; sleep 0.1; done
+        ready=$(head -n1 "$sdir/out")
+        json() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$ready"; }
+        rc=0
+        timeout 120 /usr/lib/wine/wine64 "$CARGO_TARGET_DIR/windows_share.exe" "$(json group_id)" \
+            "$(json session_url)" "Z:$(json ca_cert)" 3 >"$sdir/share.log" 2>&1 || rc=$?
+        kill "$server_pid" 2>/dev/null || true
+        cat "$sdir/share.log"
+        if [ "$rc" != 0 ] || ! grep -q '^SHARE OK' "$sdir/share.log"; then
+            echo "cross-windows: the C visitor under Wine failed (rc $rc); server log:" >&2
+            tail -20 "$sdir/err" >&2
+            exit 1
+        fi
+        rm -rf "$sdir"
     fi
-    rm -rf "$sdir"
 else
     echo "=== (skipped the C visitor under Wine: no glance-server at $server)"
 fi

@@ -1,9 +1,16 @@
 /* windows_share.c: a minimal visitor that shares this machine's real screen through the C ABI
  * (built with MinGW against glance.dll and run under Wine by scripts/cross-windows.sh, but
  * plain C11 that builds anywhere). It lists the displays (GetDisplayCount, GetMainMonitor,
- * GetDisplayName, GetDisplayType), starts a session on the main monitor, shares for SECONDS
- * and ends it. Prints "SHARE OK key=<key>" and exits 0 on success.
- * Usage: windows_share GROUP_ID SESSION_URL CA_CERT_PATH SECONDS */
+ * GetDisplayName, GetDisplayType) as "MAIN <index>" and "DISPLAY <index> <type> <name>" lines,
+ * starts a session on the main monitor ("SHARING <key>"), shares, ends it, and prints
+ * "SHARE OK key=<key>" and exits 0 on success.
+ * SECONDS: share that long. "-": take commands from stdin instead, one a line, each answered
+ * by a line "DONE <command> rc=<GlanceResult> shown=<display name in GetSessionInfo>":
+ *   show NAME   ShowDisplay(NAME) ("main" for the primary monitor)
+ *   rc on|off   EnableRC
+ *   end         EndSession (also at the end of stdin)
+ * Every event is printed as "event <name>: <message>".
+ * Usage: windows_share GROUP_ID SESSION_URL CA_CERT_PATH SECONDS|- */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +52,40 @@ static int wait_for(volatile int *flag, int seconds) {
   return *flag;
 }
 
+/* The commands of the "-" mode, until "end" or the end of stdin. */
+static void run_commands(GlanceVisitor *v) {
+  char line[512];
+  while (fgets(line, sizeof line, stdin)) {
+    line[strcspn(line, "\r\n")] = 0;
+    GlanceResult rc = GLANCE_OK;
+    if (strncmp(line, "show ", 5) == 0) {
+      GlanceDisplayParams p;
+      memset(&p, 0, sizeof p);
+      p.display_name = line + 5;
+      p.scale = 1.0f;
+      rc = glance_visitor_show_display(v, &p);
+      sleep_ms(500); /* the session task switches the display */
+    } else if (strcmp(line, "rc on") == 0 || strcmp(line, "rc off") == 0) {
+      rc = glance_visitor_enable_rc(v, line[4] == 'n');
+      sleep_ms(300);
+    } else if (strcmp(line, "end") == 0) {
+      break;
+    } else if (line[0]) {
+      fprintf(stderr, "unknown command %s\n", line);
+      continue;
+    }
+    GlanceSessionInfo info;
+    memset(&info, 0, sizeof info);
+    glance_visitor_get_session_info(v, &info);
+    printf("DONE %s rc=%d shown=%s rcon=%d\n", line, (int)rc, info.display_name,
+           (int)info.rc_enabled);
+    fflush(stdout);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc != 5) {
-    fprintf(stderr, "usage: %s GROUP_ID SESSION_URL CA_CERT_PATH SECONDS\n", argv[0]);
+    fprintf(stderr, "usage: %s GROUP_ID SESSION_URL CA_CERT_PATH SECONDS|-\n", argv[0]);
     return 2;
   }
   GlanceVisitor *v = glance_visitor_new(on_event, NULL);
@@ -64,13 +102,14 @@ int main(int argc, char **argv) {
   }
   int n = glance_visitor_get_display_count(v);
   int main_monitor = glance_visitor_get_main_monitor(v);
-  printf("displays: %d, main monitor: %d\n", n, main_monitor);
+  printf("COUNT %d\nMAIN %d\n", n, main_monitor);
   for (int i = 0; i < n; i++) {
     char *name = glance_visitor_get_display_name(v, i);
-    printf("display %d: %s type %d\n", i, name ? name : "(null)",
-           (int)glance_visitor_get_display_type(v, i));
+    printf("DISPLAY %d %d %s\n", i, (int)glance_visitor_get_display_type(v, i),
+           name ? name : "(null)");
     glance_string_free(name);
   }
+  fflush(stdout);
   if (n < 1) {
     fprintf(stderr, "no displays\n");
     return 1;
@@ -83,9 +122,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "start session failed\n");
     return 1;
   }
-  printf("sharing with key %s for %s s\n", g_key, argv[4]);
+  printf("SHARING %s\n", g_key);
   fflush(stdout);
-  sleep_ms((unsigned)atoi(argv[4]) * 1000u);
+  if (strcmp(argv[4], "-") == 0)
+    run_commands(v);
+  else
+    sleep_ms((unsigned)atoi(argv[4]) * 1000u);
   glance_visitor_end_session(v);
   wait_for(&g_ended, 10);
   glance_visitor_free(v);

@@ -1,6 +1,7 @@
 //! The browser's `KeyboardEvent.code` (the physical key, layout-independent) mapped to X11
-//! keysyms, and a character without a physical key mapped to its keysym. Platform backends
-//! translate further (X11: keysym to keycode through the server's keyboard mapping).
+//! keysyms and to PC (set 1) scan codes, and a character without a physical key mapped to its
+//! keysym. Platform backends translate further (X11: keysym to keycode through the server's
+//! keyboard mapping; Windows: the scan code goes to SendInput as it is).
 
 /// The X keysym of the key at DOM `code` on a US layout (what the X server maps back to the
 /// user's own layout through its keycodes), or `None` for codes we do not know.
@@ -74,6 +75,105 @@ pub fn x11_keysym(code: &str) -> Option<u32> {
         "ScrollLock" => 0xff14,
         "Pause" => 0xff13,
         "NumLock" => 0xff7f,
+        _ => return None,
+    })
+}
+
+/// The PC keyboard scan code (set 1, as Windows' `KEYBDINPUT.wScan` takes it) of the key at
+/// DOM `code`; extended keys (the E0 prefix) are `0xE0xx`. `None` for codes we do not know.
+/// Windows' own oddities are kept: NumLock is `E0 45` and Pause is `45` (what
+/// MapVirtualKey reports and what Chromium's `dom_code_data` lists for Windows).
+pub fn pc_scancode(code: &str) -> Option<u16> {
+    const LETTERS: &[u8; 26] = b"\x1e\x30\x2e\x20\x12\x21\x22\x23\x17\x24\x25\x26\x32\x31\x18\x19\x10\x13\x1f\x14\x16\x2f\x11\x2d\x15\x2c";
+    if let Some(c) = code.strip_prefix("Key") {
+        let b = c.as_bytes();
+        if b.len() == 1 && b[0].is_ascii_uppercase() {
+            return Some(u16::from(LETTERS[usize::from(b[0] - b'A')]));
+        }
+    }
+    if let Some(d) = code.strip_prefix("Digit") {
+        let b = d.as_bytes();
+        if b.len() == 1 && b[0].is_ascii_digit() {
+            // 1..9 are 0x02..0x0A, 0 is 0x0B
+            return Some(if b[0] == b'0' {
+                0x0b
+            } else {
+                u16::from(b[0] - b'1') + 0x02
+            });
+        }
+    }
+    if let Some(n) = code.strip_prefix('F').and_then(|n| n.parse::<u16>().ok()) {
+        return match n {
+            1..=10 => Some(0x3b + n - 1),
+            11 => Some(0x57),
+            12 => Some(0x58),
+            13..=23 => Some(0x64 + n - 13),
+            24 => Some(0x76),
+            _ => None,
+        };
+    }
+    Some(match code {
+        "Escape" => 0x01,
+        "Minus" => 0x0c,
+        "Equal" => 0x0d,
+        "Backspace" => 0x0e,
+        "Tab" => 0x0f,
+        "BracketLeft" => 0x1a,
+        "BracketRight" => 0x1b,
+        "Enter" => 0x1c,
+        "ControlLeft" => 0x1d,
+        "Semicolon" => 0x27,
+        "Quote" => 0x28,
+        "Backquote" => 0x29,
+        "ShiftLeft" => 0x2a,
+        "Backslash" => 0x2b,
+        "Comma" => 0x33,
+        "Period" => 0x34,
+        "Slash" => 0x35,
+        "ShiftRight" => 0x36,
+        "NumpadMultiply" => 0x37,
+        "AltLeft" => 0x38,
+        "Space" => 0x39,
+        "CapsLock" => 0x3a,
+        "Pause" => 0x45,
+        "ScrollLock" => 0x46,
+        "Numpad7" => 0x47,
+        "Numpad8" => 0x48,
+        "Numpad9" => 0x49,
+        "NumpadSubtract" => 0x4a,
+        "Numpad4" => 0x4b,
+        "Numpad5" => 0x4c,
+        "Numpad6" => 0x4d,
+        "NumpadAdd" => 0x4e,
+        "Numpad1" => 0x4f,
+        "Numpad2" => 0x50,
+        "Numpad3" => 0x51,
+        "Numpad0" => 0x52,
+        "NumpadDecimal" => 0x53,
+        "IntlBackslash" => 0x56,
+        "NumpadEqual" => 0x59,
+        "IntlRo" => 0x73,
+        "IntlYen" => 0x7d,
+        "NumpadComma" => 0x7e,
+        "NumpadEnter" => 0xe01c,
+        "ControlRight" => 0xe01d,
+        "NumpadDivide" => 0xe035,
+        "PrintScreen" => 0xe037,
+        "AltRight" => 0xe038,
+        "NumLock" => 0xe045,
+        "Home" => 0xe047,
+        "ArrowUp" => 0xe048,
+        "PageUp" => 0xe049,
+        "ArrowLeft" => 0xe04b,
+        "ArrowRight" => 0xe04d,
+        "End" => 0xe04f,
+        "ArrowDown" => 0xe050,
+        "PageDown" => 0xe051,
+        "Insert" => 0xe052,
+        "Delete" => 0xe053,
+        "MetaLeft" => 0xe05b,
+        "MetaRight" => 0xe05c,
+        "ContextMenu" => 0xe05d,
         _ => return None,
     })
 }
@@ -203,6 +303,146 @@ mod tests {
         assert_eq!(x11_keysym("Unknown"), None);
         assert_eq!(x11_keysym("F99"), None);
     }
+
+    #[test]
+    fn codes_map_to_pc_scancodes() {
+        assert_eq!(pc_scancode("Escape"), Some(0x01));
+        assert_eq!(pc_scancode("Digit1"), Some(0x02));
+        assert_eq!(pc_scancode("Digit9"), Some(0x0a));
+        assert_eq!(pc_scancode("Digit0"), Some(0x0b));
+        assert_eq!(pc_scancode("KeyQ"), Some(0x10));
+        assert_eq!(pc_scancode("KeyA"), Some(0x1e));
+        assert_eq!(pc_scancode("KeyZ"), Some(0x2c));
+        assert_eq!(pc_scancode("KeyM"), Some(0x32));
+        assert_eq!(pc_scancode("KeyP"), Some(0x19));
+        assert_eq!(pc_scancode("F1"), Some(0x3b));
+        assert_eq!(pc_scancode("F10"), Some(0x44));
+        assert_eq!(pc_scancode("F11"), Some(0x57));
+        assert_eq!(pc_scancode("F13"), Some(0x64));
+        assert_eq!(pc_scancode("F24"), Some(0x76));
+        assert_eq!(pc_scancode("F25"), None);
+        assert_eq!(pc_scancode("Enter"), Some(0x1c));
+        assert_eq!(pc_scancode("NumpadEnter"), Some(0xe01c));
+        assert_eq!(pc_scancode("ArrowLeft"), Some(0xe04b));
+        assert_eq!(pc_scancode("AltRight"), Some(0xe038));
+        assert_eq!(pc_scancode("Keya"), None);
+        assert_eq!(pc_scancode("Unidentified"), None);
+        // every code X11 knows has a scan code too, and no two codes share one
+        let mut all = Vec::new();
+        for code in ALL_CODES {
+            assert!(x11_keysym(code).is_some(), "{code}");
+            let sc = pc_scancode(code).unwrap_or_else(|| panic!("{code}"));
+            assert!(!all.contains(&sc), "{code} {sc:#x}");
+            all.push(sc);
+        }
+    }
+
+    const ALL_CODES: &[&str] = &[
+        "KeyA",
+        "KeyB",
+        "KeyC",
+        "KeyD",
+        "KeyE",
+        "KeyF",
+        "KeyG",
+        "KeyH",
+        "KeyI",
+        "KeyJ",
+        "KeyK",
+        "KeyL",
+        "KeyM",
+        "KeyN",
+        "KeyO",
+        "KeyP",
+        "KeyQ",
+        "KeyR",
+        "KeyS",
+        "KeyT",
+        "KeyU",
+        "KeyV",
+        "KeyW",
+        "KeyX",
+        "KeyY",
+        "KeyZ",
+        "Digit0",
+        "Digit1",
+        "Digit2",
+        "Digit3",
+        "Digit4",
+        "Digit5",
+        "Digit6",
+        "Digit7",
+        "Digit8",
+        "Digit9",
+        "F1",
+        "F2",
+        "F3",
+        "F4",
+        "F5",
+        "F6",
+        "F7",
+        "F8",
+        "F9",
+        "F10",
+        "F11",
+        "F12",
+        "Numpad0",
+        "Numpad1",
+        "Numpad2",
+        "Numpad3",
+        "Numpad4",
+        "Numpad5",
+        "Numpad6",
+        "Numpad7",
+        "Numpad8",
+        "Numpad9",
+        "Enter",
+        "NumpadEnter",
+        "Backspace",
+        "Tab",
+        "Escape",
+        "Space",
+        "Delete",
+        "Insert",
+        "Home",
+        "End",
+        "PageUp",
+        "PageDown",
+        "ArrowLeft",
+        "ArrowUp",
+        "ArrowRight",
+        "ArrowDown",
+        "ShiftLeft",
+        "ShiftRight",
+        "ControlLeft",
+        "ControlRight",
+        "CapsLock",
+        "MetaLeft",
+        "MetaRight",
+        "AltLeft",
+        "AltRight",
+        "ContextMenu",
+        "Minus",
+        "Equal",
+        "BracketLeft",
+        "BracketRight",
+        "Backslash",
+        "Semicolon",
+        "Quote",
+        "Backquote",
+        "Comma",
+        "Period",
+        "Slash",
+        "NumpadAdd",
+        "NumpadSubtract",
+        "NumpadMultiply",
+        "NumpadDivide",
+        "NumpadDecimal",
+        "PrintScreen",
+        "ScrollLock",
+        "Pause",
+        "NumLock",
+    ];
 
     #[test]
     fn characters_map_to_latin1_or_unicode_keysyms() {

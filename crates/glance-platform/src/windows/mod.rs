@@ -2,7 +2,9 @@
 //! DXGI Desktop Duplication ([`dxgi`], with dirty and move rectangles) falling back to GDI
 //! BitBlt ([`gdi`]) where duplication is unavailable (Wine, some RDP sessions, old drivers),
 //! the pointer through GetCursorInfo ([`cursor`]), IdentifyMonitors windows
-//! ([`identify`]), and the windows and their owners for the mask stage ([`windows_list`]). The process is made per-monitor DPI aware (V2) on first use.
+//! ([`identify`]), the windows and their owners for the mask stage ([`windows_list`]) and
+//! remote-control input through SendInput ([`input`]). The process is made per-monitor DPI
+//! aware (V2) on first use.
 //!
 //! `GLANCE_WINDOWS_CAPTURE=gdi` forces the GDI path (`dxgi` forbids the fallback).
 
@@ -11,13 +13,15 @@ pub mod displays;
 pub mod dxgi;
 pub mod gdi;
 pub mod identify;
+pub mod input;
 pub mod windows_list;
 
 pub use cursor::WindowsCursorSource;
 pub use gdi::GdiCapturer;
+pub use input::WindowsInjector;
 
 use crate::duplication::DuplicationCapturer;
-use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc};
+use crate::{Backend, CaptureError, Capturer, CursorSource, DisplayDesc, InputInjector};
 
 /// Which capture path a capturer uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +83,10 @@ impl Backend for WindowsBackend {
     fn open_windows(&self) -> Result<Box<dyn crate::WindowSource>, CaptureError> {
         displays::set_dpi_awareness();
         Ok(Box::new(windows_list::WindowsWindows::default()))
+    }
+
+    fn open_injector(&self, desc: &DisplayDesc) -> Result<Box<dyn InputInjector>, CaptureError> {
+        Ok(Box::new(WindowsInjector::open(desc)?))
     }
 }
 
