@@ -251,3 +251,77 @@ fn input_while_the_display_is_away_is_dropped_and_control_follows_it_back() {
         vis.ended(10).await;
     });
 }
+
+#[test]
+fn input_aimed_at_a_masked_area_is_never_injected() {
+    runtime().block_on(async {
+        let server = TestServer::with_config(&config(true)).await.unwrap();
+        let r = server.ready().clone();
+        let vis = Visitor::synthetic(&r, 200, 100).await;
+        // The right half of the display is masked (display pixels 100..200).
+        let mask = vis.v.add_masked_rect(100, 0, 100, 100).unwrap();
+        let key_ = vis.start_random().await;
+        let alice = TestAgent::join(&r, &key_, &token_for(&r, "alice").await, Some(1))
+            .await
+            .unwrap();
+        vis.v.enable_rc(true).unwrap();
+        rc_on(&vis, true).await;
+        common::agent_saw_rc_on(&alice).await;
+        let ptr = |x, y, buttons| Control::Input {
+            input: InputEvent::Pointer { x, y, buttons },
+        };
+        let wheel = |x, y| Control::Input {
+            input: InputEvent::Wheel {
+                x,
+                y,
+                dx: 0,
+                dy: 100,
+            },
+        };
+        // A press on the visible half, a drag into the mask, a wheel over it, a release.
+        alice.send(&ptr(40, 40, 1)).unwrap();
+        alice.send(&ptr(150, 40, 1)).unwrap();
+        alice.send(&wheel(180, 50)).unwrap();
+        alice.send(&ptr(160, 60, 0)).unwrap();
+        alice.send(&ptr(60, 60, 0)).unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            events(&vis),
+            vec![
+                InputEvent::Pointer {
+                    x: 40,
+                    y: 40,
+                    buttons: 1
+                },
+                InputEvent::Pointer {
+                    x: 60,
+                    y: 60,
+                    buttons: 0
+                },
+            ],
+            "nothing aimed at the mask"
+        );
+        // The drag into the mask let go of the button at once.
+        assert!(vis
+            .display()
+            .injected()
+            .iter()
+            .any(|i| matches!(i, Injected::Released { buttons: 1, .. })));
+        assert_eq!(vis.display().held(), (vec![], 0));
+        // Without the mask the same spot takes input.
+        vis.v.remove_mask(mask).unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        alice.send(&ptr(150, 40, 0)).unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            events(&vis).last(),
+            Some(&InputEvent::Pointer {
+                x: 150,
+                y: 40,
+                buttons: 0
+            })
+        );
+        vis.v.end_session().unwrap();
+        vis.ended(10).await;
+    });
+}

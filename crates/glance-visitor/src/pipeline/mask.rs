@@ -72,6 +72,10 @@ pub struct MaskSet {
     inner: Mutex<Inner>,
     /// Bumped on every change, so the capture thread notices without locking.
     generation: AtomicU64,
+    /// The fill of the last captured frame and its display, published by the capture thread
+    /// whenever it changes, so that remote control drops input aimed at what agents cannot
+    /// see ([`MaskSet::input_allowed`]).
+    input_plan: Mutex<Option<(String, FillPlan)>>,
 }
 
 impl MaskSet {
@@ -85,6 +89,24 @@ impl MaskSet {
 
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The capture thread's new fill for `display` (called only when it changed).
+    pub fn publish_plan(&self, display: &str, plan: &FillPlan) {
+        let mut g = self.input_plan.lock().unwrap_or_else(|p| p.into_inner());
+        *g = Some((display.to_string(), plan.clone()));
+    }
+
+    /// Whether input may reach pixel (x, y) of `display` (display pixels): false where the
+    /// last captured frame was filled (masks, other applications in application mode), so an
+    /// agent can never act on what it was not shown. A display not captured yet takes no
+    /// input until its first frame says what it shows.
+    pub fn input_allowed(&self, display: &str, x: u16, y: u16) -> bool {
+        let g = self.input_plan.lock().unwrap_or_else(|p| p.into_inner());
+        match &*g {
+            Some((d, plan)) if d == display => !plan.touches(i32::from(x), i32::from(y), 1, 1),
+            _ => false,
+        }
     }
 
     /// Adds a mask; returns its id (never 0).
@@ -569,6 +591,7 @@ impl Capturer for MaskedCapturer {
                 self.prev_plan = self.plan.clone();
             }
             self.prev_plan.apply(buf);
+            self.set.publish_plan(&self.desc.name, &self.plan);
         }
         self.plan.apply(buf);
         Ok(())

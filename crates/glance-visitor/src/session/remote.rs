@@ -13,6 +13,7 @@ use std::time::Instant;
 use glance_platform::{DisplaySource, Indicator, InputInjector};
 use glance_protocol::InputEvent;
 
+use crate::pipeline::mask::MaskSet;
 use crate::shown::{Shown, Transform};
 
 /// Input events injected per second at most (after a burst of [`BURST`]): far above a person
@@ -33,6 +34,8 @@ pub(crate) struct RemoteControl {
     /// Whether the last enable asked for the notice (a display switch keeps the choice).
     wants_notice: bool,
     shown: Arc<Shown>,
+    /// What may leave the process: input aimed at a filled pixel is dropped.
+    masks: Option<Arc<MaskSet>>,
     tokens: f64,
     at: Instant,
     dropped: u64,
@@ -45,10 +48,17 @@ impl RemoteControl {
             notice: None,
             wants_notice: false,
             shown,
+            masks: None,
             tokens: BURST,
             at: Instant::now(),
             dropped: 0,
         }
+    }
+
+    /// Drops pointer input aimed at what the mask stage filled (see [`MaskSet::input_allowed`]).
+    pub fn with_masks(mut self, masks: Arc<MaskSet>) -> RemoteControl {
+        self.masks = Some(masks);
+        self
     }
 
     pub fn is_on(&self) -> bool {
@@ -151,6 +161,20 @@ impl RemoteControl {
             }
             k @ InputEvent::Key { .. } => k,
         };
+        if let (Some(m), InputEvent::Pointer { x, y, .. } | InputEvent::Wheel { x, y, .. }) =
+            (&self.masks, &mapped)
+        {
+            if !m.input_allowed(&view.display.name, *x, *y) {
+                // Aimed at the fill (a mask, another application): never injected, and
+                // whatever was held is let go, so a drag cannot end in what the agent cannot
+                // see.
+                log::debug!("remote control: input over a masked area dropped");
+                if let Some(i) = &mut self.injector {
+                    i.release_all();
+                }
+                return;
+            }
+        }
         if let Some(i) = &mut self.injector {
             if let Err(e) = i.inject(&mapped) {
                 log::warn!("remote control: input not injected: {e}");

@@ -120,7 +120,7 @@ impl<'a> Session<'a> {
         ctl: Arc<PipelineCtl>,
         pointer: Arc<cursor::CursorCtl>,
     ) -> Session<'a> {
-        let remote = remote::RemoteControl::new(shown.reader());
+        let remote = remote::RemoteControl::new(shown.reader()).with_masks(core.masks.clone());
         Session {
             core,
             spec,
