@@ -55,7 +55,21 @@ pub enum Encoding {
 /// Most colours a PALETTE rect may have.
 pub const MAX_PALETTE: usize = 256;
 
+/// Encoding ids [`WireStats`] counts (every id below this).
+pub const ENCODING_SLOTS: usize = 8;
+
 impl Encoding {
+    /// The protocol's name for the encoding (docs/PROTOCOL.md).
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Solid => "solid",
+            Encoding::ZlibRgb => "zlib",
+            Encoding::Copy => "copy",
+            Encoding::Palette => "palette",
+            Encoding::Jpeg => "jpeg",
+        }
+    }
+
     pub fn from_byte(b: u8) -> Option<Encoding> {
         match b {
             0 => Some(Encoding::Solid),
@@ -246,6 +260,49 @@ impl<'a> FrameUpdate<'a> {
     }
     pub fn is_final(&self) -> bool {
         self.flags & FLAG_FINAL != 0
+    }
+}
+
+/// Where the bytes of received updates went: per encoding, and headers. Benchmarks and tests
+/// read it (the test agent keeps one).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WireStats {
+    pub updates: u64,
+    /// Bytes of update headers, rect headers and the message kind byte.
+    pub header_bytes: u64,
+    /// Rects, by encoding id.
+    pub rects: [u64; ENCODING_SLOTS],
+    /// Rect data bytes (after the rect header), by encoding id.
+    pub data_bytes: [u64; ENCODING_SLOTS],
+}
+
+impl WireStats {
+    /// Counts one update message (its payload, plus the one kind byte before it).
+    pub fn record(&mut self, u: &FrameUpdate<'_>) {
+        self.updates += 1;
+        self.header_bytes += 1 + HEADER_LEN as u64 + (RECT_HEADER_LEN * u.rects.len()) as u64;
+        for r in &u.rects {
+            let i = (r.encoding as usize).min(ENCODING_SLOTS - 1);
+            self.rects[i] += 1;
+            self.data_bytes[i] += r.data.len() as u64;
+        }
+    }
+
+    /// Every byte counted.
+    pub fn total(&self) -> u64 {
+        self.header_bytes + self.data_bytes.iter().sum::<u64>()
+    }
+
+    /// The counts since `earlier`.
+    pub fn since(&self, earlier: &WireStats) -> WireStats {
+        let mut d = *self;
+        d.updates -= earlier.updates.min(d.updates);
+        d.header_bytes -= earlier.header_bytes.min(d.header_bytes);
+        for i in 0..ENCODING_SLOTS {
+            d.rects[i] -= earlier.rects[i].min(d.rects[i]);
+            d.data_bytes[i] -= earlier.data_bytes[i].min(d.data_bytes[i]);
+        }
+        d
     }
 }
 
