@@ -283,7 +283,9 @@ fn written_bytes(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn glance_run(share: &Path, secs: f64, wl: Workload) -> Result<GlanceRun, String> {
+/// One Glance run of `wl`; `no_stream`: every rect compressed on its own (the encoder before
+/// the stream encodings, `GLANCE_NO_STREAM=1`).
+fn glance_run(share: &Path, secs: f64, wl: Workload, no_stream: bool) -> Result<GlanceRun, String> {
     let mut scene = Scene::start(wl)?;
     let rt = crate::runtime();
     rt.block_on(async {
@@ -294,6 +296,7 @@ fn glance_run(share: &Path, secs: f64, wl: Workload) -> Result<GlanceRun, String
         let key = "bench-vnc-workload";
         let mut child = crate::share_command(share, &ready)
             .env("DISPLAY", &scene.display)
+            .env("GLANCE_NO_STREAM", if no_stream { "1" } else { "0" })
             .args(["--key", key, "--persist"])
             .stdin(Stdio::null())
             .spawn()
@@ -610,11 +613,35 @@ fn measure_one(out: &mut Map<String, Value>, share: &Path, wl: Workload, secs: f
         );
         return;
     }
-    eprintln!("  [{name}] Glance: one workload run ...");
-    match glance_run(share, secs, wl) {
+    for no_stream in [true, false] {
+        glance_one(out, share, wl, secs, no_stream, mixed, best);
+    }
+}
+
+/// The Glance side of one workload: `no_stream` is the encoder without the stream encodings
+/// (keys `<workload>_glance_nostream_*`), else the current one (`<workload>_glance_*`).
+fn glance_one(
+    out: &mut Map<String, Value>,
+    share: &Path,
+    wl: Workload,
+    secs: f64,
+    no_stream: bool,
+    mixed: bool,
+    best: Option<(u64, &str)>,
+) {
+    let name = wl.name();
+    let (label, glance) = if no_stream {
+        ("Glance, each rect on its own", "glance_nostream")
+    } else {
+        ("Glance, stream encodings", "glance")
+    };
+    // The original keys stay with the current encoder.
+    let mixed = mixed && !no_stream;
+    eprintln!("  [{name}] {label}: one workload run ...");
+    match glance_run(share, secs, wl, no_stream) {
         Ok(g) => {
             println!(
-                "  [{name}] Glance (glance-share on the same display): {} B in {:.1} s, {} updates, {} frames; process wrote {} B (TLS + WebSocket framing); first picture {} B; agent picture equals the X screen afterwards: {}; {}; {}",
+                "  [{name}] {label} (glance-share on the same display): {} B in {:.1} s, {} updates, {} frames; process wrote {} B (TLS + WebSocket framing); first picture {} B; agent picture equals the X screen afterwards: {}; {}; {}",
                 g.bytes,
                 g.secs,
                 g.updates,
@@ -625,7 +652,10 @@ fn measure_one(out: &mut Map<String, Value>, share: &Path, wl: Workload, secs: f
                 show_split(g.split),
                 describe(&g.report)
             );
-            println!("  [{name}] Glance bytes by kind: {}", wire_summary(&g.wire));
+            println!(
+                "  [{name}] {label}: bytes by kind: {}",
+                wire_summary(&g.wire)
+            );
             if g.bytes == 0 {
                 println!("  [{name}] Glance: no update bytes during the workload; figure left out");
                 return;
@@ -641,36 +671,36 @@ fn measure_one(out: &mut Map<String, Value>, share: &Path, wl: Workload, secs: f
                     json!(g.pixel_exact as u8),
                 );
             }
-            out.insert(format!("{name}_glance_bytes"), json!(g.bytes));
+            out.insert(format!("{name}_{glance}_bytes"), json!(g.bytes));
             out.insert(
-                format!("{name}_glance_frames_per_s"),
+                format!("{name}_{glance}_frames_per_s"),
                 json!(g.frames as f64 / g.secs),
             );
             out.insert(
-                format!("{name}_glance_pixel_exact"),
+                format!("{name}_{glance}_pixel_exact"),
                 json!(g.pixel_exact as u8),
             );
             out.insert(
-                format!("{name}_glance_bytes_headers"),
+                format!("{name}_{glance}_bytes_headers"),
                 json!(g.wire.header_bytes),
             );
             for id in 0..glance_protocol::update::ENCODING_SLOTS {
                 if let Some(e) = Encoding::from_byte(id as u8) {
                     out.insert(
-                        format!("{name}_glance_bytes_{}", e.name()),
+                        format!("{name}_{glance}_bytes_{}", e.name()),
                         json!(g.wire.data_bytes[id]),
                     );
                 }
             }
-            if let Some((b, label)) = best {
+            if let Some((b, best_label)) = best {
                 let ratio = g.bytes as f64 / b as f64;
                 if mixed {
                     out.insert("glance_vs_best_vnc_ratio".into(), json!(ratio));
                 }
-                out.insert(format!("{name}_glance_vs_best_vnc_ratio"), json!(ratio));
-                println!("  [{name}] Glance / best VNC ({label}) = {ratio:.3}");
+                out.insert(format!("{name}_{glance}_vs_best_vnc_ratio"), json!(ratio));
+                println!("  [{name}] {label} / best VNC ({best_label}) = {ratio:.3}");
             }
         }
-        Err(e) => println!("  [{name}] Glance: measurement failed, no {name}_glance_bytes: {e}"),
+        Err(e) => println!("  [{name}] {label}: measurement failed, no {name}_{glance}_bytes: {e}"),
     }
 }
