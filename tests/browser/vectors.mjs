@@ -67,11 +67,12 @@ class Stream {
     return { x, y, w, h, enc: ENC_ZLIB_STREAM, data: this.piece(rgb, opts), rgb: Buffer.from(rgb) };
   }
 
-  /** A PALETTE_STREAM rect: `pal` colours [[r, g, b], ...], `idx` w*h indices. */
+  /** A PALETTE_STREAM rect: `pal` colours [[r, g, b], ...], `idx` w*h indices; the colours
+   * and then the indices are one piece of the stream. */
   palette(x, y, w, h, pal, idx) {
-    const head = Buffer.from([pal.length - 1, ...pal.flat()]);
     const rgb = Buffer.from([...idx].flatMap((i) => pal[i]));
-    return { x, y, w, h, enc: ENC_PALETTE_STREAM, data: Buffer.concat([head, this.piece(idx)]), rgb };
+    const piece = this.piece(Buffer.concat([Buffer.from(pal.flat()), Buffer.from(idx)]));
+    return { x, y, w, h, enc: ENC_PALETTE_STREAM, data: Buffer.concat([Buffer.from([pal.length - 1]), piece]), rgb };
   }
 }
 /** Text-like indices: two colours in a pattern with no short period. */
@@ -120,7 +121,8 @@ const streamVectors = () => {
     refused('a stream piece inflating to too few bytes', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 4, 4, [{ ...new Stream().rgb(0, 0, 4, 4, new Uint8Array(47)), rgb: undefined }])]),
     refused('a stream piece cut short', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 4, 4, [(() => { const r = new Stream().rgb(0, 0, 4, 4, pattern(4, 4, 1)); return { ...r, data: r.data.subarray(0, r.data.length - 3) }; })()])]),
     refused('a back-reference before the start of the stream', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 4, 4, [(() => { const s2 = new Stream(); s2.piece(pattern(4, 4, 1)); return s2.rgb(0, 0, 4, 4, pattern(4, 4, 1)); })()])]),
-    refused('a palette stream index beyond the palette', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 2, 1, [(() => { const r = new Stream().palette(0, 0, 2, 1, [[1, 1, 1], [2, 2, 2]], [0, 1]); const s3 = new Stream(); return { ...r, data: Buffer.concat([r.data.subarray(0, 7), s3.piece([0, 2])]) }; })()])]),
+    refused('a palette stream index beyond the palette', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 2, 1, [new Stream().palette(0, 0, 2, 1, [[1, 1, 1], [2, 2, 2]], [0, 2])])]),
+    refused('a palette stream piece without room for its colours', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 2, 1, [{ x: 0, y: 0, w: 2, h: 1, enc: ENC_PALETTE_STREAM, data: Buffer.concat([Buffer.from([1]), new Stream().piece([1, 1, 1, 0, 1])]) }])]),
   ];
 };
 

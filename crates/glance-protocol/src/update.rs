@@ -67,8 +67,10 @@ pub enum Encoding {
     /// raw DEFLATE stream (RFC 1951): the bytes up to and including a sync flush, without its
     /// last 4 bytes ([`SYNC_TAIL`]). Back-references may reach into earlier rects.
     ZlibStream = 5,
-    /// As [`Encoding::Palette`], with the w*h indices as the next piece of the connection's
-    /// stream (as in [`Encoding::ZlibStream`]).
+    /// Few colours, against history: u8 n-1 (n = 2..=256), then the next piece of the
+    /// connection's stream (as in [`Encoding::ZlibStream`]) giving n*3 bytes R, G, B of the
+    /// palette followed by the w*h colour indices (the palette, which repeats from rect to
+    /// rect, compresses too).
     PaletteStream = 6,
 }
 
@@ -249,7 +251,13 @@ impl<'a> FrameUpdate<'a> {
                 Encoding::ZlibRgb | Encoding::Jpeg | Encoding::ZlibStream => None,
                 Encoding::Palette | Encoding::PaletteStream => {
                     let n = *data.first().ok_or(UpdateError::Truncated(at - len))? as usize + 1;
-                    if n < 2 || data.len() < 1 + n * 3 {
+                    // PALETTE_STREAM's colours are inside its piece of the stream.
+                    let clear = if encoding == Encoding::Palette {
+                        n * 3
+                    } else {
+                        0
+                    };
+                    if n < 2 || data.len() < 1 + clear {
                         return Err(UpdateError::BadPalette);
                     }
                     None
@@ -454,6 +462,8 @@ pub struct RectEncoder {
     streaming: bool,
     /// Whether the last palette rect went into the stream.
     palette_streamed: bool,
+    /// A streamed palette rect's colours and indices.
+    pal_buf: Vec<u8>,
 }
 
 impl RectEncoder {
@@ -467,6 +477,7 @@ impl RectEncoder {
             stream_level: DEFAULT_STREAM_LEVEL,
             streaming: false,
             palette_streamed: false,
+            pal_buf: Vec::new(),
         }
     }
 
@@ -659,18 +670,47 @@ impl RectEncoder {
         }
         self.out.clear();
         self.out.push((pal.len() - 1) as u8);
-        for &c in &pal {
+        let colours = pal.iter().flat_map(|c| {
             let b = c.to_le_bytes();
-            self.out.extend_from_slice(&[b[2], b[1], b[0]]);
+            [b[2], b[1], b[0]]
+        });
+        if self.stream_on() {
+            // The palette goes into the stream, ahead of the indices.
+            self.pal_buf.clear();
+            self.pal_buf.extend(colours);
+            self.pal_buf.extend_from_slice(&self.rgb);
+            self.palette_streamed = Self::compress_into(
+                &mut self.stream,
+                self.level,
+                true,
+                &self.pal_buf,
+                &mut self.out,
+            );
+            if !self.palette_streamed {
+                // The stream failed: the self-contained layout (colours in the clear).
+                self.out.truncate(1);
+                self.out.extend(pal.iter().flat_map(|c| {
+                    let b = c.to_le_bytes();
+                    [b[2], b[1], b[0]]
+                }));
+                Self::compress_into(
+                    &mut self.stream,
+                    self.level,
+                    false,
+                    &self.rgb,
+                    &mut self.out,
+                );
+            }
+        } else {
+            self.out.extend(colours);
+            self.palette_streamed = Self::compress_into(
+                &mut self.stream,
+                self.level,
+                false,
+                &self.rgb,
+                &mut self.out,
+            );
         }
-        let streamed = self.stream_on();
-        self.palette_streamed = Self::compress_into(
-            &mut self.stream,
-            self.level,
-            streamed,
-            &self.rgb,
-            &mut self.out,
-        );
         true
     }
 }
@@ -846,13 +886,16 @@ impl Framebuffer {
                 }
                 Encoding::Palette | Encoding::PaletteStream => {
                     let n = r.data[0] as usize + 1;
-                    let pal = &r.data[1..1 + n * 3];
                     let w = rect.w as usize;
-                    let z = &r.data[1 + n * 3..];
-                    let idx = if r.encoding == Encoding::PaletteStream {
-                        self.stream.inflate(z, w * rect.h as usize)?
+                    let streamed;
+                    let (pal, idx) = if r.encoding == Encoding::PaletteStream {
+                        streamed = self
+                            .stream
+                            .inflate(&r.data[1..], n * 3 + w * rect.h as usize)?;
+                        streamed.split_at(n * 3)
                     } else {
-                        inflate_exact(z, w * rect.h as usize)?
+                        streamed = inflate_exact(&r.data[1 + n * 3..], w * rect.h as usize)?;
+                        (&r.data[1..1 + n * 3], &streamed[..])
                     };
                     for y in 0..rect.h as usize {
                         let src = &idx[y * w..(y + 1) * w];

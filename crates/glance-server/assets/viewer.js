@@ -112,7 +112,8 @@
       }
       if (enc === ENC_PALETTE || enc === ENC_PALETTE_STREAM) {
         const n = len > 0 ? data[0] + 1 : 0;
-        if (n < 2 || len < 1 + n * 3) {
+        // PALETTE_STREAM's colours are inside its piece of the stream.
+        if (n < 2 || len < 1 + (enc === ENC_PALETTE ? n * 3 : 0)) {
           throw new UpdateError('palette rect with a bad colour count or an index beyond the palette');
         }
       }
@@ -508,12 +509,17 @@
           }
         } else if (r.enc === ENC_PALETTE || r.enc === ENC_PALETTE_STREAM) {
           // n colours, then zlib (or a piece of the stream) of w*h one-byte colour indices.
+          // (PALETTE_STREAM: n, then one piece of the stream with the colours and the indices.)
           const n = r.data[0] + 1;
-          const pal = r.data.subarray(1, 1 + n * 3);
-          const z = r.data.subarray(1 + n * 3);
-          const idx = r.enc === ENC_PALETTE_STREAM
-            ? this.inflateStream(z, r.w * r.h)
-            : await inflateExact(z, r.w * r.h);
+          let pal, idx;
+          if (r.enc === ENC_PALETTE_STREAM) {
+            const buf = this.inflateStream(r.data.subarray(1), n * 3 + r.w * r.h);
+            pal = buf.subarray(0, n * 3);
+            idx = buf.subarray(n * 3);
+          } else {
+            pal = r.data.subarray(1, 1 + n * 3);
+            idx = await inflateExact(r.data.subarray(1 + n * 3), r.w * r.h);
+          }
           let s = 0;
           for (let y = 0; y < r.h; y++) {
             let p = (r.y + y) * stride + r.x * 4;
