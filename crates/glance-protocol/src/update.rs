@@ -728,8 +728,9 @@ pub struct Framebuffer {
     pub frames: u64,
     /// The stream the stream encodings continue.
     pub stream: InflateStream,
-    /// The `seq` of a frame whose FINAL message has not been applied yet.
-    open_frame: Option<u32>,
+    /// The `seq` of a frame whose FINAL message has not been applied yet (its continuations
+    /// do not reset or drop the stream).
+    pub open_frame: Option<u32>,
 }
 
 /// The agent's end of the connection's DEFLATE stream (raw DEFLATE, one 32 KB window, about
