@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Runs only the VNC comparison of glance-bench (~2 minutes): installs what it needs on Debian
-# when missing (Xvfb, xterm, xdotool, xmessage, x11vnc, TigerVNC's x0vncserver, the DejaVu
-# font), builds glance-share
-# and glance-bench in release mode, and runs `glance-bench --vnc-only` (extra arguments are
+# Runs only the VNC comparison of glance-bench: installs what it needs on Debian when missing
+# (Xvfb, xterm, xdotool, xmessage, x11vnc, TigerVNC's x0vncserver, the DejaVu font), builds
+# glance-share and glance-bench in release mode, and runs `glance-bench --vnc-only` (extra arguments are
 # passed on, e.g. --out PATH, --workloads mixed,small). The keys of the workloads run are
 # updated in target/glance-bench.json (four workloads, ~12 minutes).
 set -euo pipefail
