@@ -1,6 +1,7 @@
 //! Owns `FrameUpdate::parse` and `Framebuffer::apply`: the frame-update payload (kind 2)
 //! that the server checks and forwards and that every agent decodes and draws, with its four
-//! encodings (SOLID, ZLIB_RGB, COPY, PALETTE). Checks that whatever parses re-encodes byte
+//! encodings (SOLID, ZLIB_RGB, COPY, PALETTE, JPEG, and the stream encodings ZLIB_STREAM and
+//! PALETTE_STREAM, whose stream state the reference keeps by the rules of PROTOCOL.md). Checks that whatever parses re-encodes byte
 //! for byte with `UpdateWriter`, that every rect lies inside the display, and that applying
 //! it never panics and leaves exactly the picture (and error) a naive pixel-by-pixel
 //! reference gives, whether it succeeds or fails half-way.
@@ -12,7 +13,7 @@
 use glance_fuzz::Input;
 use glance_protocol::update::{
     inflate_exact, peek_header, Encoding, FrameUpdate, Framebuffer, Rect, UpdateError,
-    UpdateWriter, FLAG_FINAL, FLAG_KEY,
+    UpdateWriter, FLAG_FINAL, FLAG_KEY, FLAG_STREAM_RESET,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -38,6 +39,7 @@ fn picture(w: u16, h: u16, seed: u8) -> Framebuffer {
         rgba,
         seq: 7,
         frames: 3,
+        ..Default::default()
     }
 }
 
@@ -54,12 +56,15 @@ fn get(fb: &Framebuffer, x: usize, y: usize) -> [u8; 3] {
 /// The reference: what PROTOCOL.md says an agent does, one pixel at a time.
 fn reference(fb: &mut Framebuffer, u: &FrameUpdate<'_>) -> Result<(), UpdateError> {
     if u.is_key() && (u.width != fb.width || u.height != fb.height || fb.rgba.is_empty()) {
+        let (stream, open_frame) = (std::mem::take(&mut fb.stream), fb.open_frame);
         *fb = Framebuffer {
             width: u.width,
             height: u.height,
             rgba: vec![255; u.width as usize * u.height as usize * 4],
             seq: fb.seq,
             frames: fb.frames,
+            stream,
+            open_frame,
         };
     } else if fb.rgba.is_empty() {
         return Err(UpdateError::NoPicture);
@@ -68,6 +73,15 @@ fn reference(fb: &mut Framebuffer, u: &FrameUpdate<'_>) -> Result<(), UpdateErro
             u.width, u.height, fb.width, fb.height,
         ));
     }
+    // The stream: reset or dropped at the first message of a frame.
+    if fb.open_frame != Some(u.seq) {
+        if u.flags & FLAG_STREAM_RESET != 0 {
+            fb.stream.reset();
+        } else if u.is_key() {
+            fb.stream.invalidate();
+        }
+    }
+    fb.open_frame = (!u.is_final()).then_some(u.seq);
     for r in &u.rects {
         let Rect { x, y, w, h } = r.rect;
         let (x, y, w, h) = (x as usize, y as usize, w as usize, h as usize);
@@ -79,8 +93,12 @@ fn reference(fb: &mut Framebuffer, u: &FrameUpdate<'_>) -> Result<(), UpdateErro
                     put(fb, px, py, c);
                 }
             }
-            Encoding::ZlibRgb => {
-                let rgb = inflate_exact(r.data, w * h * 3)?;
+            Encoding::ZlibRgb | Encoding::ZlibStream => {
+                let rgb = if r.encoding == Encoding::ZlibStream {
+                    fb.stream.inflate(r.data, w * h * 3)?
+                } else {
+                    inflate_exact(r.data, w * h * 3)?
+                };
                 for ((px, py), c) in pixels.zip(rgb.chunks_exact(3)) {
                     put(fb, px, py, [c[0], c[1], c[2]]);
                 }
@@ -94,10 +112,17 @@ fn reference(fb: &mut Framebuffer, u: &FrameUpdate<'_>) -> Result<(), UpdateErro
                     put(fb, px, py, [c[0], c[1], c[2]]);
                 }
             }
-            Encoding::Palette => {
+            Encoding::Palette | Encoding::PaletteStream => {
                 let n = r.data[0] as usize + 1;
-                let pal = &r.data[1..1 + 3 * n];
-                let idx = inflate_exact(&r.data[1 + 3 * n..], w * h)?;
+                let (pal, idx) = if r.encoding == Encoding::PaletteStream {
+                    let all = fb.stream.inflate(&r.data[1..], 3 * n + w * h)?;
+                    (all[..3 * n].to_vec(), all[3 * n..].to_vec())
+                } else {
+                    (
+                        r.data[1..1 + 3 * n].to_vec(),
+                        inflate_exact(&r.data[1 + 3 * n..], w * h)?,
+                    )
+                };
                 for ((px, py), &i) in pixels.zip(idx.iter()) {
                     let i = i as usize;
                     if i >= n {
@@ -151,7 +176,8 @@ fuzz_target!(|data: &[u8]| {
             Encoding::Solid => assert_eq!(r.data.len(), 3),
             Encoding::Copy => assert_eq!(r.data.len(), 4),
             Encoding::Palette => assert!(r.data.len() > 3 * (r.data[0] as usize + 1)),
-            Encoding::ZlibRgb | Encoding::Jpeg => {}
+            Encoding::PaletteStream => assert!(!r.data.is_empty() && r.data[0] > 0),
+            Encoding::ZlibRgb | Encoding::Jpeg | Encoding::ZlibStream => {}
         }
     }
     // Round trip through the writer.
@@ -173,9 +199,10 @@ fuzz_target!(|data: &[u8]| {
     };
     // Mode 3 applies the update twice (the second time onto its own result).
     let rounds = if setup & 3 == 3 { 2 } else { 1 };
+    // The reference evolves beside `fb` (a clone would lose the stream's state).
+    let mut want = fb.clone();
     for _ in 0..rounds {
         let frames = fb.frames;
-        let mut want = fb.clone();
         let want_r = reference(&mut want, &u);
         let got_r = fb.apply(&u);
         assert_eq!(got_r, want_r);

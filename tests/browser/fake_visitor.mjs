@@ -151,7 +151,8 @@ export class PictureModel {
           px[p] = r.data[0]; px[p + 1] = r.data[1]; px[p + 2] = r.data[2]; px[p + 3] = 255;
         }
       }
-    } else if (r.enc === ENC_ZLIB_RGB || r.enc === ENC_JPEG) {
+    } else if (r.enc === ENC_ZLIB_RGB || r.enc === ENC_JPEG || r.rgb !== undefined) {
+      // (the stream encodings 5 and 6 carry `rgb` too)
       // `rgb`: the exact pixels (for JPEG, what a decoder gives; see jpeg.mjs)
       for (let y = 0; y < r.h; y++) {
         for (let x = 0; x < r.w; x++) {

@@ -5,7 +5,7 @@
 import zlib from 'node:zlib';
 import {
   FLAG_KEY, FLAG_REFRESH_ONLY, FLAG_FINAL, ENC_SOLID, ENC_ZLIB_RGB, ENC_COPY,
-  encodeUpdate, solid, zlibRgb, copy, pattern, PictureModel,
+  encodeUpdate, solid, zlibRgb, copy, pattern, prng, PictureModel,
 } from './fake_visitor.mjs';
 import { jpegBlocks, withoutSegment } from './jpeg.mjs';
 
@@ -37,6 +37,95 @@ const patched = (d, at, v) => { const b = Buffer.from(d); b[at < 0 ? b.length + 
 const sofAt = (d) => d.indexOf(Buffer.from([0xff, 0xc0]));
 const jpegRect = (w, h, data) => raw(0, 0, w, h, 4, data);
 
+// The stream encodings (5 ZLIB_STREAM, 6 PALETTE_STREAM): pieces of one raw DEFLATE stream,
+// each up to a sync flush without its last 4 bytes. Node's zlib has no piecewise API that is
+// synchronous, so each piece is compressed on its own with everything before it as the preset
+// dictionary: the same history the decoder holds, so back-references reach into earlier rects.
+const FLAG_STREAM_RESET = 8;
+const ENC_ZLIB_STREAM = 5;
+const ENC_PALETTE_STREAM = 6;
+class Stream {
+  constructor(level = 6) {
+    this.level = level;
+    this.hist = Buffer.alloc(0);
+  }
+
+  piece(bytes, { final = false } = {}) {
+    const input = Buffer.from(bytes);
+    const opts = { level: this.level };
+    if (!final) opts.finishFlush = zlib.constants.Z_SYNC_FLUSH;
+    if (this.hist.length) opts.dictionary = this.hist.subarray(Math.max(0, this.hist.length - 32768));
+    const d = zlib.deflateRawSync(input, opts);
+    this.hist = Buffer.concat([this.hist, input]).subarray(-65536);
+    if (final) return d;
+    if (d.subarray(-4).toString('hex') !== '0000ffff') throw new Error('no sync flush at the end');
+    return d.subarray(0, d.length - 4);
+  }
+
+  /** A ZLIB_STREAM rect of `rgb`. */
+  rgb(x, y, w, h, rgb, opts) {
+    return { x, y, w, h, enc: ENC_ZLIB_STREAM, data: this.piece(rgb, opts), rgb: Buffer.from(rgb) };
+  }
+
+  /** A PALETTE_STREAM rect: `pal` colours [[r, g, b], ...], `idx` w*h indices; the colours
+   * and then the indices are one piece of the stream. */
+  palette(x, y, w, h, pal, idx) {
+    const rgb = Buffer.from([...idx].flatMap((i) => pal[i]));
+    const piece = this.piece(Buffer.concat([Buffer.from(pal.flat()), Buffer.from(idx)]));
+    return { x, y, w, h, enc: ENC_PALETTE_STREAM, data: Buffer.concat([Buffer.from([pal.length - 1]), piece]), rgb };
+  }
+}
+/** Text-like indices: two colours in a pattern with no short period. */
+const glyphIdx = (n, seed) => {
+  const next = prng(seed);
+  return Uint8Array.from({ length: n }, () => (next() % 4 === 0 ? 1 : 0));
+};
+const streamVectors = () => {
+  const s = new Stream();
+  const text = glyphIdx(W * 10, 7);
+  const pal = [[10, 20, 30], [230, 230, 230]];
+  const big = new Stream(1);
+  const bw = 128, bh = 100; // 38400 bytes: more than the 32 KB window
+  const stored = new Stream(0);
+  const late = new Stream();
+  const lateKey = encodeUpdate(KF | FLAG_REFRESH_ONLY, 3, W, H, [solid(0, 0, W, H, [5, 5, 5])]);
+  return [
+    accepted('stream rects compress against earlier rects of earlier frames', W, H, [
+      { flags: KF | FLAG_STREAM_RESET, seq: 1, rects: [s.rgb(0, 0, W, H, pattern(W, H, 1))] },
+      { flags: FLAG_FINAL, seq: 2, rects: [s.palette(0, 0, W, 10, pal, text), solid(0, 10, W, 1, [1, 2, 3])] },
+      // the same indices again: the piece is mostly a back-reference into the last frame
+      { flags: FLAG_FINAL, seq: 3, rects: [s.palette(0, 11, W, 10, pal, text), s.rgb(3, 2, 9, 7, pattern(9, 7, 2))] },
+      { flags: FLAG_FINAL, seq: 4, rects: [s.rgb(10, 5, 9, 7, pattern(9, 7, 2))] },
+    ]),
+    accepted('a stream over several messages of a key frame, then a new stream', W, H, [
+      { flags: FLAG_KEY | FLAG_STREAM_RESET, seq: 1, rects: [late.rgb(0, 0, W, 10, pattern(W, 10, 3))] },
+      { flags: KF, seq: 1, rects: [late.rgb(0, 10, W, 11, pattern(W, 11, 3))] },
+      { flags: FLAG_FINAL | FLAG_STREAM_RESET, seq: 2, rects: [new Stream().rgb(1, 1, 5, 5, pattern(5, 5, 4))] },
+    ]),
+    accepted('stream pieces beyond the 32 KB window, fixed Huffman codes', bw, bh, [
+      { flags: KF | FLAG_STREAM_RESET, seq: 1, rects: [big.rgb(0, 0, bw, bh, pattern(bw, bh, 5))] },
+      { flags: FLAG_FINAL, seq: 2, rects: [big.rgb(0, 0, bw, 20, pattern(bw, 20, 5)), big.rgb(0, 50, 3, 1, [1, 2, 3, 1, 2, 3, 1, 2, 3])] },
+    ]),
+    accepted('stored blocks in the stream', W, H, [
+      { flags: KF | FLAG_STREAM_RESET, seq: 1, rects: [stored.rgb(0, 0, W, H, pattern(W, H, 6))] },
+      { flags: FLAG_FINAL, seq: 2, rects: [stored.rgb(2, 2, 4, 4, pattern(4, 4, 6))] },
+    ]),
+    refused('a stream rect without a STREAM_RESET', [encodeUpdate(KF, 1, W, H, [new Stream().rgb(0, 0, W, H, pattern(W, H, 1))])]),
+    refused('a stream rect after a key frame without STREAM_RESET', [
+      encodeUpdate(KF | FLAG_STREAM_RESET, 1, W, H, [solid(0, 0, W, H, [1, 1, 1])]),
+      lateKey,
+      encodeUpdate(FLAG_FINAL, 4, W, H, [new Stream().rgb(0, 0, 4, 4, pattern(4, 4, 1))]),
+    ]),
+    refused('a stream piece that ends the stream (final block)', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 4, 4, [new Stream().rgb(0, 0, 4, 4, pattern(4, 4, 1), { final: true })])]),
+    refused('a stream piece inflating to too many bytes', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 4, 4, [{ ...new Stream().rgb(0, 0, 4, 4, new Uint8Array(49)), rgb: undefined }])]),
+    refused('a stream piece inflating to too few bytes', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 4, 4, [{ ...new Stream().rgb(0, 0, 4, 4, new Uint8Array(47)), rgb: undefined }])]),
+    refused('a stream piece cut short', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 4, 4, [(() => { const r = new Stream().rgb(0, 0, 4, 4, pattern(4, 4, 1)); return { ...r, data: r.data.subarray(0, r.data.length - 3) }; })()])]),
+    refused('a back-reference before the start of the stream', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 4, 4, [(() => { const s2 = new Stream(); s2.piece(pattern(4, 4, 1)); return s2.rgb(0, 0, 4, 4, pattern(4, 4, 1)); })()])]),
+    refused('a palette stream index beyond the palette', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 2, 1, [new Stream().palette(0, 0, 2, 1, [[1, 1, 1], [2, 2, 2]], [0, 2])])]),
+    refused('a palette stream piece without room for its colours', [encodeUpdate(KF | FLAG_STREAM_RESET, 1, 2, 1, [{ x: 0, y: 0, w: 2, h: 1, enc: ENC_PALETTE_STREAM, data: Buffer.concat([Buffer.from([1]), new Stream().piece([1, 1, 1, 0, 1])]) }])]),
+  ];
+};
+
 /** A sequence whose last message must be refused. */
 function refused(name, messages) {
   return { name, messages, ok: false };
@@ -47,6 +136,7 @@ const H = 21;
 const key = (seq = 1, w = W, h = H) => encodeUpdate(KF, seq, w, h, [zlibRgb(0, 0, w, h, pattern(w, h, 1))]);
 
 export const vectors = [
+  ...streamVectors(),
   accepted('key frame then deltas with all three encodings', W, H, [
     { flags: KF, seq: 1, rects: [zlibRgb(0, 0, W, H, pattern(W, H, 1))] },
     { flags: FLAG_FINAL, seq: 2, rects: [solid(3, 2, 6, 4, [1, 2, 3]), solid(0, 20, 37, 1, [250, 0, 7])] },

@@ -95,6 +95,8 @@ pub struct AgentState {
     pub updates: u64,
     /// Update bytes received (kind byte included).
     pub update_bytes: u64,
+    /// Where those bytes went (per encoding, headers).
+    pub wire: glance_protocol::update::WireStats,
     /// The first [`RECT_LOG_CAP`] rects applied, in order.
     pub rect_log: Vec<RectRecord>,
     /// REFRESH_ONLY messages received.
@@ -235,6 +237,7 @@ impl AgentState {
         let u = FrameUpdate::parse(payload).map_err(|e| format!("bad update: {e}"))?;
         self.updates += 1;
         self.update_bytes += payload.len() as u64 + 1;
+        self.wire.record(&u);
         if u.is_refresh_only() {
             self.refresh_only_received += 1;
             let next = self.fb.seq.wrapping_add(1);

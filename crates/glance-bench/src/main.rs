@@ -16,8 +16,9 @@
 //! `--photo-only` runs just that part and updates its keys in the existing output file).
 //!
 //! The last part (vnc.rs, ~2 minutes) compares bytes on the wire with x11vnc's ZRLE and Tight
-//! on a scripted X11 workload; `--vnc-only` runs just that part and updates its keys in the
-//! existing output file.
+//! (and TigerVNC's x0vncserver ZRLE) on four scripted X11 workloads; `--vnc-only` runs just
+//! that part and updates its keys in the existing output file; `--workloads mixed,terminal`
+//! picks workloads (mixed, terminal, moves, small).
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
@@ -421,8 +422,15 @@ fn main() {
         return;
     }
 
+    let workloads = match vnc::workloads_arg(&args) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let mut out = if vnc_only {
-        vnc::kept_figures(&out_path)
+        vnc::kept_figures(&out_path, &workloads)
     } else {
         Map::new()
     };
@@ -449,7 +457,7 @@ fn main() {
         );
     }
     eprintln!("measuring bytes against a VNC server on the same X11 workload ...");
-    vnc::measure(&mut out, &share);
+    vnc::measure(&mut out, &share, &workloads);
 
     write_and_print(&out_path, &out, &[]);
 }

@@ -10,8 +10,17 @@
 //! * the real `glance-share` sharing the X display through an in-process glance-server to a
 //!   `TestAgent`, whose update bytes are counted.
 //!
+//! * TigerVNC's `x0vncserver` (Debian package tigervnc-scraping-server) asked for ZRLE, when
+//!   installed.
+//!
 //! Each side first gets its initial picture and settles; the count covers the workload plus a
 //! 2 s tail. Without x11vnc (or the X tools) the keys are left out and a line says why.
+//!
+//! Every workload of [`workload::Workload`] runs (or those named by `--workloads a,b`). The
+//! mixed workload keeps its original keys (`vnc_zrle_bytes`, `glance_same_workload_bytes`,
+//! ...); every workload also writes `<workload>_<peer>_bytes`, `<workload>_glance_bytes`, the
+//! Glance bytes per encoding and of headers (`<workload>_glance_bytes_<encoding>`), and
+//! `<workload>_glance_vs_best_vnc_ratio`.
 
 pub mod rfb;
 pub mod workload;
@@ -23,16 +32,20 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use glance_protocol::update::WireStats;
+use glance_protocol::Encoding;
 use glance_tests::{TestAgent, TestServer};
 use glance_visitor::capture::FrameBuf;
 use glance_visitor::DisplaySource;
 use serde_json::{json, Map, Value};
 
 use rfb::{Client, Request, Stats, ENC_TIGHT, ENC_ZRLE};
-use workload::{have, missing_tools, Report, Scene};
+use workload::{have, missing_tools, Report, Scene, Workload};
 
-/// Seconds of scripted workload per run.
+/// Seconds of scripted workload per run (the mixed workload; `--vnc-secs` changes it).
 pub const WORKLOAD_SECS: f64 = 30.0;
+/// Seconds of the other workloads.
+pub const OTHER_WORKLOAD_SECS: f64 = 20.0;
 /// Counting goes on this long after the workload, for the last changes to arrive.
 const TAIL: Duration = Duration::from_secs(2);
 
@@ -68,8 +81,17 @@ struct VncRun {
     split: [u64; 3],
 }
 
+/// The VNC servers measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    X11vnc,
+    /// TigerVNC's x0vncserver.
+    Tiger,
+}
+
 /// The Glance measurement.
 struct GlanceRun {
+    wire: WireStats,
     bytes: u64,
     updates: u64,
     frames: u64,
@@ -160,11 +182,55 @@ fn start_x11vnc(display: &str, port: u16, log: &Path) -> Result<Child, String> {
     ))
 }
 
-fn vnc_run(label: &'static str, req: Request, secs: f64) -> Result<VncRun, String> {
-    let mut scene = Scene::start()?;
-    let log = scene.dir().join("x11vnc.log");
+/// Starts TigerVNC's x0vncserver on `display` (no authentication, loopback) and waits until
+/// its port accepts connections.
+fn start_x0vnc(display: &str, port: u16, log: &Path) -> Result<Child, String> {
+    let file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut child = Command::new("x0vncserver")
+        .args(["-display", display, "-rfbport", &port.to_string()])
+        .args([
+            "-SecurityTypes",
+            "None",
+            "-localhost",
+            "yes",
+            "-AlwaysShared",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .map_err(|e| format!("x0vncserver: {e}"))?;
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(child);
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    kill(&mut child);
+    Err(format!(
+        "x0vncserver did not start listening: {}",
+        tail_of(log, 3)
+    ))
+}
+
+fn vnc_run(
+    label: &'static str,
+    peer: Peer,
+    req: Request,
+    secs: f64,
+    wl: Workload,
+) -> Result<VncRun, String> {
+    let mut scene = Scene::start(wl)?;
+    let log = scene.dir().join("vnc.log");
     let port = free_port()?;
-    let mut server = start_x11vnc(&scene.display, port, &log)?;
+    let mut server = match peer {
+        Peer::X11vnc => start_x11vnc(&scene.display, port, &log)?,
+        Peer::Tiger => start_x0vnc(&scene.display, port, &log)?,
+    };
     let result = (|| -> Result<VncRun, String> {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let life = Duration::from_secs_f64(secs + 120.0);
@@ -204,7 +270,7 @@ fn vnc_run(label: &'static str, req: Request, secs: f64) -> Result<VncRun, Strin
         })
     })();
     kill(&mut server);
-    result.map_err(|e| format!("{e} (x11vnc log: {})", tail_of(&log, 2)))
+    result.map_err(|e| format!("{e} (server log: {})", tail_of(&log, 2)))
 }
 
 /// Bytes the process has written (all write calls: its TLS connection, plus a few event lines
@@ -217,8 +283,10 @@ fn written_bytes(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn glance_run(share: &Path, secs: f64) -> Result<GlanceRun, String> {
-    let mut scene = Scene::start()?;
+/// One Glance run of `wl`; `no_stream`: every rect compressed on its own (the encoder before
+/// the stream encodings, `GLANCE_NO_STREAM=1`).
+fn glance_run(share: &Path, secs: f64, wl: Workload, no_stream: bool) -> Result<GlanceRun, String> {
+    let mut scene = Scene::start(wl)?;
     let rt = crate::runtime();
     rt.block_on(async {
         let server = TestServer::start()
@@ -228,6 +296,7 @@ fn glance_run(share: &Path, secs: f64) -> Result<GlanceRun, String> {
         let key = "bench-vnc-workload";
         let mut child = crate::share_command(share, &ready)
             .env("DISPLAY", &scene.display)
+            .env("GLANCE_NO_STREAM", if no_stream { "1" } else { "0" })
             .args(["--key", key, "--persist"])
             .stdin(Stdio::null())
             .spawn()
@@ -311,6 +380,7 @@ fn glance_run(share: &Path, secs: f64) -> Result<GlanceRun, String> {
                 .await
                 .is_ok();
             Ok(GlanceRun {
+                wire: s1.wire.since(&s0.wire),
                 bytes: s1.update_bytes - s0.update_bytes,
                 updates: s1.updates - s0.updates,
                 frames: s1.frames - s0.frames,
@@ -349,12 +419,12 @@ fn describe(r: &Report) -> String {
         ""
     };
     format!(
-        "{} typed commands, {} log lines, {} window moves in {:.1} s (latest step {:.0} ms late){busy}",
-        r.typed_commands, r.log_lines, r.moves, r.secs, r.max_lag_ms
+        "{} typed commands, {} feed writes, {} window moves, {} raises in {:.1} s (latest step {:.0} ms late){busy}",
+        r.typed_commands, r.log_lines, r.moves, r.raises, r.secs, r.max_lag_ms
     )
 }
 
-/// Every key this module writes.
+/// The keys of the mixed workload from before there were several workloads.
 pub const KEYS: [&str; 10] = [
     "vnc_workload_secs",
     "vnc_zrle_bytes",
@@ -368,23 +438,60 @@ pub const KEYS: [&str; 10] = [
     "glance_vs_best_vnc_ratio",
 ];
 
-/// For `--vnc-only`: the figures already in `path` except this module's, so a
-/// VNC-only run updates its keys without dropping the others.
-pub fn kept_figures(path: &str) -> Map<String, Value> {
+/// Whether this module writes key `k` for one of `run` (the original keys go with the mixed
+/// workload).
+fn own_key(k: &str, run: &[Workload]) -> bool {
+    (run.contains(&Workload::Mixed) && KEYS.contains(&k))
+        || run.iter().any(|w| k.starts_with(&format!("{}_", w.name())))
+}
+
+/// For `--vnc-only`: the figures already in `path` except those of the workloads in `run`, so
+/// a VNC-only run updates its keys without dropping the others.
+pub fn kept_figures(path: &str, run: &[Workload]) -> Map<String, Value> {
     let mut m = std::fs::read_to_string(path)
         .ok()
         .and_then(|t| serde_json::from_str::<Map<String, Value>>(&t).ok())
         .unwrap_or_default();
-    m.retain(|k, _| !KEYS.contains(&k.as_str()));
+    m.retain(|k, _| !own_key(k, run));
     if !m.is_empty() {
         println!("--vnc-only: {} other figures kept from {path}", m.len());
     }
     m
 }
 
-/// Runs the comparison and adds its keys to `out` (none when x11vnc is missing).
-pub fn measure(out: &mut Map<String, Value>, share: &Path) {
-    let secs = WORKLOAD_SECS;
+/// The workloads named by `--workloads a,b` (all without it); an unknown name is an error.
+pub fn workloads_arg(args: &[String]) -> Result<Vec<Workload>, String> {
+    let Some(i) = args.iter().position(|a| a == "--workloads") else {
+        return Ok(Workload::ALL.to_vec());
+    };
+    let list = args.get(i + 1).ok_or("--workloads needs a list")?;
+    list.split(',')
+        .map(|n| Workload::from_name(n).ok_or(format!("unknown workload {n:?}")))
+        .collect()
+}
+
+/// "name N B (r rects)" for every encoding with rects, then the headers.
+fn wire_summary(w: &WireStats) -> String {
+    let mut parts = Vec::new();
+    for id in 0..glance_protocol::update::ENCODING_SLOTS {
+        if w.rects[id] > 0 {
+            let name = Encoding::from_byte(id as u8).map_or("other", |e| e.name());
+            parts.push(format!(
+                "{name} {} B ({} rects)",
+                w.data_bytes[id], w.rects[id]
+            ));
+        }
+    }
+    parts.push(format!(
+        "headers {} B ({} updates)",
+        w.header_bytes, w.updates
+    ));
+    parts.join(", ")
+}
+
+/// Runs the comparison on every workload of `run` and adds its keys to `out` (none when
+/// x11vnc is missing).
+pub fn measure(out: &mut Map<String, Value>, share: &Path, run: &[Workload]) {
     let missing = missing_tools();
     if !missing.is_empty() {
         println!(
@@ -400,36 +507,47 @@ pub fn measure(out: &mut Map<String, Value>, share: &Path) {
         );
         return;
     }
+    for &wl in run {
+        let secs = if wl == Workload::Mixed {
+            WORKLOAD_SECS
+        } else {
+            OTHER_WORKLOAD_SECS
+        };
+        measure_one(out, share, wl, secs);
+    }
+}
+
+fn measure_one(out: &mut Map<String, Value>, share: &Path, wl: Workload, secs: f64) {
+    let name = wl.name();
     println!(
-        "VNC comparison: {secs:.0} s scripted workload on Xvfb {} (typing + scrolling xterms, \
-         window drag); x11vnc {}",
+        "VNC comparison, workload {name}: {secs:.0} s scripted on Xvfb {} ({}); x11vnc {}",
         workload::SCREEN,
+        wl.describe(),
         X11VNC_FLAGS.join(" ")
     );
-    let runs = [
-        (
-            "ZRLE",
-            "vnc_zrle",
-            Request {
-                encoding: ENC_ZRLE,
-                copyrect: true,
-                compress_level_9: true,
-            },
-        ),
-        (
-            "Tight",
-            "vnc_tight",
-            Request {
-                encoding: ENC_TIGHT,
-                copyrect: true,
-                compress_level_9: true,
-            },
-        ),
+    let zrle = Request {
+        encoding: ENC_ZRLE,
+        copyrect: true,
+        compress_level_9: true,
+    };
+    let tight = Request {
+        encoding: ENC_TIGHT,
+        ..zrle
+    };
+    let mut runs = vec![
+        ("ZRLE", "zrle", Peer::X11vnc, zrle),
+        ("Tight", "tight", Peer::X11vnc, tight),
     ];
+    if have("x0vncserver") {
+        runs.push(("TigerVNC ZRLE", "tigervnc_zrle", Peer::Tiger, zrle));
+    } else {
+        println!("  x0vncserver not installed (tigervnc-scraping-server): TigerVNC left out");
+    }
+    let mixed = wl == Workload::Mixed;
     let mut best: Option<(u64, &str)> = None;
-    for (label, key, req) in runs {
-        eprintln!("  VNC {label}: one workload run ...");
-        match vnc_run(label, req, secs) {
+    for (label, key, peer, req) in runs {
+        eprintln!("  [{name}] VNC {label}: one workload run ...");
+        match vnc_run(label, peer, req, secs, wl) {
             Ok(r) => {
                 let w = &r.window;
                 let lossless = if req.encoding == ENC_TIGHT {
@@ -442,7 +560,7 @@ pub fn measure(out: &mut Map<String, Value>, share: &Path) {
                     String::new()
                 };
                 println!(
-                    "  VNC {} (SetEncodings {:?}, server {}): {} B in {:.1} s, {} FramebufferUpdates; rects: {}{lossless}; first picture {} B; {}; {}",
+                    "  [{name}] VNC {} (SetEncodings {:?}, server {}): {} B in {:.1} s, {} FramebufferUpdates; rects: {}{lossless}; first picture {} B; {}; {}",
                     r.label,
                     req.encodings(),
                     r.server,
@@ -455,24 +573,38 @@ pub fn measure(out: &mut Map<String, Value>, share: &Path) {
                     describe(&r.report)
                 );
                 if w.tight.jpeg > 0 {
-                    println!("  VNC {label}: the server sent JPEG (lossy) rects; figure not comparable, left out");
+                    println!("  [{name}] VNC {label}: the server sent JPEG (lossy) rects; figure not comparable, left out");
                     continue;
                 }
                 if w.updates == 0 || w.bytes == 0 {
-                    println!("  VNC {label}: no updates during the workload; figure left out");
+                    println!(
+                        "  [{name}] VNC {label}: no updates during the workload; figure left out"
+                    );
                     continue;
                 }
-                out.insert(format!("{key}_bytes"), json!(w.bytes));
-                out.insert(format!("{key}_updates"), json!(w.updates));
+                if mixed && peer == Peer::X11vnc {
+                    out.insert(format!("vnc_{key}_bytes"), json!(w.bytes));
+                    out.insert(format!("vnc_{key}_updates"), json!(w.updates));
+                }
+                out.insert(format!("{name}_{key}_bytes"), json!(w.bytes));
+                out.insert(
+                    format!("{name}_{key}_updates_per_s"),
+                    json!(w.updates as f64 / r.secs),
+                );
                 if best.is_none_or(|(b, _)| w.bytes < b) {
                     best = Some((w.bytes, label));
                 }
             }
-            Err(e) => println!("  VNC {label}: measurement failed, no {key}_bytes: {e}"),
+            Err(e) => {
+                println!("  [{name}] VNC {label}: measurement failed, no {name}_{key}_bytes: {e}")
+            }
         }
     }
     if best.is_some() {
-        out.insert("vnc_workload_secs".into(), json!(secs));
+        out.insert(format!("{name}_secs"), json!(secs));
+        if mixed {
+            out.insert("vnc_workload_secs".into(), json!(secs));
+        }
     }
     if !share.is_file() {
         println!(
@@ -481,11 +613,35 @@ pub fn measure(out: &mut Map<String, Value>, share: &Path) {
         );
         return;
     }
-    eprintln!("  Glance: one workload run ...");
-    match glance_run(share, secs) {
+    for no_stream in [true, false] {
+        glance_one(out, share, wl, secs, no_stream, mixed, best);
+    }
+}
+
+/// The Glance side of one workload: `no_stream` is the encoder without the stream encodings
+/// (keys `<workload>_glance_nostream_*`), else the current one (`<workload>_glance_*`).
+fn glance_one(
+    out: &mut Map<String, Value>,
+    share: &Path,
+    wl: Workload,
+    secs: f64,
+    no_stream: bool,
+    mixed: bool,
+    best: Option<(u64, &str)>,
+) {
+    let name = wl.name();
+    let (label, glance) = if no_stream {
+        ("Glance, each rect on its own", "glance_nostream")
+    } else {
+        ("Glance, stream encodings", "glance")
+    };
+    // The original keys stay with the current encoder.
+    let mixed = mixed && !no_stream;
+    eprintln!("  [{name}] {label}: one workload run ...");
+    match glance_run(share, secs, wl, no_stream) {
         Ok(g) => {
             println!(
-                "  Glance (glance-share on the same display): {} B in {:.1} s, {} updates, {} frames; process wrote {} B (TLS + WebSocket framing); first picture {} B; agent picture equals the X screen afterwards: {}; {}; {}",
+                "  [{name}] {label} (glance-share on the same display): {} B in {:.1} s, {} updates, {} frames; process wrote {} B (TLS + WebSocket framing); first picture {} B; agent picture equals the X screen afterwards: {}; {}; {}",
                 g.bytes,
                 g.secs,
                 g.updates,
@@ -496,25 +652,55 @@ pub fn measure(out: &mut Map<String, Value>, share: &Path) {
                 show_split(g.split),
                 describe(&g.report)
             );
+            println!(
+                "  [{name}] {label}: bytes by kind: {}",
+                wire_summary(&g.wire)
+            );
             if g.bytes == 0 {
-                println!("  Glance: no update bytes during the workload; figure left out");
+                println!("  [{name}] Glance: no update bytes during the workload; figure left out");
                 return;
             }
-            out.insert("glance_same_workload_bytes".into(), json!(g.bytes));
-            out.insert("glance_same_workload_updates".into(), json!(g.updates));
-            if let Some(b) = g.sent_bytes {
-                out.insert("glance_same_workload_sent_bytes".into(), json!(b));
+            if mixed {
+                out.insert("glance_same_workload_bytes".into(), json!(g.bytes));
+                out.insert("glance_same_workload_updates".into(), json!(g.updates));
+                if let Some(b) = g.sent_bytes {
+                    out.insert("glance_same_workload_sent_bytes".into(), json!(b));
+                }
+                out.insert(
+                    "glance_same_workload_pixel_exact".into(),
+                    json!(g.pixel_exact as u8),
+                );
             }
+            out.insert(format!("{name}_{glance}_bytes"), json!(g.bytes));
             out.insert(
-                "glance_same_workload_pixel_exact".into(),
+                format!("{name}_{glance}_frames_per_s"),
+                json!(g.frames as f64 / g.secs),
+            );
+            out.insert(
+                format!("{name}_{glance}_pixel_exact"),
                 json!(g.pixel_exact as u8),
             );
-            if let Some((b, label)) = best {
+            out.insert(
+                format!("{name}_{glance}_bytes_headers"),
+                json!(g.wire.header_bytes),
+            );
+            for id in 0..glance_protocol::update::ENCODING_SLOTS {
+                if let Some(e) = Encoding::from_byte(id as u8) {
+                    out.insert(
+                        format!("{name}_{glance}_bytes_{}", e.name()),
+                        json!(g.wire.data_bytes[id]),
+                    );
+                }
+            }
+            if let Some((b, best_label)) = best {
                 let ratio = g.bytes as f64 / b as f64;
-                out.insert("glance_vs_best_vnc_ratio".into(), json!(ratio));
-                println!("  Glance / best VNC ({label}) = {ratio:.3}");
+                if mixed {
+                    out.insert("glance_vs_best_vnc_ratio".into(), json!(ratio));
+                }
+                out.insert(format!("{name}_{glance}_vs_best_vnc_ratio"), json!(ratio));
+                println!("  [{name}] {label} / best VNC ({best_label}) = {ratio:.3}");
             }
         }
-        Err(e) => println!("  Glance: measurement failed, no glance_same_workload_bytes: {e}"),
+        Err(e) => println!("  [{name}] {label}: measurement failed, no {name}_{glance}_bytes: {e}"),
     }
 }

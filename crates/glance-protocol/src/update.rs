@@ -10,6 +10,11 @@
 //!
 //! `width`/`height` are the whole display's size. Rects are applied in order. A frame may be
 //! split over several messages with the same `seq`; the last carries [`FLAG_FINAL`].
+//!
+//! The stream encodings ([`Encoding::ZlibStream`], [`Encoding::PaletteStream`]) compress
+//! against everything sent before on the connection: their data are pieces of one raw DEFLATE
+//! stream that starts at an update flagged [`FLAG_STREAM_RESET`] (see [`InflateStream`] and
+//! [`RectEncoder::set_streaming`]).
 
 use std::io::Write;
 
@@ -25,6 +30,14 @@ pub const FLAG_KEY: u8 = 1;
 pub const FLAG_REFRESH_ONLY: u8 = 2;
 /// The last message of this frame: agents present the picture after it.
 pub const FLAG_FINAL: u8 = 4;
+/// The connection's compression stream starts afresh before this update's first rect: every
+/// agent drops the history of the stream encodings. Only on updates every agent in step
+/// applies (never with [`FLAG_REFRESH_ONLY`]).
+pub const FLAG_STREAM_RESET: u8 = 8;
+
+/// What every DEFLATE sync flush ends with (an empty stored block); stream rects leave it out
+/// and decoders put it back (as WebSocket permessage-deflate does, RFC 7692).
+pub const SYNC_TAIL: [u8; 4] = [0, 0, 0xff, 0xff];
 
 /// Bytes of the update header.
 pub const HEADER_LEN: usize = 11;
@@ -50,12 +63,40 @@ pub enum Encoding {
     /// w x h pixels, decoded to R, G, B. Lossy: the visitor sends the same pixels losslessly
     /// once they have stopped changing (see docs/PROTOCOL.md), so pictures end exact.
     Jpeg = 4,
+    /// As [`Encoding::ZlibRgb`], but the w*h*3 bytes are the next piece of the connection's
+    /// raw DEFLATE stream (RFC 1951): the bytes up to and including a sync flush, without its
+    /// last 4 bytes ([`SYNC_TAIL`]). Back-references may reach into earlier rects.
+    ZlibStream = 5,
+    /// Few colours, against history: u8 n-1 (n = 2..=256), then the next piece of the
+    /// connection's stream (as in [`Encoding::ZlibStream`]) giving n*3 bytes R, G, B of the
+    /// palette followed by the w*h colour indices (the palette, which repeats from rect to
+    /// rect, compresses too).
+    PaletteStream = 6,
 }
+
+/// The zlib level of [`RectEncoder`]'s stream unless set otherwise.
+pub const DEFAULT_STREAM_LEVEL: u32 = 6;
 
 /// Most colours a PALETTE rect may have.
 pub const MAX_PALETTE: usize = 256;
 
+/// Encoding ids [`WireStats`] counts (every id below this).
+pub const ENCODING_SLOTS: usize = 8;
+
 impl Encoding {
+    /// The protocol's name for the encoding (docs/PROTOCOL.md).
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Solid => "solid",
+            Encoding::ZlibRgb => "zlib",
+            Encoding::Copy => "copy",
+            Encoding::Palette => "palette",
+            Encoding::Jpeg => "jpeg",
+            Encoding::ZlibStream => "zlib_stream",
+            Encoding::PaletteStream => "palette_stream",
+        }
+    }
+
     pub fn from_byte(b: u8) -> Option<Encoding> {
         match b {
             0 => Some(Encoding::Solid),
@@ -63,6 +104,8 @@ impl Encoding {
             2 => Some(Encoding::Copy),
             3 => Some(Encoding::Palette),
             4 => Some(Encoding::Jpeg),
+            5 => Some(Encoding::ZlibStream),
+            6 => Some(Encoding::PaletteStream),
             _ => None,
         }
     }
@@ -116,6 +159,8 @@ pub enum UpdateError {
     NoPicture,
     #[error("palette rect with a bad colour count or an index beyond the palette")]
     BadPalette,
+    #[error("a stream rect without a stream: no STREAM_RESET since the last key frame")]
+    NoStream,
     #[error("JPEG rect refused: {0}")]
     BadJpeg(&'static str),
     #[error("JPEG data is corrupt: {0}")]
@@ -203,10 +248,16 @@ impl<'a> FrameUpdate<'a> {
             let want = match encoding {
                 Encoding::Solid => Some(3),
                 Encoding::Copy => Some(4),
-                Encoding::ZlibRgb | Encoding::Jpeg => None,
-                Encoding::Palette => {
+                Encoding::ZlibRgb | Encoding::Jpeg | Encoding::ZlibStream => None,
+                Encoding::Palette | Encoding::PaletteStream => {
                     let n = *data.first().ok_or(UpdateError::Truncated(at - len))? as usize + 1;
-                    if n < 2 || data.len() < 1 + n * 3 {
+                    // PALETTE_STREAM's colours are inside its piece of the stream.
+                    let clear = if encoding == Encoding::Palette {
+                        n * 3
+                    } else {
+                        0
+                    };
+                    if n < 2 || data.len() < 1 + clear {
                         return Err(UpdateError::BadPalette);
                     }
                     None
@@ -246,6 +297,49 @@ impl<'a> FrameUpdate<'a> {
     }
     pub fn is_final(&self) -> bool {
         self.flags & FLAG_FINAL != 0
+    }
+}
+
+/// Where the bytes of received updates went: per encoding, and headers. Benchmarks and tests
+/// read it (the test agent keeps one).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WireStats {
+    pub updates: u64,
+    /// Bytes of update headers, rect headers and the message kind byte.
+    pub header_bytes: u64,
+    /// Rects, by encoding id.
+    pub rects: [u64; ENCODING_SLOTS],
+    /// Rect data bytes (after the rect header), by encoding id.
+    pub data_bytes: [u64; ENCODING_SLOTS],
+}
+
+impl WireStats {
+    /// Counts one update message (its payload, plus the one kind byte before it).
+    pub fn record(&mut self, u: &FrameUpdate<'_>) {
+        self.updates += 1;
+        self.header_bytes += 1 + HEADER_LEN as u64 + (RECT_HEADER_LEN * u.rects.len()) as u64;
+        for r in &u.rects {
+            let i = (r.encoding as usize).min(ENCODING_SLOTS - 1);
+            self.rects[i] += 1;
+            self.data_bytes[i] += r.data.len() as u64;
+        }
+    }
+
+    /// Every byte counted.
+    pub fn total(&self) -> u64 {
+        self.header_bytes + self.data_bytes.iter().sum::<u64>()
+    }
+
+    /// The counts since `earlier`.
+    pub fn since(&self, earlier: &WireStats) -> WireStats {
+        let mut d = *self;
+        d.updates -= earlier.updates.min(d.updates);
+        d.header_bytes -= earlier.header_bytes.min(d.header_bytes);
+        for i in 0..ENCODING_SLOTS {
+            d.rects[i] -= earlier.rects[i].min(d.rects[i]);
+            d.data_bytes[i] -= earlier.data_bytes[i].min(d.data_bytes[i]);
+        }
+        d
     }
 }
 
@@ -350,13 +444,26 @@ impl BgrxView<'_> {
     }
 }
 
-/// The reference lossless encoder: Solid where a rect has one colour, zlib of packed RGB
-/// otherwise. Reuses its buffers between calls.
+/// The reference lossless encoder: Solid where a rect has one colour, Palette where it has
+/// few, zlib of packed RGB otherwise. Reuses its buffers between calls.
+///
+/// With streaming on ([`RectEncoder::set_streaming`]) Palette and zlib rects go as their
+/// stream encodings, compressed with one DEFLATE stream kept across calls (a zlib-rs deflate
+/// state of about 270 KB at level 1); [`RectEncoder::reset_stream`] starts it afresh.
 #[derive(Debug)]
 pub struct RectEncoder {
     rgb: Vec<u8>,
     out: Vec<u8>,
     level: u32,
+    stream: Option<flate2::Compress>,
+    /// zlib level of the stream (level 1 of zlib-rs finds too few matches in history to be
+    /// worth a stream).
+    stream_level: u32,
+    streaming: bool,
+    /// Whether the last palette rect went into the stream.
+    palette_streamed: bool,
+    /// A streamed palette rect's colours and indices.
+    pal_buf: Vec<u8>,
 }
 
 impl RectEncoder {
@@ -366,7 +473,98 @@ impl RectEncoder {
             rgb: Vec::new(),
             out: Vec::new(),
             level: level.clamp(1, 9),
+            stream: None,
+            stream_level: DEFAULT_STREAM_LEVEL,
+            streaming: false,
+            palette_streamed: false,
+            pal_buf: Vec::new(),
         }
+    }
+
+    /// Sets the zlib level of streams started from now on, 1 to 9.
+    pub fn set_stream_level(&mut self, level: u32) {
+        let level = level.clamp(1, 9);
+        if level != self.stream_level {
+            self.stream_level = level;
+            self.stream = None;
+        }
+    }
+
+    /// Starts a new stream: the next stream rect is the first piece of it. Agents must start
+    /// theirs at the same point (the update carrying it has [`FLAG_STREAM_RESET`]).
+    pub fn reset_stream(&mut self) {
+        match &mut self.stream {
+            Some(c) => c.reset(),
+            None => {
+                self.stream = Some(flate2::Compress::new(
+                    Compression::new(self.stream_level),
+                    false,
+                ))
+            }
+        }
+    }
+
+    /// Whether the rects that follow use the stream encodings (after a [`RectEncoder::reset_stream`]
+    /// agents applied); off: the self-contained ones.
+    pub fn set_streaming(&mut self, on: bool) {
+        self.streaming = on;
+    }
+
+    /// Whether the next zlib or palette rect goes into the stream.
+    fn stream_on(&self) -> bool {
+        self.streaming && self.stream.is_some()
+    }
+
+    /// Appends `input` compressed to `out`: as the next piece of the stream (returns true), or
+    /// as a whole zlib stream when `streamed` is false or the stream failed (returns false).
+    fn compress_into(
+        stream: &mut Option<flate2::Compress>,
+        level: u32,
+        streamed: bool,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(c) = stream.as_mut().filter(|_| streamed) else {
+            let mut z = ZlibEncoder::new(std::mem::take(out), Compression::new(level));
+            // Writing into a Vec cannot fail.
+            *out = z
+                .write_all(input)
+                .and_then(|_| z.finish())
+                .unwrap_or_default();
+            return false;
+        };
+        let start = c.total_in();
+        let base = out.len();
+        loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.capacity().max(input.len() / 4 + 256));
+            }
+            let done = (c.total_in() - start) as usize;
+            if c.compress_vec(&input[done..], out, flate2::FlushCompress::Sync)
+                .is_err()
+            {
+                break;
+            }
+            let done = (c.total_in() - start) as usize;
+            // Flushed once all input is in and the output did not fill up.
+            if done == input.len() && out.len() < out.capacity() {
+                if out.ends_with(&SYNC_TAIL) {
+                    out.truncate(out.len() - SYNC_TAIL.len());
+                    return true;
+                }
+                break;
+            }
+        }
+        // Cannot happen with zlib; if it did, the stream is unusable: stop streaming (agents'
+        // copies stay valid, they just never get another piece).
+        *stream = None;
+        out.truncate(base);
+        let mut z = ZlibEncoder::new(std::mem::take(out), Compression::new(level));
+        *out = z
+            .write_all(input)
+            .and_then(|_| z.finish())
+            .unwrap_or_default();
+        false
     }
 
     /// Encodes `rect` of `view` and appends it to `out`.
@@ -388,13 +586,20 @@ impl RectEncoder {
             }
         }
         self.out.clear();
-        let mut z = ZlibEncoder::new(std::mem::take(&mut self.out), Compression::new(self.level));
-        // Writing into a Vec cannot fail.
-        self.out = z
-            .write_all(&self.rgb)
-            .and_then(|_| z.finish())
-            .unwrap_or_default();
-        (Encoding::ZlibRgb, &self.out)
+        let streamed = self.stream_on();
+        let streamed = Self::compress_into(
+            &mut self.stream,
+            self.level,
+            streamed,
+            &self.rgb,
+            &mut self.out,
+        );
+        let enc = if streamed {
+            Encoding::ZlibStream
+        } else {
+            Encoding::ZlibRgb
+        };
+        (enc, &self.out)
     }
 }
 
@@ -416,7 +621,14 @@ impl RectEncoder {
             self.out.extend_from_slice(&c);
             return Some(Encoding::Solid);
         }
-        self.encode_palette(view, rect).then_some(Encoding::Palette)
+        if !self.encode_palette(view, rect) {
+            return None;
+        }
+        Some(if self.palette_streamed {
+            Encoding::PaletteStream
+        } else {
+            Encoding::Palette
+        })
     }
 
     /// Palette-encodes `rect` into `self.out` if it has at most [`MAX_PALETTE`] colours.
@@ -458,15 +670,47 @@ impl RectEncoder {
         }
         self.out.clear();
         self.out.push((pal.len() - 1) as u8);
-        for &c in &pal {
+        let colours = pal.iter().flat_map(|c| {
             let b = c.to_le_bytes();
-            self.out.extend_from_slice(&[b[2], b[1], b[0]]);
+            [b[2], b[1], b[0]]
+        });
+        if self.stream_on() {
+            // The palette goes into the stream, ahead of the indices.
+            self.pal_buf.clear();
+            self.pal_buf.extend(colours);
+            self.pal_buf.extend_from_slice(&self.rgb);
+            self.palette_streamed = Self::compress_into(
+                &mut self.stream,
+                self.level,
+                true,
+                &self.pal_buf,
+                &mut self.out,
+            );
+            if !self.palette_streamed {
+                // The stream failed: the self-contained layout (colours in the clear).
+                self.out.truncate(1);
+                self.out.extend(pal.iter().flat_map(|c| {
+                    let b = c.to_le_bytes();
+                    [b[2], b[1], b[0]]
+                }));
+                Self::compress_into(
+                    &mut self.stream,
+                    self.level,
+                    false,
+                    &self.rgb,
+                    &mut self.out,
+                );
+            }
+        } else {
+            self.out.extend(colours);
+            self.palette_streamed = Self::compress_into(
+                &mut self.stream,
+                self.level,
+                false,
+                &self.rgb,
+                &mut self.out,
+            );
         }
-        let mut z = ZlibEncoder::new(std::mem::take(&mut self.out), Compression::new(self.level));
-        self.out = z
-            .write_all(&self.rgb)
-            .and_then(|_| z.finish())
-            .unwrap_or_default();
         true
     }
 }
@@ -482,6 +726,91 @@ pub struct Framebuffer {
     pub seq: u32,
     /// Frames completed (updates with FLAG_FINAL applied).
     pub frames: u64,
+    /// The stream the stream encodings continue.
+    pub stream: InflateStream,
+    /// The `seq` of a frame whose FINAL message has not been applied yet (its continuations
+    /// do not reset or drop the stream).
+    pub open_frame: Option<u32>,
+}
+
+/// The agent's end of the connection's DEFLATE stream (raw DEFLATE, one 32 KB window, about
+/// 45 KB in all). `None` until a [`FLAG_STREAM_RESET`] and after a key frame without one.
+/// A clone has no stream (the state of an inflater is not copied): stream rects applied to a
+/// cloned [`Framebuffer`] are refused.
+#[derive(Debug, Default)]
+pub struct InflateStream(Option<Box<flate2::Decompress>>);
+
+impl Clone for InflateStream {
+    fn clone(&self) -> Self {
+        InflateStream(None)
+    }
+}
+
+impl InflateStream {
+    /// Starts afresh (no history).
+    pub fn reset(&mut self) {
+        match &mut self.0 {
+            Some(d) => d.reset(false),
+            None => self.0 = Some(Box::new(flate2::Decompress::new(false))),
+        }
+    }
+
+    /// Forgets the stream: stream rects are refused until the next reset.
+    pub fn invalidate(&mut self) {
+        self.0 = None;
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Inflates the next piece of the stream (`data` plus [`SYNC_TAIL`]), which must give
+    /// exactly `want` bytes and end on the flush. An error leaves the stream unusable.
+    pub fn inflate(&mut self, data: &[u8], want: usize) -> Result<Vec<u8>, UpdateError> {
+        let d = self.0.as_mut().ok_or(UpdateError::NoStream)?;
+        let r = inflate_piece(d, data, want);
+        if r.is_err() {
+            self.0 = None;
+        }
+        r
+    }
+}
+
+fn inflate_piece(
+    d: &mut flate2::Decompress,
+    data: &[u8],
+    want: usize,
+) -> Result<Vec<u8>, UpdateError> {
+    // One byte of room beyond `want`: more output than that is caught, not left pending.
+    let mut out = vec![0u8; want + 1];
+    let mut filled = 0;
+    for part in [data, &SYNC_TAIL[..]] {
+        let mut at = 0;
+        while at < part.len() {
+            let (i0, o0) = (d.total_in(), d.total_out());
+            let status = d
+                .decompress(
+                    &part[at..],
+                    &mut out[filled..],
+                    flate2::FlushDecompress::None,
+                )
+                .map_err(|_| UpdateError::BadZlib)?;
+            at += (d.total_in() - i0) as usize;
+            filled += (d.total_out() - o0) as usize;
+            // A final block would end the stream, which never ends.
+            if status == flate2::Status::StreamEnd || filled > want {
+                return Err(UpdateError::BadZlib);
+            }
+            if d.total_in() == i0 && d.total_out() == o0 {
+                return Err(UpdateError::BadZlib);
+            }
+        }
+    }
+    if filled != want {
+        return Err(UpdateError::BadZlib);
+    }
+    out.truncate(want);
+    Ok(out)
 }
 
 impl Framebuffer {
@@ -511,6 +840,17 @@ impl Framebuffer {
                 self.height,
             ));
         }
+        // The first message of a frame: a reset starts the stream, a key frame without one
+        // leaves this agent without it (a late joiner's REFRESH_ONLY key frame; the visitor
+        // resets in the next delta).
+        if self.open_frame != Some(u.seq) {
+            if u.flags & FLAG_STREAM_RESET != 0 {
+                self.stream.reset();
+            } else if u.is_key() {
+                self.stream.invalidate();
+            }
+        }
+        self.open_frame = (!u.is_final()).then_some(u.seq);
         let stride = self.width as usize * 4;
         for r in &u.rects {
             let rect = r.rect;
@@ -524,9 +864,13 @@ impl Framebuffer {
                         }
                     }
                 }
-                Encoding::ZlibRgb => {
+                Encoding::ZlibRgb | Encoding::ZlibStream => {
                     let want = rect.area() * 3;
-                    let rgb = inflate_exact(r.data, want)?;
+                    let rgb = if r.encoding == Encoding::ZlibStream {
+                        self.stream.inflate(r.data, want)?
+                    } else {
+                        inflate_exact(r.data, want)?
+                    };
                     for y in 0..rect.h as usize {
                         let s = (rect.y as usize + y) * stride + rect.x as usize * 4;
                         let src = &rgb[y * rect.w as usize * 3..(y + 1) * rect.w as usize * 3];
@@ -541,11 +885,19 @@ impl Framebuffer {
                         }
                     }
                 }
-                Encoding::Palette => {
+                Encoding::Palette | Encoding::PaletteStream => {
                     let n = r.data[0] as usize + 1;
-                    let pal = &r.data[1..1 + n * 3];
                     let w = rect.w as usize;
-                    let idx = inflate_exact(&r.data[1 + n * 3..], w * rect.h as usize)?;
+                    let streamed;
+                    let (pal, idx) = if r.encoding == Encoding::PaletteStream {
+                        streamed = self
+                            .stream
+                            .inflate(&r.data[1..], n * 3 + w * rect.h as usize)?;
+                        streamed.split_at(n * 3)
+                    } else {
+                        streamed = inflate_exact(&r.data[1 + n * 3..], w * rect.h as usize)?;
+                        (&r.data[1..1 + n * 3], &streamed[..])
+                    };
                     for y in 0..rect.h as usize {
                         let src = &idx[y * w..(y + 1) * w];
                         let s = (rect.y as usize + y) * stride + rect.x as usize * 4;
@@ -845,6 +1197,182 @@ mod tests {
         assert_eq!(
             Framebuffer::new().apply(&FrameUpdate::parse(&bytes).unwrap()),
             Err(UpdateError::NoPicture)
+        );
+    }
+
+    /// Text-like content: two colours, no short period (noise at ~1/4 density).
+    fn glyphs(w: u16, h: u16, seed: u32) -> Vec<u8> {
+        picture(w, h, |x, y| {
+            let mut v = (x as u32 * 7919 + y as u32 * 104_729 + seed).wrapping_mul(2_654_435_761);
+            v ^= v >> 15;
+            if v.is_multiple_of(4) {
+                [230, 230, 230]
+            } else {
+                [10, 20, 30 + (x as u8 & 3)]
+            }
+        })
+    }
+
+    fn view(pic: &[u8], w: u16, h: u16) -> BgrxView<'_> {
+        BgrxView {
+            data: pic,
+            stride: w as usize * 4,
+            width: w,
+            height: h,
+        }
+    }
+
+    #[test]
+    fn stream_rects_compress_against_earlier_rects_and_reconstruct() {
+        let (w, h) = (200u16, 40u16);
+        let a = glyphs(w, h, 0);
+        let va = view(&a, w, h);
+        let mut enc = RectEncoder::new(1);
+        enc.reset_stream();
+        enc.set_streaming(true);
+        let mut fb = Framebuffer::new();
+        let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL | FLAG_STREAM_RESET, 1, w, h);
+        enc.encode(&va, Rect::new(0, 0, w, h), &mut wr);
+        let bytes = wr.finish();
+        let u = FrameUpdate::parse(&bytes).unwrap();
+        assert_eq!(u.rects[0].encoding, Encoding::PaletteStream);
+        fb.apply(&u).unwrap();
+        assert!(fb.equals_bgrx(&va));
+        // The same rows again (a restacked window, a scrolled-back page): the stream finds
+        // them in its history; a fresh zlib stream does not have it.
+        let r = Rect::new(0, 20, w, 20);
+        let mut fresh = RectEncoder::new(1);
+        let (e0, d0) = fresh.encode_rect(&va, Rect::new(0, 0, w, 20));
+        assert_eq!(e0, Encoding::Palette);
+        let alone = d0.len();
+        let mut b = a.clone();
+        let row = w as usize * 4;
+        b.copy_within(0..20 * row, 20 * row);
+        let vb = view(&b, w, h);
+        let (e, d) = enc.encode_rect(&vb, r);
+        assert_eq!(e, Encoding::PaletteStream);
+        assert!(
+            d.len() * 3 < alone,
+            "{} streamed vs {} alone",
+            d.len(),
+            alone
+        );
+        let mut wr = UpdateWriter::new(FLAG_FINAL, 2, w, h);
+        wr.push(r, e, d);
+        let bytes = wr.finish();
+        fb.apply(&FrameUpdate::parse(&bytes).unwrap()).unwrap();
+        assert!(fb.equals_bgrx(&vb));
+        // Many colours: ZLIB_STREAM.
+        let c = picture(w, h, |x, y| [x as u8, y as u8 * 3, (x ^ y) as u8]);
+        let vc = view(&c, w, h);
+        let mut wr = UpdateWriter::new(FLAG_FINAL, 3, w, h);
+        enc.encode(&vc, Rect::new(0, 0, w, h), &mut wr);
+        let bytes = wr.finish();
+        let u = FrameUpdate::parse(&bytes).unwrap();
+        assert_eq!(u.rects[0].encoding, Encoding::ZlibStream);
+        fb.apply(&u).unwrap();
+        assert!(fb.equals_bgrx(&vc));
+
+        // A clone has no stream; nor has an agent that missed the reset.
+        let mut clone = fb.clone();
+        assert_eq!(clone.apply(&u), Err(UpdateError::NoStream));
+        // A key frame without STREAM_RESET (a late joiner's REFRESH_ONLY one) leaves the
+        // stream unknown until the next reset.
+        let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_REFRESH_ONLY | FLAG_FINAL, 4, w, h);
+        wr.push(Rect::new(0, 0, w, h), Encoding::Solid, &[1, 2, 3]);
+        fb.apply(&FrameUpdate::parse(&wr.finish()).unwrap())
+            .unwrap();
+        assert!(!fb.stream.is_valid());
+        assert_eq!(fb.apply(&u), Err(UpdateError::NoStream));
+        // After a reset both ends start again.
+        enc.reset_stream();
+        let mut wr = UpdateWriter::new(FLAG_FINAL | FLAG_STREAM_RESET, 5, w, h);
+        enc.encode(&vb, Rect::new(0, 0, w, h), &mut wr);
+        fb.apply(&FrameUpdate::parse(&wr.finish()).unwrap())
+            .unwrap();
+        assert!(fb.equals_bgrx(&vb));
+    }
+
+    #[test]
+    fn a_key_frame_over_several_messages_keeps_its_stream() {
+        let (w, h) = (64u16, 32u16);
+        let a = glyphs(w, h, 3);
+        let va = view(&a, w, h);
+        let mut enc = RectEncoder::new(1);
+        enc.reset_stream();
+        enc.set_streaming(true);
+        let mut fb = Framebuffer::new();
+        let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_STREAM_RESET, 9, w, h);
+        enc.encode(&va, Rect::new(0, 0, w, 16), &mut wr);
+        fb.apply(&FrameUpdate::parse(&wr.finish()).unwrap())
+            .unwrap();
+        // The continuation has KEY but no STREAM_RESET: the stream goes on.
+        let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL, 9, w, h);
+        enc.encode(&va, Rect::new(0, 16, w, 16), &mut wr);
+        fb.apply(&FrameUpdate::parse(&wr.finish()).unwrap())
+            .unwrap();
+        assert!(fb.equals_bgrx(&va));
+    }
+
+    #[test]
+    fn bad_stream_pieces_are_refused() {
+        let (w, h) = (32u16, 16u16);
+        let a = picture(w, h, |x, y| {
+            [(x as u8).wrapping_mul(9), (y as u8).wrapping_mul(40), 7]
+        });
+        let va = view(&a, w, h);
+        let piece = |cut: usize, extra: &[u8]| {
+            let mut enc = RectEncoder::new(1);
+            enc.reset_stream();
+            enc.set_streaming(true);
+            let (e, d) = enc.encode_rect(&va, Rect::new(0, 0, w, h));
+            assert_eq!(e, Encoding::ZlibStream);
+            let mut d = d[..d.len() - cut].to_vec();
+            d.extend_from_slice(extra);
+            let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL | FLAG_STREAM_RESET, 1, w, h);
+            wr.push(Rect::new(0, 0, w, h), Encoding::ZlibStream, &d);
+            let bytes = wr.finish();
+            Framebuffer::new().apply(&FrameUpdate::parse(&bytes).unwrap())
+        };
+        assert_eq!(piece(0, &[]), Ok(()));
+        assert_eq!(piece(3, &[]), Err(UpdateError::BadZlib), "cut short");
+        assert_eq!(
+            piece(0, &[1, 2, 3]),
+            Err(UpdateError::BadZlib),
+            "trailing bytes"
+        );
+        // Wrong size: a rect of other dimensions.
+        let mut enc = RectEncoder::new(1);
+        enc.reset_stream();
+        enc.set_streaming(true);
+        let (_, d) = enc.encode_rect(&va, Rect::new(0, 0, w, h - 1));
+        let d = d.to_vec();
+        let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL | FLAG_STREAM_RESET, 1, w, h);
+        wr.push(Rect::new(0, 0, w, h), Encoding::ZlibStream, &d);
+        let bytes = wr.finish();
+        assert_eq!(
+            Framebuffer::new().apply(&FrameUpdate::parse(&bytes).unwrap()),
+            Err(UpdateError::BadZlib)
+        );
+        // A final block (a whole raw DEFLATE stream) is refused: the stream never ends.
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), Compression::fast());
+        z.write_all(&vec![5u8; w as usize * h as usize * 3])
+            .unwrap();
+        let d = z.finish().unwrap();
+        let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL | FLAG_STREAM_RESET, 1, w, h);
+        wr.push(Rect::new(0, 0, w, h), Encoding::ZlibStream, &d);
+        let bytes = wr.finish();
+        assert_eq!(
+            Framebuffer::new().apply(&FrameUpdate::parse(&bytes).unwrap()),
+            Err(UpdateError::BadZlib)
+        );
+        // Without a reset first.
+        let mut wr = UpdateWriter::new(FLAG_KEY | FLAG_FINAL, 1, w, h);
+        wr.push(Rect::new(0, 0, w, h), Encoding::ZlibStream, &[0, 0]);
+        let bytes = wr.finish();
+        assert_eq!(
+            Framebuffer::new().apply(&FrameUpdate::parse(&bytes).unwrap()),
+            Err(UpdateError::NoStream)
         );
     }
 }

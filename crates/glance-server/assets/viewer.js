@@ -20,10 +20,13 @@
   const FLAG_KEY = 1;
   const FLAG_REFRESH_ONLY = 2;
   const FLAG_FINAL = 4;
+  const FLAG_STREAM_RESET = 8;
   const ENC_SOLID = 0;
   const ENC_ZLIB_RGB = 1;
   const ENC_COPY = 2;
   const ENC_PALETTE = 3;
+  const ENC_ZLIB_STREAM = 5;
+  const ENC_PALETTE_STREAM = 6;
   const HEADER_LEN = 11;
   const RECT_HEADER_LEN = 13;
   const MAX_CONTROL_LEN = 64 * 1024;
@@ -92,7 +95,7 @@
       const x = u16(at), y = u16(at + 2), w = u16(at + 4), h = u16(at + 6);
       const enc = u8(at + 8);
       if (enc !== ENC_SOLID && enc !== ENC_ZLIB_RGB && enc !== ENC_COPY && enc !== ENC_PALETTE &&
-          enc !== ENC_JPEG) {
+          enc !== ENC_JPEG && enc !== ENC_ZLIB_STREAM && enc !== ENC_PALETTE_STREAM) {
         throw new UpdateError(`unknown rect encoding ${enc}`);
       }
       const len = u32(at + 9);
@@ -107,9 +110,10 @@
       if (want >= 0 && len !== want) {
         throw new UpdateError(`rect data of ${len} bytes where ${want} were expected`);
       }
-      if (enc === ENC_PALETTE) {
+      if (enc === ENC_PALETTE || enc === ENC_PALETTE_STREAM) {
         const n = len > 0 ? data[0] + 1 : 0;
-        if (n < 2 || len < 1 + n * 3) {
+        // PALETTE_STREAM's colours are inside its piece of the stream.
+        if (n < 2 || len < 1 + (enc === ENC_PALETTE ? n * 3 : 0)) {
           throw new UpdateError('palette rect with a bad colour count or an index beyond the palette');
         }
       }
@@ -147,6 +151,186 @@
     }
     if (n !== want) throw bad();
     return out;
+  }
+
+  // ----- the connection's DEFLATE stream (encodings 5 and 6) --------------------------------
+
+  // Canonical Huffman tables of RFC 1951, as puff.c builds them: count[len] codes of each
+  // length, and the symbols ordered by code.
+  function huffman(lengths, n) {
+    const count = new Uint16Array(16);
+    const symbol = new Uint16Array(n);
+    for (let i = 0; i < n; i++) count[lengths[i]]++;
+    count[0] = 0;
+    let left = 1;
+    for (let len = 1; len < 16; len++) {
+      left = left * 2 - count[len];
+      if (left < 0) throw new UpdateError('zlib data is corrupt or has the wrong size');
+    }
+    const offs = new Uint16Array(16);
+    for (let len = 1; len < 15; len++) offs[len + 1] = offs[len] + count[len];
+    for (let i = 0; i < n; i++) if (lengths[i] !== 0) symbol[offs[lengths[i]]++] = i;
+    return { count, symbol };
+  }
+
+  const LEN_BASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67,
+    83, 99, 115, 131, 163, 195, 227, 258];
+  const LEN_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5,
+    5, 5, 0];
+  const DIST_BASE = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769,
+    1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
+  const DIST_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11,
+    11, 12, 12, 13, 13];
+  const CL_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+  const FIXED = (() => {
+    const l = new Uint8Array(288 + 30);
+    l.fill(8, 0, 144); l.fill(9, 144, 256); l.fill(7, 256, 280); l.fill(8, 280, 288);
+    l.fill(5, 288);
+    return { lit: huffman(l, 288), dist: huffman(l.subarray(288), 30) };
+  })();
+  const WINDOW = 32768;
+
+  /**
+   * The agent's end of the visitor's DEFLATE stream: raw DEFLATE (RFC 1951) whose pieces are
+   * the data of stream rects, each ending on a sync flush whose last 4 bytes (00 00 FF FF) are
+   * left out. Back-references reach up to 32 KB into earlier pieces: the window is all the
+   * state kept (32 KB). Synchronous, so rects decode in order without awaiting.
+   */
+  class InflateStream {
+    constructor() {
+      this.win = new Uint8Array(WINDOW);
+      this.wpos = 0; // next write position in the ring
+      this.wlen = 0; // bytes of history held (<= WINDOW)
+    }
+
+    /** Inflates the next piece, which must give exactly `want` bytes and end on the flush. */
+    inflate(data, want) {
+      const bad = () => new UpdateError('zlib data is corrupt or has the wrong size');
+      const inp = new Uint8Array(data.length + 4);
+      inp.set(data);
+      inp.set([0, 0, 0xff, 0xff], data.length);
+      const out = new Uint8Array(want);
+      const win = this.win;
+      let pos = 0; // output bytes
+      let at = 0; // next input byte
+      let bitbuf = 0;
+      let bitcnt = 0;
+      const bits = (need) => {
+        while (bitcnt < need) {
+          if (at >= inp.length) throw bad();
+          bitbuf |= inp[at++] << bitcnt;
+          bitcnt += 8;
+        }
+        const v = bitbuf & ((1 << need) - 1);
+        bitbuf >>>= need;
+        bitcnt -= need;
+        return v;
+      };
+      const decode = (h) => {
+        let code = 0, first = 0, index = 0;
+        for (let len = 1; len < 16; len++) {
+          code |= bits(1);
+          const c = h.count[len];
+          if (code - c < first) return h.symbol[index + (code - first)];
+          index += c;
+          first = (first + c) << 1;
+          code <<= 1;
+        }
+        throw bad();
+      };
+      const put = (b) => {
+        if (pos >= want) throw bad();
+        out[pos++] = b;
+      };
+      let lastStored = false;
+      while (at < inp.length || bitcnt >= 8) {
+        if (bits(1)) throw bad(); // a final block: the stream never ends
+        const type = bits(2);
+        lastStored = type === 0;
+        if (type === 0) {
+          bitbuf = 0;
+          bitcnt = 0; // to the byte boundary
+          if (at + 4 > inp.length) throw bad();
+          const len = inp[at] | (inp[at + 1] << 8);
+          const nlen = inp[at + 2] | (inp[at + 3] << 8);
+          at += 4;
+          if ((len ^ 0xffff) !== nlen || at + len > inp.length || pos + len > want) throw bad();
+          out.set(inp.subarray(at, at + len), pos);
+          pos += len;
+          at += len;
+          continue;
+        }
+        let lit, dist;
+        if (type === 1) {
+          ({ lit, dist } = FIXED);
+        } else if (type === 2) {
+          const nlen = bits(5) + 257, ndist = bits(5) + 1, ncode = bits(4) + 4;
+          if (nlen > 286 || ndist > 30) throw bad();
+          const cl = new Uint8Array(19);
+          for (let i = 0; i < ncode; i++) cl[CL_ORDER[i]] = bits(3);
+          const clh = huffman(cl, 19);
+          const lengths = new Uint8Array(nlen + ndist);
+          for (let i = 0; i < nlen + ndist;) {
+            const sym = decode(clh);
+            if (sym < 16) {
+              lengths[i++] = sym;
+              continue;
+            }
+            let len = 0, rep;
+            if (sym === 16) {
+              if (i === 0) throw bad();
+              len = lengths[i - 1];
+              rep = 3 + bits(2);
+            } else if (sym === 17) {
+              rep = 3 + bits(3);
+            } else {
+              rep = 11 + bits(7);
+            }
+            if (i + rep > nlen + ndist) throw bad();
+            while (rep--) lengths[i++] = len;
+          }
+          if (lengths[256] === 0) throw bad();
+          lit = huffman(lengths, nlen);
+          dist = huffman(lengths.subarray(nlen), ndist);
+        } else {
+          throw bad();
+        }
+        for (;;) {
+          const sym = decode(lit);
+          if (sym < 256) {
+            put(sym);
+            continue;
+          }
+          if (sym === 256) break;
+          const li = sym - 257;
+          if (li >= 29) throw bad();
+          const len = LEN_BASE[li] + bits(LEN_EXTRA[li]);
+          const di = decode(dist);
+          if (di >= 30) throw bad();
+          const d = DIST_BASE[di] + bits(DIST_EXTRA[di]);
+          if (d > pos + this.wlen || pos + len > want) throw bad();
+          for (let k = 0; k < len; k++) {
+            out[pos] = d <= pos ? out[pos - d] : win[(this.wpos - (d - pos) + WINDOW) % WINDOW];
+            pos++;
+          }
+        }
+      }
+      // Every piece ends with the flush's empty stored block, exactly at the end of the input.
+      if (!lastStored || pos !== want) throw bad();
+      // The window keeps the last 32 KB of output.
+      if (want >= WINDOW) {
+        win.set(out.subarray(want - WINDOW));
+        this.wpos = 0;
+        this.wlen = WINDOW;
+      } else {
+        const first = Math.min(want, WINDOW - this.wpos);
+        win.set(out.subarray(0, first), this.wpos);
+        win.set(out.subarray(first), 0);
+        this.wpos = (this.wpos + want) % WINDOW;
+        this.wlen = Math.min(WINDOW, this.wlen + want);
+      }
+      return out;
+    }
   }
 
   // JPEG rects (encoding 4): lossy, for photographic content; the visitor re-sends the same
@@ -238,6 +422,21 @@
       this.seq = 0;
       this.frames = 0;
       this.dirty = null; // {x0, y0, x1, y1} or null
+      this.stream = null; // the InflateStream of the stream encodings, from a STREAM_RESET on
+      this.openFrame = null; // seq of a frame whose FINAL message has not been applied
+    }
+
+    /** The next piece of the stream (an agent without one refuses the rect). */
+    inflateStream(data, want) {
+      if (!this.stream) {
+        throw new UpdateError('a stream rect without a stream: no STREAM_RESET since the last key frame');
+      }
+      try {
+        return this.stream.inflate(data, want);
+      } catch (e) {
+        this.stream = null;
+        throw e;
+      }
     }
 
     hasPicture() {
@@ -279,6 +478,13 @@
         throw new UpdateError(
           `a delta update of ${u.width}x${u.height} does not match the ${this.width}x${this.height} picture`);
       }
+      // The first message of a frame: a reset starts the stream; a key frame without one
+      // (a late joiner's REFRESH_ONLY key frame) leaves this agent without it.
+      if (this.openFrame !== u.seq) {
+        if (u.flags & FLAG_STREAM_RESET) this.stream = new InflateStream();
+        else if (isKey) this.stream = null;
+      }
+      this.openFrame = u.flags & FLAG_FINAL ? null : u.seq;
       const px = this.image.data;
       const stride = this.width * 4;
       for (const r of u.rects) {
@@ -290,8 +496,10 @@
               px[p] = cr; px[p + 1] = cg; px[p + 2] = cb; px[p + 3] = 255;
             }
           }
-        } else if (r.enc === ENC_ZLIB_RGB) {
-          const rgb = await inflateExact(r.data, r.w * r.h * 3);
+        } else if (r.enc === ENC_ZLIB_RGB || r.enc === ENC_ZLIB_STREAM) {
+          const rgb = r.enc === ENC_ZLIB_STREAM
+            ? this.inflateStream(r.data, r.w * r.h * 3)
+            : await inflateExact(r.data, r.w * r.h * 3);
           let s = 0;
           for (let y = r.y; y < r.y + r.h; y++) {
             let p = y * stride + r.x * 4;
@@ -299,11 +507,19 @@
               px[p] = rgb[s]; px[p + 1] = rgb[s + 1]; px[p + 2] = rgb[s + 2]; px[p + 3] = 255;
             }
           }
-        } else if (r.enc === ENC_PALETTE) {
-          // n colours, then zlib of w*h one-byte colour indices.
+        } else if (r.enc === ENC_PALETTE || r.enc === ENC_PALETTE_STREAM) {
+          // n colours, then zlib (or a piece of the stream) of w*h one-byte colour indices.
+          // (PALETTE_STREAM: n, then one piece of the stream with the colours and the indices.)
           const n = r.data[0] + 1;
-          const pal = r.data.subarray(1, 1 + n * 3);
-          const idx = await inflateExact(r.data.subarray(1 + n * 3), r.w * r.h);
+          let pal, idx;
+          if (r.enc === ENC_PALETTE_STREAM) {
+            const buf = this.inflateStream(r.data.subarray(1), n * 3 + r.w * r.h);
+            pal = buf.subarray(0, n * 3);
+            idx = buf.subarray(n * 3);
+          } else {
+            pal = r.data.subarray(1, 1 + n * 3);
+            idx = await inflateExact(r.data.subarray(1 + n * 3), r.w * r.h);
+          }
           let s = 0;
           for (let y = 0; y < r.h; y++) {
             let p = (r.y + y) * stride + r.x * 4;

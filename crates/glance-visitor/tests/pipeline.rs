@@ -46,8 +46,8 @@ impl Agent {
             match r.encoding {
                 Encoding::Copy => self.copies += 1,
                 Encoding::Solid => self.solids += 1,
-                Encoding::ZlibRgb => self.zlibs += 1,
-                Encoding::Palette => self.palettes += 1,
+                Encoding::ZlibRgb | Encoding::ZlibStream => self.zlibs += 1,
+                Encoding::Palette | Encoding::PaletteStream => self.palettes += 1,
                 Encoding::Jpeg => self.jpegs += 1,
             }
         }

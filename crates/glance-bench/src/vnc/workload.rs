@@ -9,6 +9,17 @@
 //! * an `xmessage` box dragged by `xdotool windowmove` every 40 ms along a fixed path over
 //!   both terminals from 27 % to 67 % of the run (300 steps for 30 s).
 //!
+//! That is [`Workload::Mixed`], the original benchmark workload. Three more of different
+//! character (issue 14) use the same display and tools:
+//!
+//! * [`Workload::Terminal`]: three log xterms scrolling at very different rates (a line every
+//!   40 ms, every 250 ms, and a burst of 12 lines every 1.5 s);
+//! * [`Workload::Moves`]: four windows with static text jumped to new places every 0.8 s and
+//!   restacked (`xdotool windowraise`) every third step, with no window manager;
+//! * [`Workload::Small`]: small changes everywhere: six small xterms scattered over the screen
+//!   (a clock each second, spinners every 100 ms, counters every 250/500 ms) and a focused
+//!   shell with a blinking caret into which a key is typed every 600 ms.
+//!
 //! Everything (text, timings, path) is fixed, so two runs on fresh displays differ only by
 //! scheduling jitter.
 
@@ -112,18 +123,155 @@ pub fn log_line(n: u32) -> String {
     )
 }
 
+/// Which scripted desktop runs (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    Mixed,
+    Terminal,
+    Moves,
+    Small,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 4] = [
+        Workload::Mixed,
+        Workload::Terminal,
+        Workload::Moves,
+        Workload::Small,
+    ];
+
+    /// The short name used in keys and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Mixed => "mixed",
+            Workload::Terminal => "terminal",
+            Workload::Moves => "moves",
+            Workload::Small => "small",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.name() == s)
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Workload::Mixed => "typing + scrolling xterms, window drag",
+            Workload::Terminal => "three xterms scrolling at 25, 4 and 0.7 (bursts of 12) lines/s",
+            Workload::Moves => "four text windows jumped every 0.8 s and restacked, no WM",
+            Workload::Small => "clock, spinners, counters in six small xterms, a blinking caret",
+        }
+    }
+}
+
+/// Text written to feed `n` (a FIFO a terminal `cat`s) at step `i`.
+fn small_feed(n: usize, i: u32) -> String {
+    const SPIN: [char; 4] = ['|', '/', '-', '\\'];
+    match n {
+        0 => {
+            let t = 9 * 3600 + 41 * 60 + i;
+            format!("\r{:02}:{:02}:{:02}", t / 3600 % 24, t / 60 % 60, t % 60)
+        }
+        1 | 2 => format!("\r{} working", SPIN[i as usize % 4]),
+        3 => format!("\r{:>8} events", i * 37),
+        4 => format!("\r{:>3}% done", i % 101),
+        _ => format!("\r[{:<10}]", "=".repeat(i as usize % 11)),
+    }
+}
+
 /// One step of the timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Log(String),
+    /// Text for the terminal fed by FIFO n.
+    Feed(usize, String),
     Type(String),
-    Move(i32, i32),
+    /// Window n to (x, y).
+    Move(usize, i32, i32),
+    /// Window n to the top of the stack.
+    Raise(usize),
     /// A phase boundary for the caller's counters: 1 = the drag starts, 2 = it ended.
     Mark(u8),
 }
 
-/// The whole timeline for a run of `secs` seconds, sorted by time.
-pub fn timeline(secs: f64) -> Vec<(f64, Action)> {
+/// The whole timeline of `w` for a run of `secs` seconds, sorted by time.
+pub fn timeline(w: Workload, secs: f64) -> Vec<(f64, Action)> {
+    let mut v = match w {
+        Workload::Mixed => return mixed_timeline(secs),
+        Workload::Terminal => {
+            let mut v = Vec::new();
+            let mut n = 0u32;
+            // (feed, period, lines a step)
+            for (feed, every, lines) in [(0usize, 0.04, 1u32), (1, 0.25, 1), (2, 1.5, 12)] {
+                let mut k = 1;
+                while every * (k as f64) < secs {
+                    let mut text = String::new();
+                    for _ in 0..lines {
+                        text.push_str(&log_line(n));
+                        text.push('\n');
+                        n += 1;
+                    }
+                    v.push((every * k as f64, Action::Feed(feed, text)));
+                    k += 1;
+                }
+            }
+            v
+        }
+        Workload::Moves => {
+            let mut v = Vec::new();
+            let mut k = 1u32;
+            while 0.8 * (k as f64) < secs {
+                let t = 0.8 * k as f64;
+                let win = (k % 4) as usize;
+                // A fixed walk over the screen: positions from a small LCG.
+                let h = (k as u64 + 7).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let x = ((h >> 20) % 1200) as i32 + 10;
+                let y = ((h >> 40) % 560) as i32 + 10;
+                v.push((t, Action::Move(win, x, y)));
+                if k.is_multiple_of(3) {
+                    v.push((t + 0.4, Action::Raise((k as usize + 2) % 4)));
+                }
+                k += 1;
+            }
+            v
+        }
+        Workload::Small => {
+            let mut v = Vec::new();
+            for (feed, every) in [
+                (0usize, 1.0),
+                (1, 0.1),
+                (2, 0.13),
+                (3, 0.25),
+                (4, 0.5),
+                (5, 0.7),
+            ] {
+                let mut k = 1u32;
+                while every * (k as f64) < secs {
+                    v.push((every * k as f64, Action::Feed(feed, small_feed(feed, k))));
+                    k += 1;
+                }
+            }
+            let mut t = 0.5;
+            for k in 0u32.. {
+                if t + 0.6 >= secs {
+                    break;
+                }
+                // One key every 600 ms; a line typed, then erased by the next one.
+                let text = if k % 30 == 29 {
+                    "\n".to_string()
+                } else {
+                    ((b'a' + (k % 26) as u8) as char).to_string()
+                };
+                v.push((t, Action::Type(text)));
+                t += 0.6;
+            }
+            v
+        }
+    };
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+fn mixed_timeline(secs: f64) -> Vec<(f64, Action)> {
     let mut v = Vec::new();
     let mut n = 0u32;
     loop {
@@ -131,7 +279,7 @@ pub fn timeline(secs: f64) -> Vec<(f64, Action)> {
         if t >= secs {
             break;
         }
-        v.push((t, Action::Log(log_line(n))));
+        v.push((t, Action::Feed(0, format!("{}\n", log_line(n)))));
         n += 1;
     }
     for (k, c) in COMMANDS.iter().enumerate() {
@@ -163,7 +311,7 @@ pub fn timeline(secs: f64) -> Vec<(f64, Action)> {
         let (x, y) = (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f);
         v.push((
             from + MOVE_EVERY * i as f64,
-            Action::Move(x.round() as i32, y.round() as i32),
+            Action::Move(0, x.round() as i32, y.round() as i32),
         ));
     }
     v.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -173,9 +321,11 @@ pub fn timeline(secs: f64) -> Vec<(f64, Action)> {
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
+    /// Feed writes (log lines, clock ticks...).
     pub log_lines: u32,
     pub typed_commands: u32,
     pub moves: u32,
+    pub raises: u32,
     /// The latest any step started after its time.
     pub max_lag_ms: f64,
     pub secs: f64,
@@ -188,8 +338,11 @@ pub struct Scene {
     children: Vec<Child>,
     typing: Option<Child>,
     dir: PathBuf,
-    log: Option<File>,
-    drag_window: String,
+    workload: Workload,
+    /// FIFOs that terminals `cat`, by feed number.
+    feeds: Vec<File>,
+    /// Windows moved by the timeline, by number.
+    windows: Vec<String>,
 }
 
 fn wait_kill(c: &mut Child) {
@@ -199,7 +352,7 @@ fn wait_kill(c: &mut Child) {
 
 impl Drop for Scene {
     fn drop(&mut self) {
-        self.log = None;
+        self.feeds.clear();
         if let Some(c) = &mut self.typing {
             wait_kill(c);
         }
@@ -226,8 +379,9 @@ pub fn scratch_dir(tag: &str) -> Result<PathBuf, String> {
 }
 
 impl Scene {
-    /// Starts Xvfb (it picks its display number), opens the windows and waits until they show.
-    pub fn start() -> Result<Scene, String> {
+    /// Starts Xvfb (it picks its display number), opens the windows of `workload` and waits
+    /// until they show.
+    pub fn start(workload: Workload) -> Result<Scene, String> {
         let mut xvfb = Command::new("Xvfb")
             .args([
                 "-displayfd",
@@ -265,8 +419,9 @@ impl Scene {
             children: Vec::new(),
             typing: None,
             dir,
-            log: None,
-            drag_window: String::new(),
+            workload,
+            feeds: Vec::new(),
+            windows: Vec::new(),
         };
         scene.open_windows()?;
         Ok(scene)
@@ -320,8 +475,9 @@ impl Scene {
         Err(format!("window {title:?} never showed on {}", self.display))
     }
 
-    fn open_windows(&mut self) -> Result<(), String> {
-        let fifo = self.dir.join("log.fifo");
+    /// A FIFO for feed number `self.feeds.len()`, opened for writing; its path.
+    fn new_feed(&mut self) -> Result<String, String> {
+        let fifo = self.dir.join(format!("feed{}.fifo", self.feeds.len()));
         let ok = Command::new("mkfifo")
             .arg(&fifo)
             .status()
@@ -330,45 +486,145 @@ impl Scene {
             return Err(format!("mkfifo {} failed", fifo.display()));
         }
         // Read and write: opening cannot block, and cat sees EOF only when we close it.
-        self.log = Some(
+        self.feeds.push(
             std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .open(&fifo)
                 .map_err(|e| format!("{}: {e}", fifo.display()))?,
         );
+        Ok(fifo.to_string_lossy().to_string())
+    }
+
+    /// An xterm titled `title` at `geometry` showing feed number `self.feeds.len()`.
+    fn feed_term(&mut self, title: &str, geometry: &str, extra: &[&str]) -> Result<(), String> {
+        let fifo = self.new_feed()?;
+        let mut args = vec![
+            "-title",
+            title,
+            "-geometry",
+            geometry,
+            "-fa",
+            FONT,
+            "-fs",
+            "10",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-e", "cat", &fifo]);
+        self.spawn("xterm", &args)
+    }
+
+    fn feed(&mut self, n: usize, text: &str) -> Result<(), String> {
+        if let Some(f) = self.feeds.get_mut(n) {
+            f.write_all(text.as_bytes())
+                .map_err(|e| format!("feed {n}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The shell xterm with the keyboard focus, `sh` with prompt `$ `.
+    fn shell(&mut self, geometry: &str, extra: &[&str]) -> Result<(), String> {
         let home = self.dir.to_string_lossy().to_string();
-        let fifo = fifo.to_string_lossy().to_string();
         let home_env = format!("HOME={home}");
+        let mut args = vec![
+            "-title",
+            SHELL_TITLE,
+            "-geometry",
+            geometry,
+            "-fa",
+            FONT,
+            "-fs",
+            "10",
+        ];
+        args.extend_from_slice(extra);
         #[rustfmt::skip]
-        let shell: Vec<&str> = vec![
-            "-title", SHELL_TITLE, "-geometry", "100x24+30+40", "-fa", FONT, "-fs", "10",
+        args.extend_from_slice(&[
             "-e", "env", "-i", "PATH=/usr/bin:/bin", &home_env, "PS1=$ ", "TERM=xterm", "sh",
-        ];
-        self.spawn("xterm", &shell)?;
-        #[rustfmt::skip]
-        let log: Vec<&str> = vec![
-            "-title", LOG_TITLE, "-geometry", "90x44+940+40", "-fa", FONT, "-fs", "10",
-            "-e", "cat", &fifo,
-        ];
-        self.spawn("xterm", &log)?;
-        let (x, y) = DRAG_PATH[0];
-        let geometry = format!("+{x}+{y}");
-        self.spawn(
-            "xmessage",
-            &[
-                "-title",
-                DRAG_TITLE,
-                "-geometry",
-                &geometry,
-                "Glance benchmark\nThis box is dragged across the screen\nwhile a command is \
-                 typed and a log scrolls.",
-            ],
-        )?;
-        let shell = self.window(SHELL_TITLE)?;
-        self.window(LOG_TITLE)?;
-        self.drag_window = self.window(DRAG_TITLE)?;
-        self.xdotool(&["windowfocus", &shell])?;
+        ]);
+        self.spawn("xterm", &args)
+    }
+
+    fn open_windows(&mut self) -> Result<(), String> {
+        let mut focus = None;
+        match self.workload {
+            Workload::Mixed => {
+                self.shell("100x24+30+40", &[])?;
+                self.feed_term(LOG_TITLE, "90x44+940+40", &[])?;
+                let (x, y) = DRAG_PATH[0];
+                let geometry = format!("+{x}+{y}");
+                self.spawn(
+                    "xmessage",
+                    &[
+                        "-title",
+                        DRAG_TITLE,
+                        "-geometry",
+                        &geometry,
+                        "Glance benchmark\nThis box is dragged across the screen\nwhile a command is \
+                         typed and a log scrolls.",
+                    ],
+                )?;
+                focus = Some(self.window(SHELL_TITLE)?);
+                self.window(LOG_TITLE)?;
+                let drag = self.window(DRAG_TITLE)?;
+                self.windows.push(drag);
+            }
+            Workload::Terminal => {
+                self.feed_term("glance-bench-fast", "110x60+10+10", &[])?;
+                self.feed_term("glance-bench-medium", "90x30+1000+10", &[])?;
+                self.feed_term("glance-bench-burst", "90x24+1000+560", &[])?;
+                for t in [
+                    "glance-bench-fast",
+                    "glance-bench-medium",
+                    "glance-bench-burst",
+                ] {
+                    self.window(t)?;
+                }
+            }
+            Workload::Moves => {
+                let geoms = [
+                    "80x30+20+20",
+                    "70x24+700+100",
+                    "60x20+300+500",
+                    "90x16+900+600",
+                ];
+                for (i, g) in geoms.iter().enumerate() {
+                    let title = format!("glance-bench-win{i}");
+                    self.feed_term(&title, g, &[])?;
+                    let mut text = String::new();
+                    for n in 0..40 {
+                        text.push_str(&log_line(n * 4 + i as u32));
+                        text.push('\n');
+                    }
+                    self.feed(i, &text)?;
+                }
+                for i in 0..geoms.len() {
+                    let id = self.window(&format!("glance-bench-win{i}"))?;
+                    self.windows.push(id);
+                }
+            }
+            Workload::Small => {
+                let places = [
+                    "+10+10",
+                    "+1700+10",
+                    "+10+1000",
+                    "+1700+1000",
+                    "+900+20",
+                    "+300+700",
+                ];
+                for (i, p) in places.iter().enumerate() {
+                    let title = format!("glance-bench-small{i}");
+                    self.feed_term(&title, &format!("20x1{p}"), &[])?;
+                }
+                self.shell("80x10+700+450", &["-bc", "-bcf", "500", "-bcn", "500"])?;
+                for i in 0..places.len() {
+                    self.window(&format!("glance-bench-small{i}"))?;
+                }
+                focus = Some(self.window(SHELL_TITLE)?);
+            }
+        }
+        if let Some(id) = focus {
+            self.xdotool(&["windowfocus", &id])?;
+        }
         // The pointer rests on the root in a corner (neither side draws it).
         self.xdotool(&["mousemove", "1910", "1070"])?;
         // Let the terminals start their programs and draw.
@@ -393,7 +649,7 @@ impl Scene {
     /// Runs the timeline for `secs` seconds (blocking), calling `mark` at phase boundaries
     /// ([`Action::Mark`]).
     pub fn run(&mut self, secs: f64, mark: &mut dyn FnMut(u8)) -> Result<Report, String> {
-        let steps = timeline(secs);
+        let steps = timeline(self.workload, secs);
         let mut rep = Report::default();
         let t0 = Instant::now();
         for (at, action) in steps {
@@ -405,10 +661,8 @@ impl Scene {
                 rep.max_lag_ms = rep.max_lag_ms.max((now - due).as_secs_f64() * 1000.0);
             }
             match action {
-                Action::Log(line) => {
-                    if let Some(f) = &mut self.log {
-                        writeln!(f, "{line}").map_err(|e| format!("log fifo: {e}"))?;
-                    }
+                Action::Feed(n, text) => {
+                    self.feed(n, &text)?;
                     rep.log_lines += 1;
                 }
                 Action::Type(text) => {
@@ -422,10 +676,17 @@ impl Scene {
                     self.typing = Some(child);
                     rep.typed_commands += 1;
                 }
-                Action::Move(x, y) => {
-                    let id = self.drag_window.clone();
-                    self.xdotool(&["windowmove", &id, &x.to_string(), &y.to_string()])?;
+                Action::Move(n, x, y) => {
+                    if let Some(id) = self.windows.get(n).cloned() {
+                        self.xdotool(&["windowmove", &id, &x.to_string(), &y.to_string()])?;
+                    }
                     rep.moves += 1;
+                }
+                Action::Raise(n) => {
+                    if let Some(id) = self.windows.get(n).cloned() {
+                        self.xdotool(&["windowraise", &id])?;
+                    }
+                    rep.raises += 1;
                 }
                 Action::Mark(n) => mark(n),
             }
@@ -452,12 +713,12 @@ mod tests {
 
     #[test]
     fn timeline_is_fixed_and_inside_the_run() {
-        let a = timeline(30.0);
-        assert_eq!(a, timeline(30.0));
+        let a = timeline(Workload::Mixed, 30.0);
+        assert_eq!(a, timeline(Workload::Mixed, 30.0));
         assert!(a.windows(2).all(|w| w[0].0 <= w[1].0));
         assert!(a.iter().all(|(t, _)| *t > 0.0 && *t < 30.0));
         let count = |f: fn(&Action) -> bool| a.iter().filter(|(_, x)| f(x)).count();
-        assert_eq!(count(|x| matches!(x, Action::Log(_))), 149);
+        assert_eq!(count(|x| matches!(x, Action::Feed(..))), 149);
         assert_eq!(count(|x| matches!(x, Action::Type(_))), 10);
         assert_eq!(count(|x| matches!(x, Action::Move(..))), 300);
         let marks: Vec<f64> = a
@@ -469,11 +730,18 @@ mod tests {
         assert!((marks[0] - 8.1).abs() < 1e-9 && (marks[1] - 20.12).abs() < 1e-9);
         // The drag ends where it started.
         let last = a.iter().rev().find_map(|(_, x)| match x {
-            Action::Move(x, y) => Some((*x, *y)),
+            Action::Move(_, x, y) => Some((*x, *y)),
             _ => None,
         });
         assert_eq!(last, Some((200, 700)));
         assert_eq!(log_line(7), log_line(7));
+        for w in Workload::ALL {
+            let t = timeline(w, 20.0);
+            assert!(t.len() > 20, "{w:?}");
+            assert!(t.windows(2).all(|p| p[0].0 <= p[1].0), "{w:?}");
+            assert!(t.iter().all(|(at, _)| *at > 0.0 && *at < 20.0), "{w:?}");
+            assert_eq!(Workload::from_name(w.name()), Some(w));
+        }
         assert_ne!(log_line(7), log_line(8));
     }
 }

@@ -2,10 +2,18 @@
 //! messages (each under the protocol's size limit), the last flagged FINAL. Photographic
 //! pieces go as JPEG (see [`super::lossy`]); the tiles they cover are remembered and re-sent
 //! losslessly in a later delta once unchanged (see [`super::refresh`]).
+//!
+//! Lossless rects compress against history: one DEFLATE stream per session (the stream
+//! encodings), started afresh by every key frame for everyone. A REFRESH_ONLY key frame (for
+//! late joiners and agents that fell behind; agents in step never see it) stays out of the
+//! stream and the delta after it starts a new one, so every agent that applies a delta has
+//! the same history as the encoder.
 
 use std::time::Instant;
 
-use glance_protocol::update::{UpdateWriter, FLAG_FINAL, FLAG_KEY, FLAG_REFRESH_ONLY};
+use glance_protocol::update::{
+    UpdateWriter, FLAG_FINAL, FLAG_KEY, FLAG_REFRESH_ONLY, FLAG_STREAM_RESET,
+};
 use glance_protocol::{Encoding, Rect, RectEncoder};
 
 use super::lossy::{self, JpegEncoder, QUALITY_MAX, REFRESH_BUDGET_MAX};
@@ -36,6 +44,12 @@ pub struct FrameEncoder {
     pub refresh_budget: usize,
     tiles: LossyTiles,
     stats: EncodeStats,
+    /// Lossless rects as the stream encodings (off: each rect compressed on its own).
+    pub streaming: bool,
+    /// zlib level of the stream, taken at each reset.
+    pub stream_level: u32,
+    /// The stream must start afresh at the next frame every agent applies.
+    stream_reset_due: bool,
 }
 
 impl Default for FrameEncoder {
@@ -48,6 +62,9 @@ impl Default for FrameEncoder {
             refresh_budget: REFRESH_BUDGET_MAX,
             tiles: LossyTiles::default(),
             stats: EncodeStats::default(),
+            streaming: true,
+            stream_level: glance_protocol::update::DEFAULT_STREAM_LEVEL,
+            stream_reset_due: true,
         }
     }
 }
@@ -65,6 +82,7 @@ struct Batch<'o> {
 impl Batch<'_> {
     fn push(&mut self, rect: Rect, enc: Encoding, data: &[u8]) {
         if !self.w.is_empty() && !self.w.has_room(data.len()) {
+            // `flags` lack STREAM_RESET: only the frame's first message carries it.
             let next = UpdateWriter::new(self.flags, self.seq, self.width, self.height);
             let full = std::mem::replace(&mut self.w, next);
             self.out.push(full.finish());
@@ -73,7 +91,8 @@ impl Batch<'_> {
     }
 
     fn finish(mut self) {
-        self.w.set_flags(self.flags | FLAG_FINAL);
+        let flags = self.w.flags();
+        self.w.set_flags(flags | FLAG_FINAL);
         self.out.push(self.w.finish());
     }
 }
@@ -120,9 +139,26 @@ impl FrameEncoder {
         } else {
             self.tiles.ensure_size(frame.width, frame.height);
         }
+        let mut first_flags = flags;
+        if !self.streaming {
+            self.rects.set_streaming(false);
+            self.stream_reset_due = true;
+        } else if !for_all {
+            // Self-contained rects; agents in step never see this frame.
+            self.rects.set_streaming(false);
+            self.stream_reset_due = true;
+        } else {
+            if key || self.stream_reset_due {
+                self.rects.set_stream_level(self.stream_level);
+                self.rects.reset_stream();
+                first_flags |= FLAG_STREAM_RESET;
+                self.stream_reset_due = false;
+            }
+            self.rects.set_streaming(true);
+        }
         let view = frame.view();
         let mut batch = Batch {
-            w: UpdateWriter::new(flags, self.seq, frame.width, frame.height),
+            w: UpdateWriter::new(first_flags, self.seq, frame.width, frame.height),
             flags,
             seq: self.seq,
             width: frame.width,

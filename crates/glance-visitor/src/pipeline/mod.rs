@@ -313,6 +313,11 @@ pub struct FrameProcessor {
     pub no_moves: bool,
     /// Everything lossless (benchmarks compare; photographic regions go as JPEG otherwise).
     pub no_lossy: bool,
+    /// Every lossless rect compressed on its own, not against the session's stream
+    /// (benchmarks compare; `GLANCE_NO_STREAM=1` in the environment sets it).
+    pub no_stream: bool,
+    /// The stream's zlib level when set (`GLANCE_STREAM_LEVEL`, benchmarks).
+    pub stream_level: Option<u32>,
     link: LinkPressure,
     prev: FrameBuf,
     have_prev: bool,
@@ -364,6 +369,10 @@ impl FrameProcessor {
 
     fn configure(&mut self) {
         self.enc.quality = self.quality();
+        self.enc.streaming = !self.no_stream;
+        if let Some(l) = self.stream_level {
+            self.enc.stream_level = l;
+        }
         self.enc.refresh_budget = self.link.refresh_budget();
     }
 
@@ -500,7 +509,13 @@ fn run(first: Box<dyn Capturer>, ctl: &PipelineCtl, on_error: &mut dyn FnMut(Cap
     let mut raw = FrameBuf::default();
     let mut cur = FrameBuf::default();
     let mut scaler = Scaler::default();
-    let mut proc = FrameProcessor::default();
+    let mut proc = FrameProcessor {
+        no_stream: std::env::var_os("GLANCE_NO_STREAM").is_some_and(|v| v == "1"),
+        stream_level: std::env::var("GLANCE_STREAM_LEVEL")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+        ..FrameProcessor::default()
+    };
     let mut last_change = Instant::now();
     // Since when this frame has been waiting for the link (slot and send window).
     let mut waiting_since: Option<Instant> = None;
@@ -705,6 +720,80 @@ mod tests {
         apply(&mut fb, &out, true);
         assert!(fb.equals_bgrx(&d.snapshot().view()));
         assert!(p.lossy_tiles().is_exact());
+    }
+
+    #[test]
+    fn stream_history_survives_deltas_and_late_joiners_start_at_the_next_reset() {
+        let d = SyntheticDisplay::new(640, 480);
+        let mut p = FrameProcessor {
+            no_lossy: true,
+            ..Default::default()
+        };
+        let (mut a, mut late) = (Framebuffer::new(), Framebuffer::new());
+        let mut out = Vec::new();
+        let mut cur = d.snapshot();
+        assert!(p.process(&mut cur, false, false, &mut out));
+        let first = FrameUpdate::parse(&out[0]).unwrap();
+        assert!(first.flags & glance_protocol::update::FLAG_STREAM_RESET != 0);
+        apply(&mut a, &out, false);
+        let mut streamed = 0;
+        for n in 0..12u32 {
+            d.step(n);
+            out.clear();
+            let mut cur = d.snapshot();
+            // A late joiner at step 5: a REFRESH_ONLY key frame after the delta.
+            let refresh = n == 5;
+            if !p.process(&mut cur, false, refresh, &mut out) {
+                continue;
+            }
+            let seen = apply(&mut a, &out, true);
+            streamed += seen
+                .iter()
+                .filter(|e| matches!(e, Encoding::ZlibStream | Encoding::PaletteStream))
+                .count();
+            assert!(a.equals_bgrx(&d.snapshot().view()), "step {n}");
+            if n >= 5 {
+                // The late joiner: from the REFRESH_ONLY key frame on (which holds no
+                // stream rects), then every delta.
+                for m in &out {
+                    let u = FrameUpdate::parse(m).unwrap();
+                    if n == 5 && !u.is_refresh_only() {
+                        continue;
+                    }
+                    if u.is_refresh_only() {
+                        assert!(u.rects.iter().all(|r| !matches!(
+                            r.encoding,
+                            Encoding::ZlibStream | Encoding::PaletteStream
+                        )));
+                    }
+                    late.apply(&u).unwrap();
+                }
+                assert!(late.equals_bgrx(&d.snapshot().view()), "late, step {n}");
+            }
+            if n == 6 {
+                let u = FrameUpdate::parse(&out[0]).unwrap();
+                assert!(
+                    u.flags & glance_protocol::update::FLAG_STREAM_RESET != 0,
+                    "the delta after a REFRESH_ONLY key frame starts a new stream"
+                );
+            }
+        }
+        assert!(streamed > 0, "deltas use the stream encodings");
+        // Off: the self-contained encodings only, and no resets.
+        let mut q = FrameProcessor {
+            no_lossy: true,
+            no_stream: true,
+            ..Default::default()
+        };
+        out.clear();
+        let mut cur = d.snapshot();
+        q.process(&mut cur, false, false, &mut out);
+        let mut b = Framebuffer::new();
+        let seen = apply(&mut b, &out, false);
+        assert!(!seen
+            .iter()
+            .any(|e| matches!(e, Encoding::ZlibStream | Encoding::PaletteStream)));
+        assert!(b.equals_bgrx(&d.snapshot().view()));
     }
 
     #[test]
