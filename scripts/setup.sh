@@ -20,6 +20,7 @@ have_cmd cmake     || need+=(cmake)
 have_cmd clang     || need+=(clang)
 have_cmd node      || need+=(nodejs)
 have_cmd npm       || need+=(npm)
+have_cmd redis-server || need+=(redis-server)
 have_pkg fonts-dejavu-core || need+=(fonts-dejavu-core)
 have_pkg xfonts-base || need+=(xfonts-base)
 if [ ${#need[@]} -gt 0 ]; then

@@ -51,6 +51,7 @@ fn app() -> axum::Router {
         presence: Arc::new(PresenceHub::new()),
         advertise_tunnel: None,
         request_timeout: std::time::Duration::from_secs(10),
+        cluster: None,
     }))
 }
 
