@@ -104,9 +104,11 @@ fn start_instance(
 }
 
 impl Pair {
-    fn start(url: &str, direct: Option<std::net::SocketAddr>) -> Pair {
+    /// `auth_extra`: more `[auth]` settings.
+    fn start(url: &str, direct: Option<std::net::SocketAddr>, auth_extra: &str) -> Pair {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("glance.toml"), CONFIG).unwrap();
+        let config = CONFIG.replacen("[auth]\n", &format!("[auth]\n{auth_extra}\n"), 1);
+        std::fs::write(dir.path().join("glance.toml"), config).unwrap();
         // A first: it creates the CA and secrets that B then loads.
         let (a, ra) = start_instance(dir.path(), "a", url, direct);
         let (b, rb) = start_instance(dir.path(), "b", url, direct);
@@ -199,8 +201,12 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 async fn agent_token(r: &ReadyInfo) -> String {
-    let body = json!({"partnerid": 1, "partneruserid": "agent1",
-        "loginkey": glance_auth::sign_login_key("visitor-token-1", 1, "agent1", glance_auth::unix_now() + 600)});
+    agent_token_of(r, "agent1").await
+}
+
+async fn agent_token_of(r: &ReadyInfo, user: &str) -> String {
+    let body = json!({"partnerid": 1, "partneruserid": user,
+        "loginkey": glance_auth::sign_login_key("visitor-token-1", 1, user, glance_auth::unix_now() + 600)});
     let resp = request(r, "POST", "/api/auth/token", &[], Some(&body.to_string()))
         .await
         .unwrap();
@@ -242,7 +248,11 @@ fn two_instances_share_sessions_presence_and_takeover() {
     rt.block_on(async {
         // One address in front of both instances' direct ports, as a TCP load balancer.
         let front = FaultProxy::bind().await.unwrap();
-        let mut pair = Pair::start(&engine.url(), Some(front.addr()));
+        let mut pair = Pair::start(
+            &engine.url(),
+            Some(front.addr()),
+            "lookup_burst = 8\nlookup_per_minute = 1",
+        );
         let (ra, rb) = (pair.ra.clone(), pair.rb.clone());
         assert_eq!(ra.instance, "a");
         assert_eq!(rb.instance, "b");
@@ -321,6 +331,19 @@ fn two_instances_share_sessions_presence_and_takeover() {
         eprintln!("cluster: a signal posted to B reached the visitor on A in {:?}", t.elapsed());
         assert_eq!(got["data"]["chatid"], "56789", "{got}");
 
+        // The lookup throttle counts both instances: 8 misses allowed to one agent, 4 spent on
+        // A and 4 on B, then A refuses the 9th (alone, A would have allowed 4 more).
+        let guesser = agent_token_of(&ra, "guesser").await;
+        for (i, r) in [&ra, &rb, &ra, &rb, &ra, &rb, &ra, &rb].into_iter().enumerate() {
+            let a = TestAgent::join(r, &format!("99000{i}"), &guesser, Some(1)).await.unwrap();
+            assert_eq!(a.with_state(|s| s.join_failed()), Some(19), "miss {i}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let a = TestAgent::join(&ra, "990009", &guesser, Some(1)).await.unwrap();
+        let status = a.with_state(|s| s.join_failed());
+        assert!(status.is_some() && status != Some(19), "the 9th guess must be throttled: {status:?}");
+        eprintln!("cluster: the 9th guess over both instances was throttled ({status:?})");
+
         // Random keys never collide across instances: 70 sessions in a 2-digit key space.
         let mut keys = HashSet::new();
         let mut held = Vec::new();
@@ -383,7 +406,7 @@ fn losing_the_engine_keeps_live_sessions_and_resynchronises() {
     let Some(mut engine) = engine() else { return };
     let rt = runtime();
     rt.block_on(async {
-        let pair = Pair::start(&engine.url(), None);
+        let pair = Pair::start(&engine.url(), None, "");
         let (ra, rb) = (pair.ra.clone(), pair.rb.clone());
         let mut app = App::new(&ra);
         app.expect(EventCode::VisitorInitialized, 5).await;

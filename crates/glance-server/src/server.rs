@@ -173,6 +173,7 @@ impl Server {
         };
 
         let auth = Arc::new(AuthService::new(&config, registry.clone()));
+        let auth_shared = auth.clone();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let presence = Arc::new(PresenceHub::with_limits(&config.presence));
         let state = Arc::new(AppState {
@@ -223,7 +224,7 @@ impl Server {
             )),
         ];
         if let Some(c) = &cluster {
-            tasks.extend(c.spawn(&registry, &presence));
+            tasks.extend(c.spawn(&registry, &presence, &auth_shared));
         }
         log::info!("HTTPS on {https_addr}, direct visitor connections on {direct_addr}");
         Ok(Server {

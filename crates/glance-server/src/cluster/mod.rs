@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::auth::{AuthService, Spent};
 use crate::presence::hub::{Delivery, PresenceHub, SignalError, VisitorKey};
 use crate::relay::session::Ending;
 use crate::relay::Registry;
@@ -35,6 +36,8 @@ pub const CLAIM_TTL: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one engine command may take before the engine counts as unreachable.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// Throttle spending waiting to be shared with the other instances (beyond: dropped).
+const SPENT_QUEUE: usize = 4096;
 /// Random keys tried against the directory before giving up.
 const RANDOM_KEY_TRIES: usize = 32;
 
@@ -122,6 +125,7 @@ pub struct Cluster {
     pending: Mutex<HashMap<u64, oneshot::Sender<Value>>>,
     registry: OnceLock<Weak<Registry>>,
     presence: OnceLock<Weak<PresenceHub>>,
+    auth: OnceLock<Weak<AuthService>>,
     /// Keys this instance claimed and has not released, by group.
     claimed: Mutex<HashMap<u32, HashSet<String>>>,
     /// Presence entries this instance published.
@@ -209,6 +213,7 @@ impl Cluster {
             pending: Mutex::new(HashMap::new()),
             registry: OnceLock::new(),
             presence: OnceLock::new(),
+            auth: OnceLock::new(),
             claimed: Mutex::new(HashMap::new()),
             published: Mutex::new(HashSet::new()),
         });
@@ -263,9 +268,24 @@ impl Cluster {
         self: &Arc<Self>,
         registry: &Arc<Registry>,
         presence: &Arc<PresenceHub>,
+        auth: &Arc<AuthService>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let _ = self.registry.set(Arc::downgrade(registry));
         let _ = self.presence.set(Arc::downgrade(presence));
+        let _ = self.auth.set(Arc::downgrade(auth));
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Spent>(SPENT_QUEUE);
+        auth.share_spending(tx);
+        let share = {
+            let me = self.clone();
+            tokio::spawn(async move {
+                while let Some(s) = rx.recv().await {
+                    let msg = json!({"from": me.name, "spent": s}).to_string();
+                    let mut c = me.conn();
+                    let r = timed(c.publish::<_, _, i64>(scripts::spent_channel(), msg)).await;
+                    let _ = me.note(r);
+                }
+            })
+        };
         let sync = {
             let me = self.clone();
             tokio::spawn(async move {
@@ -280,7 +300,7 @@ impl Cluster {
             let me = self.clone();
             tokio::spawn(async move { me.listen().await })
         };
-        vec![sync, inbox]
+        vec![sync, inbox, share]
     }
 
     fn registry(&self) -> Option<Arc<Registry>> {
@@ -365,9 +385,10 @@ impl Cluster {
                 .ignore();
             }
             let mut c = self.conn();
-            if self
-                .note(timed(pipe.query_async::<()>(&mut c)).await)
-                .is_err()
+            if !now.is_empty()
+                && self
+                    .note(timed(pipe.query_async::<()>(&mut c)).await)
+                    .is_err()
             {
                 return;
             }
@@ -673,13 +694,21 @@ impl Cluster {
     async fn listen(self: Arc<Self>) {
         loop {
             match self.client.get_async_pubsub().await {
-                Ok(mut ps) => match ps.subscribe(scripts::inbox(&self.name)).await {
+                Ok(mut ps) => match ps
+                    .subscribe(&[scripts::inbox(&self.name), scripts::spent_channel()])
+                    .await
+                {
                     Ok(()) => {
+                        let spent = scripts::spent_channel();
                         let mut stream = ps.on_message();
                         while let Some(m) = stream.next().await {
                             let Ok(text) = m.get_payload::<String>() else {
                                 continue;
                             };
+                            if m.get_channel_name() == spent {
+                                self.spent_elsewhere(&text);
+                                continue;
+                            }
                             match serde_json::from_str::<Value>(&text) {
                                 Ok(v) => {
                                     let me = self.clone();
@@ -697,6 +726,24 @@ impl Cluster {
                 Err(e) => log::debug!("cluster: inbox connection: {e}"),
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Another instance's throttle spending: spent here too.
+    fn spent_elsewhere(&self, text: &str) {
+        #[derive(Deserialize)]
+        struct Msg {
+            from: String,
+            spent: Spent,
+        }
+        match serde_json::from_str::<Msg>(text) {
+            Ok(m) if m.from != self.name => {
+                if let Some(a) = self.auth.get().and_then(Weak::upgrade) {
+                    a.spend_remote(&m.spent);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => log::info!("cluster: ignored a throttle message: {e}"),
         }
     }
 

@@ -36,6 +36,11 @@ pub fn inbox(name: &str) -> String {
     format!("{PREFIX}to:{name}")
 }
 
+/// `glance:spent`: the channel every instance publishes its throttle spending on.
+pub fn spent_channel() -> String {
+    format!("{PREFIX}spent")
+}
+
 /// Purges expired keys, then claims ARGV[1] for instance ARGV[2] for ARGV[3] ms unless
 /// another live instance holds it (`in_use`) or the group already has ARGV[4] keys
 /// (`limit`). A key whose owner's instance record (ARGV[5] .. owner) is gone is free, and so
