@@ -664,6 +664,24 @@ mod tests {
     }
 
     #[test]
+    fn cluster_table() {
+        let c = Config::from_toml(
+            "[cluster]\nurl = \"redis://127.0.0.1:6379\"\ninstance_name = \"a\"\n[[group]]\nid = 7\n",
+        )
+        .unwrap();
+        assert_eq!(c.cluster.url.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(c.cluster.instance_name.as_deref(), Some("a"));
+        assert!(Config::from_toml("[cluster]\nurll = \"x\"\n[[group]]\nid = 7\n").is_err());
+        assert_eq!(
+            Config::from_toml("[[group]]\nid = 7\n")
+                .unwrap()
+                .cluster
+                .url,
+            None
+        );
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let e = Config::from_toml("[[group]]\nid = 1\nrandom_key_length = 0\n").unwrap_err();
         assert!(e.to_string().contains("random_key_length"), "{e}");

@@ -884,3 +884,31 @@ pub async fn claim_start(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_names() {
+        assert!(check_url("redis://127.0.0.1:6379").is_ok());
+        assert!(check_url("redis://127.0.0.1:6379/2").is_ok());
+        let e = check_url("nats://127.0.0.1:4222").unwrap_err();
+        assert!(e.contains("redis://"), "{e}");
+        assert!(check_name("127.0.0.1-8443").is_ok());
+        assert!(check_name("eu-west.1").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name("a b").is_err());
+        assert!(check_name("a*").is_err());
+        assert!(check_name(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn random_keys_are_digits_of_the_length() {
+        for len in [1, 2, 6, 9] {
+            let k = random_digits(len);
+            assert_eq!(k.len(), len);
+            assert!(k.bytes().all(|b| b.is_ascii_digit()), "{k}");
+        }
+    }
+}
