@@ -32,6 +32,7 @@ fn app() -> axum::Router {
         auth: Default::default(),
         limits: Default::default(),
         presence: Default::default(),
+        cluster: Default::default(),
     };
     let registry = Arc::new(Registry::new(&config, "dev-token".into(), 1 << 20));
     let auth = Arc::new(AuthService::new(&config, registry.clone()));
