@@ -32,6 +32,7 @@ fn app() -> axum::Router {
         auth: Default::default(),
         limits: Default::default(),
         presence: Default::default(),
+        cluster: Default::default(),
     };
     let registry = Arc::new(Registry::new(&config, "dev-token".into(), 1 << 20));
     let auth = Arc::new(AuthService::new(&config, registry.clone()));
@@ -51,6 +52,7 @@ fn app() -> axum::Router {
         presence: Arc::new(PresenceHub::new()),
         advertise_tunnel: None,
         request_timeout: std::time::Duration::from_secs(10),
+        cluster: None,
     }))
 }
 

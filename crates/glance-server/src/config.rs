@@ -61,6 +61,16 @@ pub struct Cli {
     /// docs/DECISIONS.md); overrides that table, and works without --config too.
     #[arg(long)]
     pub limits: Option<PathBuf>,
+    /// Join the instances sharing this engine (one service behind a load balancer): a Redis
+    /// URL, `redis://HOST:PORT[/DB]` (or `rediss://` for TLS). Overrides the config file's
+    /// `[cluster] url`. Without it the server stands alone.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
+    /// This instance's name in the cluster (letters, digits, `-_.:`), unique among the
+    /// instances sharing the engine. Default: derived from the listen address
+    /// (`HOST-PORT`, the public host and HTTPS port).
+    #[arg(long, value_name = "NAME")]
+    pub instance_name: Option<String>,
 }
 
 impl Cli {
@@ -104,6 +114,8 @@ impl Cli {
             cert: self.cert.zip(self.key),
             timing: Timing::default(),
             dev_insecure: self.dev_insecure,
+            cluster: self.cluster,
+            instance_name: self.instance_name,
         })
     }
 }
@@ -164,6 +176,10 @@ pub struct ServerOptions {
     /// Per-client budgets overriding the config's `[limits]` (`None`: the config's, or the
     /// defaults).
     pub limits: Option<crate::guard::LimitsConfig>,
+    /// The engine URL of the cluster to join (`None`: the config's `[cluster] url`, or none).
+    pub cluster: Option<String>,
+    /// The instance's name (`None`: the config's, or `HOST-PORT`).
+    pub instance_name: Option<String>,
 }
 
 impl ServerOptions {
@@ -182,6 +198,8 @@ impl ServerOptions {
             timing: Timing::default(),
             dev_insecure: false,
             limits: None,
+            cluster: None,
+            instance_name: None,
         }
     }
 
@@ -256,6 +274,9 @@ pub struct Config {
     /// The SDK releases this service knows (`[sdk]`).
     #[serde(default)]
     pub sdk: SdkConfig,
+    /// `[cluster]`: the engine shared with other instances (crate::cluster).
+    #[serde(default)]
+    pub cluster: ClusterConfig,
 }
 
 /// `[sdk]`: what the service tells visitor SDKs about their version (docs/PROTOCOL.md,
@@ -305,6 +326,16 @@ impl SdkConfig {
         }
         Ok(())
     }
+}
+
+/// `[cluster]`: `url = "redis://HOST:PORT"` and optionally `instance_name`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub instance_name: Option<String>,
 }
 
 /// `[auth]`: the token secret and the throttles on session-key guessing (docs/AUTH.md).
@@ -520,6 +551,7 @@ impl Config {
             limits: Default::default(),
             presence: Default::default(),
             sdk: Default::default(),
+            cluster: Default::default(),
         }
     }
 
@@ -683,6 +715,24 @@ mod tests {
         assert_eq!(g.max_guests, 10);
         assert!(g.rc_allowed && g.presence_enabled);
         assert_eq!(g.api_key.len(), 32);
+    }
+
+    #[test]
+    fn cluster_table() {
+        let c = Config::from_toml(
+            "[cluster]\nurl = \"redis://127.0.0.1:6379\"\ninstance_name = \"a\"\n[[group]]\nid = 7\n",
+        )
+        .unwrap();
+        assert_eq!(c.cluster.url.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(c.cluster.instance_name.as_deref(), Some("a"));
+        assert!(Config::from_toml("[cluster]\nurll = \"x\"\n[[group]]\nid = 7\n").is_err());
+        assert_eq!(
+            Config::from_toml("[[group]]\nid = 7\n")
+                .unwrap()
+                .cluster
+                .url,
+            None
+        );
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub enum ServerError {
     /// Certificates or keys could not be generated, loaded or used.
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    /// The cluster engine (`--cluster`) could not be reached at start.
+    #[error("cannot join the cluster: {0}")]
+    Cluster(String),
 }
 
 impl ServerError {

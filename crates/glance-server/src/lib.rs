@@ -6,6 +6,7 @@
 //! [`relay`]; the wire format is `glance-protocol`'s, described in docs/PROTOCOL.md.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod direct;
 pub mod error;

@@ -34,6 +34,13 @@ pub struct ReadyInfo {
     pub https_addr: String,
     /// The server's version.
     pub version: String,
+    /// This instance's name (`--instance-name`, or `HOST-PORT`): what the cluster and
+    /// `/findvisitor` call it.
+    #[serde(default)]
+    pub instance: String,
+    /// The cluster engine's URL (`--cluster`); empty when the server stands alone.
+    #[serde(default)]
+    pub cluster: String,
 }
 
 impl ReadyInfo {

@@ -114,8 +114,38 @@ impl Server {
             Registry::new(&config, dev_token.clone(), opts.agent_queue_bytes)
                 .with_resume_window(opts.timing.resume_window),
         );
+        // The cluster (issue 16): this instance's name, and the engine if one is given.
+        let cluster_url = opts.cluster.clone().or_else(|| config.cluster.url.clone());
+        let instance = opts
+            .instance_name
+            .clone()
+            .or_else(|| config.cluster.instance_name.clone())
+            .unwrap_or_else(|| format!("{host}-{}", https_addr.port()).replace(['[', ']'], ""));
+        crate::cluster::check_name(&instance).map_err(ServerError::Config)?;
+        let cluster = match &cluster_url {
+            Some(url) => {
+                crate::cluster::check_url(url).map_err(ServerError::Config)?;
+                let info = crate::cluster::InstanceInfo {
+                    name: instance.clone(),
+                    session_url: format!("https://{}", host_port(&host, https_addr.port())),
+                    host: host.clone(),
+                    https_port: https_addr.port(),
+                    direct_port: direct_addr.port(),
+                };
+                let c = crate::cluster::Cluster::connect(url, info)
+                    .await
+                    .map_err(|e| ServerError::Cluster(format!("{url}: {e}")))?;
+                registry.set_cluster(c.clone());
+                log::info!("cluster: instance {instance} joined the engine at {url}");
+                Some(c)
+            }
+            None => None,
+        };
         // Sessions of the previous run come back with their visitors detached.
-        let journal = Arc::new(Journal::new(&opts.state_dir));
+        let journal = Arc::new(match &cluster {
+            Some(_) => Journal::named(&opts.state_dir, &format!("sessions.{instance}.json")),
+            None => Journal::new(&opts.state_dir),
+        });
         let restored = registry.restore(journal.load());
         if restored > 0 {
             log::info!("restored {restored} session(s) from the journal");
@@ -138,9 +168,12 @@ impl Server {
             direct_addr: direct_addr.to_string(),
             https_addr: https_addr.to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            instance,
+            cluster: cluster_url.unwrap_or_default(),
         };
 
         let auth = Arc::new(AuthService::new(&config, registry.clone()));
+        let auth_shared = auth.clone();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let presence = Arc::new(PresenceHub::with_limits(&config.presence));
         let state = Arc::new(AppState {
@@ -158,6 +191,7 @@ impl Server {
             dev_mode: opts.config.is_none(),
             presence: presence.clone(),
             request_timeout: config.limits.request_timeout(),
+            cluster: cluster.clone(),
         });
         let sweeper = {
             let hub = presence.clone();
@@ -169,7 +203,7 @@ impl Server {
                 }
             })
         };
-        let tasks = vec![
+        let mut tasks = vec![
             sweeper,
             journal.spawn_writer(registry.clone()),
             tokio::spawn(http::run_listener(
@@ -189,6 +223,9 @@ impl Server {
                 shutdown_rx,
             )),
         ];
+        if let Some(c) = &cluster {
+            tasks.extend(c.spawn(&registry, &presence, &auth_shared));
+        }
         log::info!("HTTPS on {https_addr}, direct visitor connections on {direct_addr}");
         Ok(Server {
             ready,

@@ -71,6 +71,19 @@ pub struct AuthService {
     lookup_by_agent: Throttle,
     lookup_by_ip: Throttle,
     token_by_ip: Throttle,
+    /// In a cluster: where this instance's spending goes, to be spent on every other
+    /// instance too (crate::cluster), so that N instances do not allow N times the guesses.
+    shared: std::sync::OnceLock<tokio::sync::mpsc::Sender<Spent>>,
+}
+
+/// One try spent on a throttle, as shared between the instances of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Spent {
+    /// A lookup or join of a key that does not exist.
+    Lookup { subject: String, ip: String },
+    /// A token request.
+    Token { ip: String },
 }
 
 /// The Glance-address-like user name of an agent.
@@ -106,6 +119,31 @@ impl AuthService {
             lookup_by_agent: Throttle::new(a.lookup_burst, a.lookup_per_minute),
             lookup_by_ip: Throttle::new(a.ip_lookup_burst, a.ip_lookup_per_minute),
             token_by_ip: Throttle::new(a.token_burst, a.token_per_minute),
+            shared: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Sends every try spent here to `tx` from now on (the cluster shares them).
+    pub fn share_spending(&self, tx: tokio::sync::mpsc::Sender<Spent>) {
+        let _ = self.shared.set(tx);
+    }
+
+    /// Spends here a try another instance spent.
+    pub fn spend_remote(&self, s: &Spent) {
+        match s {
+            Spent::Lookup { subject, ip } => {
+                self.lookup_by_agent.spend(subject);
+                self.lookup_by_ip.spend(ip);
+            }
+            Spent::Token { ip } => self.token_by_ip.spend(ip),
+        }
+    }
+
+    fn tell(&self, s: Spent) {
+        if let Some(tx) = self.shared.get() {
+            if tx.try_send(s).is_err() {
+                log::debug!("cluster: throttle spending not shared (queue full or closed)");
+            }
         }
     }
 
@@ -123,6 +161,7 @@ impl AuthService {
         if !self.token_by_ip.take(ip) {
             return Err(Refused::Throttled);
         }
+        self.tell(Spent::Token { ip: ip.to_string() });
         let group = self
             .registry
             .group(req.partner_id)
@@ -274,6 +313,10 @@ impl AuthService {
     pub fn missed(&self, subject: &str, ip: &str) {
         self.lookup_by_agent.spend(subject);
         self.lookup_by_ip.spend(ip);
+        self.tell(Spent::Lookup {
+            subject: subject.to_string(),
+            ip: ip.to_string(),
+        });
     }
 }
 

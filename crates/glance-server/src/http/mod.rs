@@ -49,6 +49,8 @@ pub struct AppState {
     pub presence: Arc<crate::presence::hub::PresenceHub>,
     /// How long one HTTP request may take, body included (`limits.request_timeout_secs`).
     pub request_timeout: std::time::Duration,
+    /// The engine shared with other instances (`--cluster`), if any.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// The remote address of the connection a request came on.

@@ -734,6 +734,19 @@ impl PresenceHub {
         Some((v.connected_at, v.presence.clone(), confirmed))
     }
 
+    /// Every present visitor with its [`PresenceHub::lookup`] record (the cluster's presence
+    /// directory publishes them).
+    pub fn entries(&self) -> Vec<(VisitorKey, u64, Option<Value>, Option<bool>)> {
+        let g = self.lock();
+        g.visitors
+            .iter()
+            .map(|(k, v)| {
+                let confirmed = v.confirm_required.then(|| v.confirmed_now());
+                (k.clone(), v.connected_at, v.presence.clone(), confirmed)
+            })
+            .collect()
+    }
+
     /// An agent starts watching a visitor; it hears `onvisitorconn` with the current state.
     pub fn agent_watch(&self, key: &VisitorKey, id: u64, tx: Tx) {
         let mut g = self.lock();

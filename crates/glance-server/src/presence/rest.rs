@@ -80,13 +80,42 @@ fn authorize(
 }
 
 fn location(st: &AppState) -> Value {
-    let host = &st.host;
-    json!({
+    let name = st.cluster.as_ref().map(|c| c.name().to_string());
+    location_of(&st.host, st.https_port, st.direct_port, name.as_deref())
+}
+
+/// The seed's location fields for an instance, plus its cluster name (`instance`).
+fn location_of(host: &str, https_port: u16, direct_port: u16, instance: Option<&str>) -> Value {
+    let mut v = json!({
         "ds": format!("{host}/0"),
-        "direct": crate::config::host_port(host, st.https_port),
+        "direct": crate::config::host_port(host, https_port),
         "directserver": host,
-        "tlsport": st.direct_port,
-        "httpsport": st.https_port,
+        "tlsport": direct_port,
+        "httpsport": https_port,
+    });
+    if let (Some(o), Some(i)) = (v.as_object_mut(), instance) {
+        o.insert("instance".into(), json!(i));
+    }
+    v
+}
+
+/// The visitor as another instance of the cluster holds it: `Ok(None)` when no instance
+/// does (or there is no cluster), `Err` (503) when the engine is unreachable.
+async fn remote(
+    st: &AppState,
+    key: &VisitorKey,
+    allow: Option<&str>,
+) -> Result<Option<(crate::cluster::VisitorEntry, crate::cluster::InstanceInfo)>, Box<Response>> {
+    let Some(c) = &st.cluster else {
+        return Ok(None);
+    };
+    c.find_visitor(key).await.map_err(|e| {
+        log::warn!("presence directory: {e}");
+        Box::new(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "directoryunavailable",
+            allow,
+        ))
     })
 }
 
@@ -115,7 +144,25 @@ pub async fn lookup_visitor(
             }
             reply(StatusCode::OK, v, allow.as_deref())
         }
-        None => error(StatusCode::NOT_FOUND, "visitornotfound", allow.as_deref()),
+        None => match remote(&st, &(group, id.clone()), allow.as_deref()).await {
+            Ok(Some((e, i))) => {
+                let mut v = location_of(&i.host, i.https_port, i.direct_port, Some(&i.name));
+                let ts = format!("{}.0", e.since);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("visitorpresent".into(), json!(ts));
+                    o.insert("timestamp".into(), json!(ts));
+                    o.insert("visitorid".into(), json!(id));
+                    o.insert("groupid".into(), json!(group.to_string()));
+                    o.insert("presence".into(), e.presence.unwrap_or_else(|| json!({})));
+                    if let Some(c) = e.confirmed {
+                        o.insert("confirmed".into(), json!(c));
+                    }
+                }
+                reply(StatusCode::OK, v, allow.as_deref())
+            }
+            Ok(None) => error(StatusCode::NOT_FOUND, "visitornotfound", allow.as_deref()),
+            Err(r) => *r,
+        },
     }
 }
 
@@ -135,7 +182,17 @@ pub async fn find_visitor(
         }
         v
     } else {
-        json!({ "visitorfound": false })
+        match remote(&st, &key, allow.as_deref()).await {
+            Ok(Some((_, i))) => {
+                let mut v = location_of(&i.host, i.https_port, i.direct_port, Some(&i.name));
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("visitorfound".into(), json!(true));
+                }
+                v
+            }
+            Ok(None) => json!({ "visitorfound": false }),
+            Err(r) => return *r,
+        }
     };
     reply(StatusCode::OK, body, allow.as_deref())
 }
@@ -157,20 +214,17 @@ pub async fn signal_visitor(
     let Ok(m) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "the body must be a JSON object", a);
     };
-    let data = m.get("data").cloned().unwrap_or(Value::Null);
-    let message = match m.get("mtype").and_then(Value::as_str) {
-        Some("invoke") => {
-            let Some(func) = data.get("func").and_then(Value::as_str) else {
-                return error(StatusCode::BAD_REQUEST, "invoke needs data.func", a);
-            };
-            if func.len() > 128 {
-                return error(StatusCode::BAD_REQUEST, "data.func is too long", a);
-            }
-            let args = data.get("args").cloned().unwrap_or_else(|| json!({}));
-            json!({ "type": "invoke", "func": func, "args": args })
+    // A visitor held by another instance: the signal goes there through the engine.
+    if st.presence.lookup(&key).is_none() {
+        match remote(&st, &key, a).await {
+            Ok(Some((e, _))) => return forward(&st, &e.instance, &key, &m, a).await,
+            Ok(None) => {}
+            Err(r) => return *r,
         }
-        Some("signal") => json!({ "type": "signal", "data": data }),
-        Some("confirm") => {
+    }
+    let message = match signal_message(&m, a) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
             return match st.presence.start_confirm(&key) {
                 Ok(code) => reply(
                     StatusCode::OK,
@@ -180,18 +234,83 @@ pub async fn signal_visitor(
                 Err(_) => error(StatusCode::NOT_FOUND, "visitornotconnected", a),
             }
         }
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "mtype must be invoke, signal or confirm",
-                a,
-            )
-        }
+        Err(r) => return *r,
     };
     match st.presence.signal(&key, message.to_string()) {
         Ok(Delivery::Delivered) => reply(StatusCode::OK, json!({ "result": "delivered" }), a),
         Ok(Delivery::Queued) => reply(StatusCode::OK, json!({ "result": "queued" }), a),
         Err(SignalError::Unconfirmed) => error(StatusCode::FORBIDDEN, "unconfirmed", a),
         Err(SignalError::NotConnected) => error(StatusCode::NOT_FOUND, "visitornotconnected", a),
+    }
+}
+
+/// The message a `/signalvisitor` body asks for (`Ok(None)`: a confirmation), or the error
+/// answer.
+fn signal_message(m: &Value, a: Option<&str>) -> Result<Option<Value>, Box<Response>> {
+    let data = m.get("data").cloned().unwrap_or(Value::Null);
+    match m.get("mtype").and_then(Value::as_str) {
+        Some("invoke") => {
+            let Some(func) = data.get("func").and_then(Value::as_str) else {
+                return Err(Box::new(error(
+                    StatusCode::BAD_REQUEST,
+                    "invoke needs data.func",
+                    a,
+                )));
+            };
+            if func.len() > 128 {
+                return Err(Box::new(error(
+                    StatusCode::BAD_REQUEST,
+                    "data.func is too long",
+                    a,
+                )));
+            }
+            let args = data.get("args").cloned().unwrap_or_else(|| json!({}));
+            Ok(Some(
+                json!({ "type": "invoke", "func": func, "args": args }),
+            ))
+        }
+        Some("signal") => Ok(Some(json!({ "type": "signal", "data": data }))),
+        Some("confirm") => Ok(None),
+        _ => Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "mtype must be invoke, signal or confirm",
+            a,
+        ))),
+    }
+}
+
+/// Forwards a `/signalvisitor` to `instance`, which holds the visitor, and answers as it did.
+async fn forward(
+    st: &AppState,
+    instance: &str,
+    key: &VisitorKey,
+    m: &Value,
+    a: Option<&str>,
+) -> Response {
+    use crate::cluster::Forwarded;
+    let message = match signal_message(m, a) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let Some(c) = &st.cluster else {
+        return error(StatusCode::NOT_FOUND, "visitornotconnected", a);
+    };
+    match c
+        .forward_signal(instance, key, message.map(|v| v.to_string()))
+        .await
+    {
+        Ok(Forwarded::Delivered) => reply(StatusCode::OK, json!({ "result": "delivered" }), a),
+        Ok(Forwarded::Queued) => reply(StatusCode::OK, json!({ "result": "queued" }), a),
+        Ok(Forwarded::Confirm(code)) => reply(
+            StatusCode::OK,
+            json!({ "result": "delivered", "code": code }),
+            a,
+        ),
+        Ok(Forwarded::Unconfirmed) => error(StatusCode::FORBIDDEN, "unconfirmed", a),
+        Ok(Forwarded::NotConnected) => error(StatusCode::NOT_FOUND, "visitornotconnected", a),
+        Err(e) => {
+            log::warn!("signal to instance {instance}: {e}");
+            error(StatusCode::SERVICE_UNAVAILABLE, "directoryunavailable", a)
+        }
     }
 }

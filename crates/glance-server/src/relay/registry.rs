@@ -62,6 +62,8 @@ pub struct Registry {
     starts: StartBudget,
     /// What visitors are told about SDK versions (`[sdk]`).
     sdk: crate::config::SdkConfig,
+    /// The engine shared with other instances (`--cluster`), if any (crate::cluster).
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 /// Whether `req` comes from the visitor that holds `old`: a lost (detached) session of a
@@ -123,7 +125,26 @@ impl Registry {
             limits: config.limits.clone(),
             starts: StartBudget::new(&config.limits),
             sdk: config.sdk.clone(),
+            cluster: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Joins the cluster: session keys are then claimed through it (crate::cluster).
+    pub fn set_cluster(&self, c: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(c);
+    }
+
+    /// The cluster this instance belongs to, if any.
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
+        self.cluster.get()
+    }
+
+    /// (group, key) of every live session.
+    pub fn live_keys(&self) -> Vec<(u32, String)> {
+        self.lock()
+            .iter()
+            .flat_map(|(g, m)| m.keys().map(move |k| (*g, k.clone())))
+            .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<u32, HashMap<String, Arc<Session>>>> {

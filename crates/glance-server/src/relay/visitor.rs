@@ -238,9 +238,31 @@ pub async fn run(
     if let Err(m) = check_texts(&req) {
         return send_error(&queue, "malformed", m);
     }
+    // In a cluster the key is claimed across every instance first (crate::cluster).
+    let (req, claimed) = match crate::cluster::claim_start(&registry, req).await {
+        Ok(x) => x,
+        Err(r) => {
+            log::info!("start_session refused: {:?}: {}", r.reason, r.message);
+            queue.push_control(Control::StartFailed {
+                reason: r.reason,
+                message: r.message,
+            });
+            queue.close(None);
+            return;
+        }
+    };
     let session = match registry.start_session(&req, queue.clone(), &client, peer) {
         Ok(s) => s,
         Err(r) => {
+            if let (Some(c), true) = (registry.cluster(), claimed) {
+                if let Some(k) = req
+                    .key
+                    .as_ref()
+                    .filter(|k| registry.find(req.group_id, k).is_none())
+                {
+                    c.release(req.group_id, k).await;
+                }
+            }
             log::info!("start_session refused: {:?}: {}", r.reason, r.message);
             queue.push_control(Control::StartFailed {
                 reason: r.reason,

@@ -87,6 +87,15 @@ impl Journal {
         }
     }
 
+    /// The journal `file` of `state_dir`: instances of a cluster that share a state dir
+    /// each keep their own (`sessions.NAME.json`).
+    pub fn named(state_dir: &Path, file: &str) -> Journal {
+        Journal {
+            path: state_dir.join(file),
+            state: Mutex::new(WriterState::default()),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
