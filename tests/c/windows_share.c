@@ -64,7 +64,17 @@ static void run_commands(GlanceVisitor *v) {
       p.display_name = line + 5;
       p.scale = 1.0f;
       rc = glance_visitor_show_display(v, &p);
-      sleep_ms(500); /* the session task switches the display */
+      /* ShowDisplay returns at once; the session task opens the display and only then shows
+       * it (GetSessionInfo names it from then on): wait for that, bounded. */
+      for (int i = 0; rc == GLANCE_OK && i < 100; i++) {
+        GlanceSessionInfo now;
+        memset(&now, 0, sizeof now);
+        glance_visitor_get_session_info(v, &now);
+        if (strcmp(now.display_name, p.display_name) == 0 || strcmp(p.display_name, "main") == 0)
+          break;
+        sleep_ms(100);
+      }
+      sleep_ms(200);
     } else if (strcmp(line, "rc on") == 0 || strcmp(line, "rc off") == 0) {
       rc = glance_visitor_enable_rc(v, line[4] == 'n');
       sleep_ms(300);
