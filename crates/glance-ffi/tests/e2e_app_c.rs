@@ -79,13 +79,16 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// The directory holding libglance.so (this test's target profile directory).
+/// The directory holding libglance.so: the target profile directory once cargo has copied
+/// it there (`cargo build`), else `deps/` beside this test (`cargo test` alone leaves it
+/// there).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps")
-        .to_path_buf()
+    let deps = exe.parent().expect("target/<profile>/deps").to_path_buf();
+    match deps.parent() {
+        Some(profile) if profile.join("libglance.so").exists() => profile.to_path_buf(),
+        _ => deps,
+    }
 }
 
 fn build_app() -> PathBuf {
