@@ -153,6 +153,7 @@ async fn run(join_at: [usize; 2], bound: usize, stream: &[u8]) {
         limits: Default::default(),
         presence: Default::default(),
         cluster: Default::default(),
+        sdk: Default::default(),
     };
     // A lost visitor's session is held for a resume (issue 7); with no window it ends as soon
     // as the hold's task runs, so "no session outlives its visitor" still holds after settling.

@@ -33,6 +33,7 @@ fn app() -> axum::Router {
         limits: Default::default(),
         presence: Default::default(),
         cluster: Default::default(),
+        sdk: Default::default(),
     };
     let registry = Arc::new(Registry::new(&config, "dev-token".into(), 1 << 20));
     let auth = Arc::new(AuthService::new(&config, registry.clone()));
