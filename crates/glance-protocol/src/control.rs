@@ -330,7 +330,20 @@ impl Control {
         if bytes.len() > MAX_CONTROL_LEN {
             return Err(ControlError::TooLarge(bytes.len()));
         }
-        Ok(serde_json::from_slice(bytes)?)
+        let c: Control = serde_json::from_slice(bytes)?;
+        if c == Control::Unknown {
+            // serde also reads a tagged enum from an array (`["x"]`): only an object with a
+            // string `type` is a message of a newer peer.
+            let v: serde_json::Value = serde_json::from_slice(bytes)?;
+            if !v.get("type").is_some_and(|t| t.is_string()) {
+                return Err(ControlError::from(
+                    <serde_json::Error as serde::de::Error>::custom(
+                        "a control message is an object with a string `type`",
+                    ),
+                ));
+            }
+        }
+        Ok(c)
     }
 
     /// Serializes to JSON. Control messages hold only strings and numbers, so this cannot
@@ -418,6 +431,10 @@ mod tests {
         // Not an object, or no type at all: still an error.
         assert!(Control::from_json(br#"{"count":2}"#).is_err());
         assert!(Control::from_json(b"[1]").is_err());
+        assert!(
+            Control::from_json(br#"["Wttyp"]"#).is_err(),
+            "an array is no message"
+        );
     }
 
     use super::*;
