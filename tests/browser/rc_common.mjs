@@ -93,11 +93,12 @@ export function cVisitor(env, timeoutMs = 20000) {
   return d;
 }
 
-/** init + start KEY at the C visitor; resolves when the session runs. */
+/** init + start KEY at the C visitor, sharing the whole primary monitor ("main": the
+ * driver has no window of its own to share); resolves when the session runs. */
 export async function startVisitor(d, ready, key) {
   d.send(`init ${GROUP} ${ready.session_url} ${ready.ca_cert}`);
   await d.next('EventVisitorInitialized');
-  d.send(`start ${key}`);
+  d.send(`startmain ${key}`);
   await d.next('EventConnectedToSession');
 }
 

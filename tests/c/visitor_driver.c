@@ -5,6 +5,7 @@
  *   init GROUP SERVICE_URL CA_PATH [VISITOR_ID]   glance_visitor_init
  *   defaultui 0|1                                 glance_visitor_set_default_ui
  *   start [KEY]                                   StartSession() or StartSession(KEY)
+ *   startmain KEY                                 StartSession(KEY) showing "main"
  *   startpresence                                 StartSession(StartParams{presence_start})
  *   end                                           EndSession
  *   connect | disconnect                          PresenceVisitor connect / disconnect
@@ -117,6 +118,14 @@ int main(void) {
       r = glance_visitor_set_default_ui(v, atoi(w[1]) != 0);
     } else if (strcmp(cmd, "start") == 0) {
       r = n >= 2 ? glance_visitor_start_session_key(v, w[1]) : glance_visitor_start_session(v);
+    } else if (strcmp(cmd, "startmain") == 0 && n == 2) {
+      /* StartSession(KEY) with displayName "main": the whole primary monitor, not only this
+       * (windowless) program's own windows */
+      GlanceStartParams sp;
+      glance_start_params_init(&sp);
+      sp.key = w[1];
+      sp.display_params.display_name = "main";
+      r = glance_visitor_start_session_params(v, &sp);
     } else if (strcmp(cmd, "startpresence") == 0) {
       GlanceStartParams sp;
       glance_start_params_init(&sp);
