@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{config, runtime, Visitor, Xvfb};
@@ -31,23 +30,7 @@ use x11rb::wrapper::ConnectionExt as _;
 
 const FILL_RGB: [u8; 3] = [MASK_FILL[2], MASK_FILL[1], MASK_FILL[0]];
 
-fn xterm(display: &str, geometry: &str, script: &str) -> Child {
-    Command::new("xterm")
-        .args([
-            "-display",
-            display,
-            "-geometry",
-            geometry,
-            "-e",
-            "sh",
-            "-c",
-            script,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("xterm must be installed (scripts/setup.sh installs it)")
-}
+use common::xterm;
 
 /// Prints numbered lines forever-ish (scrolls), `n` of them.
 fn printing(n: u32) -> String {

@@ -14,24 +14,7 @@ use glance_visitor::capture::x11::X11Capturer;
 use glance_visitor::capture::{Capturer, DisplaySource, FrameBuf};
 use glance_visitor::EventCode;
 
-/// Starts an xterm at `geometry` running `script` in sh.
-fn xterm(display: &str, geometry: &str, script: &str) -> std::process::Child {
-    Command::new("xterm")
-        .args([
-            "-display",
-            display,
-            "-geometry",
-            geometry,
-            "-e",
-            "sh",
-            "-c",
-            script,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("xterm must be installed (scripts/setup.sh installs it)")
-}
+use common::xterm;
 
 #[test]
 fn shares_an_xterm_pixel_exact() {

@@ -328,3 +328,22 @@ pub async fn agent_saw_rc_on(agent: &glance_tests::TestAgent) {
         .await
         .unwrap();
 }
+
+/// Starts an xterm on X display `display` at `geometry` running `script` in sh.
+pub fn xterm(display: &str, geometry: &str, script: &str) -> std::process::Child {
+    std::process::Command::new("xterm")
+        .args([
+            "-display",
+            display,
+            "-geometry",
+            geometry,
+            "-e",
+            "sh",
+            "-c",
+            script,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("xterm must be installed (scripts/setup.sh installs it)")
+}
